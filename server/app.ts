@@ -1,0 +1,29 @@
+import type { Health } from '../shared/health';
+import type { EventBus } from './bus/bus';
+import type { EventEngine } from './bus/engine';
+import type { ChatService } from './chat/chatService';
+import type { ChatSessionStore } from './chat/sessionStore';
+import type { RealtimeConfig } from './config';
+import type { MessageRateLimiter } from './limits/messageRateLimiter';
+import type { KnownUsers } from './notifications/knownUsers';
+import type { Logger } from './observability/logger';
+import type { Metrics } from './observability/metrics';
+import type { Publishers } from './publish/publishers';
+import type { ConnectionRegistry } from './transport/connectionRegistry';
+
+/** The services of one server instance, handed to procedures through the context. */
+export interface AppServices {
+  config: RealtimeConfig;
+  logger: Logger;
+  metrics: Metrics;
+  engine: EventEngine;
+  bus: EventBus;
+  sessions: ChatSessionStore;
+  chat: ChatService;
+  publishers: Publishers;
+  knownUsers: KnownUsers;
+  registry: ConnectionRegistry;
+  rateLimiter: MessageRateLimiter;
+  jwtKey: Uint8Array;
+  health(): Health;
+}

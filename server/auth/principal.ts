@@ -1,0 +1,27 @@
+/** Who is calling, as the verified token says. */
+export interface Principal {
+  userId: string;
+  roles: ReadonlySet<string>;
+  /** Ids the user may watch; `'*'` grants all. */
+  investigations: ReadonlySet<string>;
+  analyses: ReadonlySet<string>;
+  /** Expiry, in milliseconds since the epoch. */
+  expiresAt: number;
+}
+
+export type GrantKind = 'investigations' | 'analyses';
+
+export function isAdmin(p: Principal): boolean {
+  return p.roles.has('admin');
+}
+
+export function isService(p: Principal): boolean {
+  return p.roles.has('service');
+}
+
+/** Deny by default: admins see everything, others only what their token lists. */
+export function isGranted(p: Principal, kind: GrantKind, id: string): boolean {
+  if (isAdmin(p)) return true;
+  const grants = p[kind];
+  return grants.has('*') || grants.has(id);
+}

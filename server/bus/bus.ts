@@ -1,0 +1,82 @@
+import type { EventDraft, RealtimeEvent } from '../../shared/events';
+import type { EventEngine, Retention } from './engine';
+import { TopicSubscription, type SubscriptionOptions } from './subscription';
+import { TopicFanout, type BatchReceiver } from './topicFanout';
+
+export interface BusOptions {
+  engine: EventEngine;
+  batchWindowMs: number;
+  /** The retention of a topic (notifications keep their own). */
+  retentionOf: (topic: string) => Retention;
+  /** Events one subscriber may have waiting before it counts as a slow consumer. */
+  maxQueuedEvents: number;
+  onPublished?: (event: RealtimeEvent) => void;
+}
+
+/**
+ * The event bus: publishers hand events to the engine, subscribers get them in
+ * batches from a per-topic fan-out on this node.
+ */
+export class EventBus {
+  private readonly fanouts = new Map<string, TopicFanout>();
+  private subscriberCount = 0;
+
+  constructor(private readonly opts: BusOptions) {}
+
+  get engine(): EventEngine {
+    return this.opts.engine;
+  }
+
+  async publish(topic: string, draft: EventDraft): Promise<RealtimeEvent> {
+    const event = await this.opts.engine.publish(topic, draft, this.opts.retentionOf(topic));
+    this.opts.onPublished?.(event);
+    return event;
+  }
+
+  /**
+   * Opens a subscription: attached to the topic now (so nothing published from
+   * here on is missed), replaying from `startAfter` when given.
+   */
+  open<E extends RealtimeEvent>(topic: string, opts: SubscriptionOptions): TopicSubscription<E> {
+    let fanout = this.fanouts.get(topic);
+    if (!fanout) {
+      fanout = new TopicFanout(this.opts.engine, topic, this.opts.batchWindowMs);
+      this.fanouts.set(topic, fanout);
+    }
+    const history = opts.startAfter === null ? null : this.opts.engine.readAfter(topic, opts.startAfter);
+    const attached = fanout;
+    const subscription: TopicSubscription<E> = new TopicSubscription<E>(
+      {
+        topic,
+        history,
+        maxQueuedEvents: this.opts.maxQueuedEvents,
+        detach: (receiver) => this.detach(topic, attached, receiver),
+      },
+      opts,
+    );
+    // The constructor may have closed it already (an aborted signal).
+    if (!opts.signal.aborted) {
+      attached.receivers.add(subscription);
+      this.subscriberCount++;
+    }
+    return subscription;
+  }
+
+  private detach(topic: string, fanout: TopicFanout, receiver: BatchReceiver) {
+    if (!fanout.receivers.delete(receiver)) return;
+    this.subscriberCount--;
+    if (fanout.receivers.size === 0) {
+      fanout.dispose();
+      if (this.fanouts.get(topic) === fanout) this.fanouts.delete(topic);
+    }
+  }
+
+  stats() {
+    return { topics: this.fanouts.size, subscribers: this.subscriberCount };
+  }
+
+  /** Flushes every pending batch (graceful shutdown). */
+  flushAll() {
+    for (const fanout of this.fanouts.values()) fanout.flush();
+  }
+}

@@ -1,0 +1,52 @@
+import type { EventDraft, RealtimeEvent } from '../../shared/events';
+
+/** How long a topic keeps its events: the first bound reached trims. */
+export interface Retention {
+  maxEvents: number;
+  ttlMs: number;
+}
+
+/**
+ * The retained history after an id. `found` says whether the history reaches
+ * back to `afterId` without a gap: true when `afterId` is a retained event, or
+ * `0-0` on a topic that never lost an event. When it is false, `events` is all
+ * that is retained and the caller decides (resync or replay what is kept).
+ */
+export interface HistoryRead {
+  found: boolean;
+  events: RealtimeEvent[];
+  /** The newest id in the topic, retained or not; null for a topic never written. */
+  headId: string | null;
+  /** The oldest retained id, if any. */
+  firstId: string | null;
+}
+
+export interface EngineHealth {
+  kind: 'memory' | 'redis';
+  status: 'ok' | 'degraded';
+  reason?: string;
+}
+
+export type EventListener = (event: RealtimeEvent) => void;
+
+/**
+ * Where events are numbered, kept and fanned out between nodes. The bus sits on
+ * top and does batching and per-subscriber delivery; an engine only knows
+ * topics. Two implementations: memory (one process) and redis (several nodes).
+ */
+export interface EventEngine {
+  readonly kind: EngineHealth['kind'];
+  /** Assigns the id (increasing within the topic), stores, and fans out to every node. */
+  publish(topic: string, draft: EventDraft, retention: Retention): Promise<RealtimeEvent>;
+  /** The retained events after `afterId` (`0-0`: all of them). */
+  readAfter(topic: string, afterId: string): Promise<HistoryRead>;
+  /** Live events of a topic, from any node, in id order. Returns the unsubscribe function. */
+  subscribe(topic: string, listener: EventListener): () => void;
+  /** A small per-key position (the notification delivered cursor), with expiry. */
+  getCursor(key: string): Promise<string | null>;
+  setCursor(key: string, id: string, ttlMs: number): Promise<void>;
+  health(): EngineHealth;
+  /** Sizes of the engine's own maps, for cleanup checks and metrics. */
+  stats(): Record<string, number>;
+  close(): Promise<void>;
+}

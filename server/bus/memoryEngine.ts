@@ -1,0 +1,155 @@
+import { ORIGIN_EVENT_ID, compareEventIds } from '../../shared/eventId';
+import type { EventDraft, RealtimeEvent } from '../../shared/events';
+import type { EventEngine, EventListener, HistoryRead, Retention } from './engine';
+
+interface TopicLog {
+  events: RealtimeEvent[];
+  lastMs: number;
+  lastSeq: number;
+  /** Whether any event was ever trimmed, so `0-0` can no longer replay without a gap. */
+  trimmed: boolean;
+  ttlMs: number;
+}
+
+interface Cursor {
+  id: string;
+  expiresAt: number;
+}
+
+export interface MemoryEngineOptions {
+  /** How often expired events, empty topics and cursors are swept. */
+  sweepIntervalMs?: number;
+  now?: () => number;
+}
+
+/**
+ * The in-process engine: one node, everything in memory, bounded by each
+ * topic's retention. Publishing is synchronous underneath, so a subscriber that
+ * attaches and then reads history in the same tick can neither miss nor repeat
+ * an event.
+ */
+export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine {
+  const now = opts.now ?? Date.now;
+  const logs = new Map<string, TopicLog>();
+  const listeners = new Map<string, Set<EventListener>>();
+  const cursors = new Map<string, Cursor>();
+
+  function trimExpired(log: TopicLog, at: number) {
+    const oldest = at - log.ttlMs;
+    let drop = 0;
+    while (drop < log.events.length && log.events[drop]!.timestamp.getTime() < oldest) drop++;
+    if (drop > 0) {
+      log.events.splice(0, drop);
+      log.trimmed = true;
+    }
+  }
+
+  function sweep() {
+    const at = now();
+    for (const [topic, log] of logs) {
+      trimExpired(log, at);
+      // A topic with no retained events and no listeners is forgotten; an id a
+      // client still holds for it then reads as unknown, which means resync.
+      if (log.events.length === 0 && !listeners.has(topic) && at - log.lastMs > log.ttlMs) logs.delete(topic);
+    }
+    for (const [key, cursor] of cursors) if (cursor.expiresAt <= at) cursors.delete(key);
+  }
+  const sweeper = setInterval(sweep, opts.sweepIntervalMs ?? 60_000);
+  sweeper.unref();
+
+  return {
+    kind: 'memory',
+
+    async publish(topic: string, draft: EventDraft, retention: Retention): Promise<RealtimeEvent> {
+      let log = logs.get(topic);
+      if (!log) {
+        log = { events: [], lastMs: 0, lastSeq: 0, trimmed: false, ttlMs: retention.ttlMs };
+        logs.set(topic, log);
+      }
+      log.ttlMs = retention.ttlMs;
+      const at = now();
+      // Redis Stream id rules: a clock that stands still or goes back keeps the
+      // last millisecond and bumps the sequence, so ids always increase.
+      if (at > log.lastMs) {
+        log.lastMs = at;
+        log.lastSeq = 0;
+      } else {
+        log.lastSeq += 1;
+      }
+      const event = { ...draft, id: `${log.lastMs}-${log.lastSeq}`, timestamp: new Date(at) } as RealtimeEvent;
+      log.events.push(event);
+      if (log.events.length > retention.maxEvents) {
+        log.events.splice(0, log.events.length - retention.maxEvents);
+        log.trimmed = true;
+      }
+      const set = listeners.get(topic);
+      if (set) for (const listener of set) listener(event);
+      return event;
+    },
+
+    async readAfter(topic: string, afterId: string): Promise<HistoryRead> {
+      const log = logs.get(topic);
+      if (!log) return { found: afterId === ORIGIN_EVENT_ID, events: [], headId: null, firstId: null };
+      trimExpired(log, now());
+      const events = log.events;
+      const headId = log.lastMs === 0 ? null : `${log.lastMs}-${log.lastSeq}`;
+      const firstId = events[0]?.id ?? null;
+      if (afterId === ORIGIN_EVENT_ID) return { found: !log.trimmed, events: events.slice(), headId, firstId };
+      // Binary search: ids are increasing.
+      let lo = 0;
+      let hi = events.length - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        const c = compareEventIds(events[mid]!.id, afterId);
+        if (c === 0) return { found: true, events: events.slice(mid + 1), headId, firstId };
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+      }
+      return { found: false, events: events.slice(), headId, firstId };
+    },
+
+    subscribe(topic: string, listener: EventListener): () => void {
+      let set = listeners.get(topic);
+      if (!set) {
+        set = new Set();
+        listeners.set(topic, set);
+      }
+      set.add(listener);
+      return () => {
+        const current = listeners.get(topic);
+        if (!current) return;
+        current.delete(listener);
+        if (current.size === 0) listeners.delete(topic);
+      };
+    },
+
+    async getCursor(key: string): Promise<string | null> {
+      const cursor = cursors.get(key);
+      if (!cursor || cursor.expiresAt <= now()) return null;
+      return cursor.id;
+    },
+
+    async setCursor(key: string, id: string, ttlMs: number): Promise<void> {
+      const current = cursors.get(key);
+      // A cursor only moves forward: two connections of one user race here.
+      if (current && current.expiresAt > now() && compareEventIds(current.id, id) >= 0) {
+        current.expiresAt = now() + ttlMs;
+        return;
+      }
+      cursors.set(key, { id, expiresAt: now() + ttlMs });
+    },
+
+    health() {
+      return { kind: 'memory', status: 'ok' };
+    },
+
+    stats() {
+      return { topics: logs.size, listenerTopics: listeners.size, cursors: cursors.size };
+    },
+
+    async close() {
+      clearInterval(sweeper);
+      listeners.clear();
+    },
+  };
+}

@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { topics } from '../../shared/topics';
+import type { Principal } from '../auth/principal';
+import { isAdmin } from '../auth/principal';
+import type { EventBus } from '../bus/bus';
+import { apiError } from '../errors';
+import type { Logger } from '../observability/logger';
+import type { ChatAgent } from './chatAgent';
+import { snapshotInvestigation } from './investigationSnapshot';
+import type { ChatSessionStore } from './sessionStore';
+import { ORIGIN_EVENT_ID } from '../../shared/eventId';
+
+export interface ChatServiceDeps {
+  bus: EventBus;
+  sessions: ChatSessionStore;
+  agent: ChatAgent;
+  logger: Logger;
+  /** Replies one session may have in flight; more get TOO_MANY_REQUESTS. */
+  maxRepliesPerSession?: number;
+}
+
+/** The assistant's user id in chat events. */
+export const ASSISTANT_USER_ID = 'assistant';
+
+/**
+ * chat.send / typing / watchInvestigation. A reply runs in the background: its
+ * chunks are published as `chat_token` events, then the whole text as a
+ * `chat_message` from the assistant.
+ */
+export function createChatService(deps: ChatServiceDeps) {
+  const { bus, sessions, agent, logger } = deps;
+  const maxReplies = deps.maxRepliesPerSession ?? 2;
+  const inFlight = new Map<string, number>();
+  const shutdown = new AbortController();
+  const running = new Set<Promise<void>>();
+
+  async function investigationsOf(sessionId: string) {
+    const ids = sessions.watchedBy(sessionId);
+    return Promise.all(
+      ids.map(async (id) => {
+        const read = await bus.engine.readAfter(topics.investigation(id), ORIGIN_EVENT_ID);
+        return snapshotInvestigation(id, read.events, read.found);
+      }),
+    );
+  }
+
+  async function runReply(sessionId: string, userId: string, content: string, replyId: string) {
+    const topic = topics.chat(sessionId);
+    let text = '';
+    try {
+      const investigations = await investigationsOf(sessionId);
+      for await (const delta of agent.reply({ sessionId, userId, content, investigations, signal: shutdown.signal })) {
+        if (delta.length === 0) continue;
+        text += delta;
+        await bus.publish(topic, { type: 'chat_token', data: { sessionId, messageId: replyId, delta, done: false } });
+      }
+      await bus.publish(topic, { type: 'chat_token', data: { sessionId, messageId: replyId, delta: '', done: true } });
+      await bus.publish(topic, {
+        type: 'chat_message',
+        data: { sessionId, messageId: replyId, role: 'assistant', content: text, userId: ASSISTANT_USER_ID },
+      });
+    } catch (error) {
+      logger.error({ event: 'chat_reply_failed', sessionId, err: error }, 'chat reply failed');
+      await bus
+        .publish(topic, {
+          type: 'chat_message',
+          data: { sessionId, messageId: replyId, role: 'system', content: 'The assistant could not answer this message.', userId: ASSISTANT_USER_ID },
+        })
+        .catch(() => undefined);
+    }
+  }
+
+  return {
+    /** Checks (and on first use claims) the session for this caller. */
+    useSession(principal: Principal, sessionId: string, forReading = false) {
+      sessions.use(sessionId, principal.userId, forReading && isAdmin(principal));
+    },
+
+    async send(principal: Principal, sessionId: string, content: string): Promise<{ messageId: string }> {
+      sessions.use(sessionId, principal.userId);
+      const count = inFlight.get(sessionId) ?? 0;
+      if (count >= maxReplies) throw apiError('too_many_replies');
+      const messageId = randomUUID();
+      await bus.publish(topics.chat(sessionId), {
+        type: 'chat_message',
+        data: { sessionId, messageId, role: 'user', content, userId: principal.userId },
+      });
+      inFlight.set(sessionId, count + 1);
+      const reply = runReply(sessionId, principal.userId, content, randomUUID()).finally(() => {
+        const left = (inFlight.get(sessionId) ?? 1) - 1;
+        if (left <= 0) inFlight.delete(sessionId);
+        else inFlight.set(sessionId, left);
+        running.delete(reply);
+      });
+      running.add(reply);
+      return { messageId };
+    },
+
+    async typing(principal: Principal, sessionId: string, isTyping: boolean) {
+      sessions.use(sessionId, principal.userId);
+      await bus.publish(topics.chat(sessionId), { type: 'typing', data: { sessionId, userId: principal.userId, isTyping } });
+      return { ok: true as const };
+    },
+
+    watch(principal: Principal, sessionId: string, investigationId: string) {
+      sessions.use(sessionId, principal.userId);
+      sessions.watch(sessionId, investigationId);
+      return { ok: true as const };
+    },
+
+    stats() {
+      return { repliesInFlight: running.size, replySessions: inFlight.size };
+    },
+
+    /** Stops replies in flight and waits for them to settle. */
+    async close() {
+      shutdown.abort();
+      await Promise.allSettled([...running]);
+    },
+  };
+}
+
+export type ChatService = ReturnType<typeof createChatService>;

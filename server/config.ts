@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { limitDefaults, type LimitName } from '../shared/limits';
+
+/**
+ * The server's configuration, read from environment variables by `configFromEnv`
+ * or passed to `createRealtimeServer` directly. Every default is here or in
+ * shared/limits.ts, nowhere else.
+ */
+const positiveInt = (name: LimitName) => z.coerce.number().int().positive().default(limitDefaults[name]);
+
+export const envSchema = z.object({
+  NODE_ENV: z.string().optional(),
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 key)').optional(),
+  REDIS_URL: z.url().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MAX_CONNECTIONS_PER_USER: positiveInt('MAX_CONNECTIONS_PER_USER'),
+  MAX_SUBSCRIPTIONS_PER_CONNECTION: positiveInt('MAX_SUBSCRIPTIONS_PER_CONNECTION'),
+  MAX_MESSAGE_BYTES: positiveInt('MAX_MESSAGE_BYTES'),
+  RATE_LIMIT_PER_SECOND: positiveInt('RATE_LIMIT_PER_SECOND'),
+  RATE_LIMIT_BURST: positiveInt('RATE_LIMIT_BURST'),
+  PING_INTERVAL_MS: positiveInt('PING_INTERVAL_MS'),
+  PEER_TIMEOUT_MS: positiveInt('PEER_TIMEOUT_MS'),
+  BATCH_WINDOW_MS: z.coerce.number().int().nonnegative().default(limitDefaults.BATCH_WINDOW_MS),
+  SLOW_CONSUMER_BYTES: positiveInt('SLOW_CONSUMER_BYTES'),
+  HISTORY_SIZE: positiveInt('HISTORY_SIZE'),
+  HISTORY_TTL_SECONDS: positiveInt('HISTORY_TTL_SECONDS'),
+  NOTIFICATION_MAX_PER_USER: positiveInt('NOTIFICATION_MAX_PER_USER'),
+  NOTIFICATION_TTL_SECONDS: positiveInt('NOTIFICATION_TTL_SECONDS'),
+  MAX_CHAT_SESSIONS_PER_USER: positiveInt('MAX_CHAT_SESSIONS_PER_USER'),
+  MAX_WATCHED_PER_SESSION: positiveInt('MAX_WATCHED_PER_SESSION'),
+  AUTH_TIMEOUT_MS: positiveInt('AUTH_TIMEOUT_MS'),
+});
+
+export type EnvConfig = z.infer<typeof envSchema>;
+
+/** The resolved configuration the server runs with. */
+export interface RealtimeConfig {
+  port: number;
+  host: string;
+  /** HS256 secret; verification refuses every token without one. */
+  jwtSecret: string;
+  redisUrl?: string;
+  logLevel: EnvConfig['LOG_LEVEL'];
+  limits: { [K in LimitName]: number };
+}
+
+export type RealtimeConfigInput = Partial<Omit<RealtimeConfig, 'limits'>> & {
+  jwtSecret: string;
+  limits?: Partial<RealtimeConfig['limits']>;
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Fills the defaults in; the one place a partial config becomes a full one. */
+export function resolveConfig(input: RealtimeConfigInput): RealtimeConfig {
+  if (input.jwtSecret.length < 32) throw new ConfigError('JWT_SECRET: must be at least 32 characters (HS256 key)');
+  return {
+    port: input.port ?? 8000,
+    host: input.host ?? '0.0.0.0',
+    jwtSecret: input.jwtSecret,
+    redisUrl: input.redisUrl,
+    logLevel: input.logLevel ?? 'info',
+    limits: { ...limitDefaults, ...input.limits },
+  };
+}
+
+/**
+ * Reads the environment. A wrong value stops the start with a message naming
+ * the variable. Without JWT_SECRET outside production it returns `devMode: true`
+ * and a generated secret; in production a missing secret is an error.
+ */
+export function configFromEnv(env: NodeJS.ProcessEnv, generateSecret: () => string): {
+  config: RealtimeConfig;
+  devMode: boolean;
+} {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = issue.path.join('.');
+      return `  ${name}: ${issue.message} (got ${JSON.stringify(env[name])})`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const production = e.NODE_ENV === 'production';
+  if (!e.JWT_SECRET && production) {
+    throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production (at least 32 characters)');
+  }
+  const limits = Object.fromEntries(
+    (Object.keys(limitDefaults) as LimitName[]).map((name) => [name, e[name]]),
+  ) as RealtimeConfig['limits'];
+  return {
+    devMode: !e.JWT_SECRET,
+    config: {
+      port: e.PORT,
+      host: e.HOST,
+      jwtSecret: e.JWT_SECRET ?? generateSecret(),
+      redisUrl: e.REDIS_URL,
+      logLevel: e.LOG_LEVEL,
+      limits,
+    },
+  };
+}

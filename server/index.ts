@@ -1,0 +1,172 @@
+import type { AddressInfo } from 'node:net';
+import { limitDefaults } from '../shared/limits';
+import { topicKind } from '../shared/topics';
+import type { AppServices } from './app';
+import { secretKey } from './auth/verifyToken';
+import { EventBus } from './bus/bus';
+import type { EventEngine, Retention } from './bus/engine';
+import { createMemoryEngine } from './bus/memoryEngine';
+import { createBuiltinAgent } from './chat/builtinAgent';
+import type { ChatAgent } from './chat/chatAgent';
+import { createChatService } from './chat/chatService';
+import { ChatSessionStore } from './chat/sessionStore';
+import { resolveConfig, type RealtimeConfigInput } from './config';
+import { MessageRateLimiter } from './limits/messageRateLimiter';
+import { KnownUsers } from './notifications/knownUsers';
+import { createLogger, type Logger } from './observability/logger';
+import { createMetrics } from './observability/metrics';
+import { createPublishers } from './publish/publishers';
+import { ConnectionRegistry } from './transport/connectionRegistry';
+import { createHttpServer } from './transport/httpTransport';
+import { attachWsTransport } from './transport/wsTransport';
+
+export type { AppRouter } from './routers';
+export type { ChatAgent, ChatRequest } from './chat/chatAgent';
+export type { InvestigationSnapshot } from './chat/investigationSnapshot';
+export type { EventEngine } from './bus/engine';
+export type { RealtimeConfig, RealtimeConfigInput } from './config';
+export { issueToken, type TokenClaims } from './auth/issueToken';
+
+export interface RealtimeServerOptions extends RealtimeConfigInput {
+  /** The assistant behind chat.send; the built-in one answers from live state. */
+  chatAgent?: ChatAgent;
+  /** Defaults to the in-memory engine (one node). */
+  engine?: EventEngine;
+  logger?: Logger;
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+  /** `http://host:port` */
+  httpUrl: string;
+  /** `ws://host:port/api/v1/ws` */
+  wsUrl: string;
+}
+
+/** Users remembered for broadcasts; past this the least recently seen are dropped. */
+const MAX_KNOWN_USERS = 100_000;
+
+/**
+ * Builds a server: HTTP + WebSocket on one port, the bus, auth and limits, and
+ * the in-process publishing functions with the same effect as the mutations.
+ */
+export function createRealtimeServer(options: RealtimeServerOptions) {
+  const config = resolveConfig(options);
+  const { limits } = config;
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const metrics = createMetrics();
+  const engine = options.engine ?? createMemoryEngine();
+  const startedAt = Date.now();
+
+  const topicRetention: Retention = { maxEvents: limits.HISTORY_SIZE, ttlMs: limits.HISTORY_TTL_SECONDS * 1000 };
+  const notificationRetention: Retention = {
+    maxEvents: limits.NOTIFICATION_MAX_PER_USER,
+    ttlMs: limits.NOTIFICATION_TTL_SECONDS * 1000,
+  };
+  const bus = new EventBus({
+    engine,
+    batchWindowMs: limits.BATCH_WINDOW_MS,
+    retentionOf: (topic) => (topicKind(topic) === 'notification' ? notificationRetention : topicRetention),
+    // A subscriber further behind than a whole history cannot be helped by
+    // waiting: it is closed (4013) and resumes from its last id.
+    maxQueuedEvents: Math.max(limits.HISTORY_SIZE, limitDefaults.HISTORY_SIZE) * 2,
+    onPublished: (event) => metrics.published.inc({ type: event.type }),
+  });
+  const registry = new ConnectionRegistry(limits.MAX_CONNECTIONS_PER_USER);
+  const sessions = new ChatSessionStore({
+    maxSessionsPerUser: limits.MAX_CHAT_SESSIONS_PER_USER,
+    maxWatchedPerSession: limits.MAX_WATCHED_PER_SESSION,
+    idleTtlMs: limits.HISTORY_TTL_SECONDS * 1000,
+  });
+  const knownUsers = new KnownUsers({ ttlMs: limits.NOTIFICATION_TTL_SECONDS * 1000, maxUsers: MAX_KNOWN_USERS });
+  const publishers = createPublishers({ bus, sessions, knownUsers, connectedUsers: () => registry.connectedUsers() });
+  const chat = createChatService({ bus, sessions, agent: options.chatAgent ?? createBuiltinAgent(), logger });
+
+  const app: AppServices = {
+    config,
+    logger,
+    metrics,
+    engine,
+    bus,
+    sessions,
+    chat,
+    publishers,
+    knownUsers,
+    registry,
+    rateLimiter: new MessageRateLimiter({ perSecond: limits.RATE_LIMIT_PER_SECOND, burst: limits.RATE_LIMIT_BURST }),
+    jwtKey: secretKey(config.jwtSecret),
+    health() {
+      const engineHealth = engine.health();
+      const stats = registry.stats();
+      return {
+        status: engineHealth.status,
+        connections: stats.connections,
+        subscriptions: stats.subscriptions,
+        uptime: Math.round((Date.now() - startedAt) / 1000),
+        engine: engineHealth,
+      };
+    },
+  };
+
+  const httpServer = createHttpServer(app);
+  const ws = attachWsTransport(httpServer, app);
+  let closing: Promise<void> | null = null;
+
+  return {
+    config,
+    ...publishers,
+
+    /** Starts listening; resolves to the bound address (port 0 picks a free one). */
+    listen(): Promise<ListenAddress> {
+      return new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(config.port, config.host, () => {
+          httpServer.off('error', reject);
+          const { port } = httpServer.address() as AddressInfo;
+          const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+          const address = { host, port, httpUrl: `http://${host}:${port}`, wsUrl: `ws://${host}:${port}/api/v1/ws` };
+          logger.info({ event: 'listening', ...address, engine: engine.kind });
+          resolve(address);
+        });
+      });
+    },
+
+    /** Sizes of every map keyed by connection, user, topic or session: all zero once everyone left. */
+    stats() {
+      return {
+        ...registry.stats(),
+        bus: bus.stats(),
+        engine: engine.stats(),
+        chat: { ...sessions.stats(), ...chat.stats() },
+        knownUsers: knownUsers.size,
+      };
+    },
+
+    health: () => app.health(),
+
+    /** Flushes pending batches, closes every connection with 1001, and stops. Idempotent. */
+    close(): Promise<void> {
+      closing ??= (async () => {
+        bus.flushAll();
+        await chat.close();
+        await ws.close();
+        await new Promise<void>((resolve) => {
+          httpServer.close(() => resolve());
+          httpServer.closeAllConnections();
+        });
+        sessions.close();
+        knownUsers.close();
+        await engine.close();
+        logger.info({ event: 'closed' });
+      })();
+      return closing;
+    },
+
+    async [Symbol.asyncDispose]() {
+      await this.close();
+    },
+  };
+}
+
+export type RealtimeServer = ReturnType<typeof createRealtimeServer>;

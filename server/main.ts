@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import { issueToken } from './auth/issueToken';
+import { ConfigError, configFromEnv } from './config';
+import { createRealtimeServer } from './index';
+
+/**
+ * `npm start`: reads the environment, starts the server, and in development
+ * mode (no JWT_SECRET, NODE_ENV not production) prints ready-made tokens.
+ */
+async function main() {
+  let loaded;
+  try {
+    loaded = configFromEnv(process.env, () => randomBytes(32).toString('base64url'));
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const { config, devMode } = loaded;
+  const server = createRealtimeServer(config);
+  const address = await server.listen();
+
+  const lines = [
+    '',
+    `Cidadão.AI realtime is listening (${config.redisUrl ? 'redis' : 'in-memory'} engine)`,
+    `  WebSocket  ${address.wsUrl}`,
+    `  HTTP tRPC  ${address.httpUrl}/api/v1/trpc/<procedure>`,
+    `  Health     ${address.httpUrl}/api/v1/ws/health`,
+    `  Metrics    ${address.httpUrl}/metrics`,
+  ];
+  if (devMode) {
+    const day = { expiresInSeconds: 86_400 };
+    const user = await issueToken(config.jwtSecret, { sub: 'dev-user', roles: ['user'], investigations: ['*'], analyses: ['*'] }, day);
+    const service = await issueToken(config.jwtSecret, { sub: 'dev-service', roles: ['service'] }, day);
+    lines.push(
+      '',
+      'Development mode: JWT_SECRET was not set, so a random secret was generated for this run.',
+      'These tokens are valid for 24 hours (until the server restarts):',
+      `  user token     ${user}`,
+      `  service token  ${service}`,
+      '',
+      'Try it:',
+      `  wscat -c '${address.wsUrl}?token=<user token>'`,
+      `  curl -X POST ${address.httpUrl}/api/v1/trpc/investigation.notifyUpdate \\`,
+      `    -H 'authorization: Bearer <service token>' -H 'content-type: application/json' \\`,
+      `    -d '{"investigationId":"inv-1","updateType":"progress","data":{"progress":40}}'`,
+    );
+  }
+  process.stdout.write(`${lines.join('\n')}\n\n`);
+
+  const shutdown = (signal: string) => {
+    process.stdout.write(`${signal}: closing connections (1001) and stopping\n`);
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+void main();

@@ -1,0 +1,26 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/**
+ * One JSON event per line. Tokens never reach a log line: the only places that
+ * see one are the auth functions, which log a reason, not the token, and URLs
+ * are logged without their query string.
+ */
+export function createLogger(level: string): Logger {
+  return pino({
+    level,
+    base: { service: 'cidadao-realtime' },
+    redact: {
+      paths: ['token', '*.token', 'authorization', '*.authorization', 'headers.authorization', 'connectionParams'],
+      censor: '[redacted]',
+    },
+  });
+}
+
+/** The path of a request URL without its query, which may carry `?token=`. */
+export function pathOnly(url: string | undefined): string {
+  if (!url) return '';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}

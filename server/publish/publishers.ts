@@ -1,0 +1,91 @@
+import type { RealtimeEvent } from '../../shared/events';
+import {
+  notifyAnalysisUpdateInput,
+  notifyAnomalyInput,
+  notifyInvestigationUpdateInput,
+  sendNotificationInput,
+  type NotifyAnalysisUpdateInput,
+  type NotifyAnomalyInput,
+  type NotifyInvestigationUpdateInput,
+  type SendNotificationInput,
+} from '../../shared/inputs';
+import { topics } from '../../shared/topics';
+import type { EventBus } from '../bus/bus';
+import type { ChatSessionStore } from '../chat/sessionStore';
+import type { KnownUsers } from '../notifications/knownUsers';
+
+export interface PublisherDeps {
+  bus: EventBus;
+  sessions: ChatSessionStore;
+  knownUsers: KnownUsers;
+  connectedUsers: () => Iterable<string>;
+}
+
+/**
+ * The publishing side, shared by the service mutations and the in-process
+ * functions, so both validate and fan out the same way. Inputs are parsed with
+ * the contract's schemas: an in-process caller gets the same checks as HTTP.
+ */
+export function createPublishers(deps: PublisherDeps) {
+  const { bus, sessions } = deps;
+
+  /** Investigation events also reach the chat sessions watching the investigation. */
+  async function publishInvestigationEvent(investigationId: string, draft: Parameters<EventBus['publish']>[1]): Promise<RealtimeEvent> {
+    const event = await bus.publish(topics.investigation(investigationId), draft);
+    const watching = [...sessions.watchersOf(investigationId)];
+    await Promise.all(watching.map((sessionId) => bus.publish(topics.chat(sessionId), draft)));
+    return event;
+  }
+
+  return {
+    async notifyInvestigationUpdate(raw: NotifyInvestigationUpdateInput): Promise<{ id: string }> {
+      const input = notifyInvestigationUpdateInput.parse(raw);
+      const data = { investigationId: input.investigationId, updateType: input.updateType, ...input.data };
+      const event = await publishInvestigationEvent(input.investigationId, {
+        type: 'investigation_update',
+        data: data as Extract<RealtimeEvent, { type: 'investigation_update' }>['data'],
+      });
+      return { id: event.id };
+    },
+
+    async notifyAnomalyDetected(raw: NotifyAnomalyInput): Promise<{ id: string }> {
+      const input = notifyAnomalyInput.parse(raw);
+      const event = await publishInvestigationEvent(input.investigationId, {
+        type: 'anomaly_detected',
+        data: { investigationId: input.investigationId, ...input.anomaly },
+      });
+      return { id: event.id };
+    },
+
+    async notifyAnalysisUpdate(raw: NotifyAnalysisUpdateInput): Promise<{ id: string }> {
+      const input = notifyAnalysisUpdateInput.parse(raw);
+      const data = { analysisId: input.analysisId, updateType: input.updateType, ...input.data };
+      const event = await bus.publish(topics.analysis(input.analysisId), {
+        type: 'analysis_update',
+        data: data as Extract<RealtimeEvent, { type: 'analysis_update' }>['data'],
+      });
+      return { id: event.id };
+    },
+
+    /**
+     * To the listed users, or to every user seen within the notification
+     * retention (and everyone connected now) for a broadcast. Each user's copy
+     * is kept for them if they are offline.
+     */
+    async sendNotification(raw: SendNotificationInput): Promise<{ ids: string[] }> {
+      const input = sendNotificationInput.parse(raw);
+      const { title, body, level, link } = input;
+      const recipients =
+        'userIds' in input
+          ? new Set(input.userIds)
+          : new Set([...deps.knownUsers.list(), ...deps.connectedUsers()]);
+      const data = link === undefined ? { title, body, level } : { title, body, level, link };
+      const events = await Promise.all(
+        [...recipients].map((userId) => bus.publish(topics.notification(userId), { type: 'notification', data })),
+      );
+      return { ids: events.map((e) => e.id) };
+    },
+  };
+}
+
+export type Publishers = ReturnType<typeof createPublishers>;

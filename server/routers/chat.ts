@@ -1,0 +1,31 @@
+import type { ChatEvent } from '../../shared/events';
+import { chatSendInput, chatSubscribeInput, chatTypingInput, chatWatchInput } from '../../shared/inputs';
+import { topics } from '../../shared/topics';
+import { isGranted } from '../auth/principal';
+import { apiError } from '../errors';
+import { authedProcedure, router } from '../trpc/init';
+import { subscribe } from './subscribe';
+
+export const chatRouter = router({
+  onEvent: authedProcedure.input(chatSubscribeInput).subscription(async ({ ctx, input, signal }) => {
+    ctx.app.chat.useSession(ctx.principal, input.sessionId, true);
+    return subscribe<ChatEvent>(ctx, topics.chat(input.sessionId), {
+      startAfter: input.lastEventId ?? null,
+      ifUnknown: 'resync',
+      signal,
+    });
+  }),
+
+  send: authedProcedure
+    .input(chatSendInput)
+    .mutation(({ ctx, input }) => ctx.app.chat.send(ctx.principal, input.sessionId, input.content)),
+
+  typing: authedProcedure
+    .input(chatTypingInput)
+    .mutation(({ ctx, input }) => ctx.app.chat.typing(ctx.principal, input.sessionId, input.isTyping)),
+
+  watchInvestigation: authedProcedure.input(chatWatchInput).mutation(({ ctx, input }) => {
+    if (!isGranted(ctx.principal, 'investigations', input.investigationId)) throw apiError('not_granted', `investigation ${input.investigationId}`);
+    return ctx.app.chat.watch(ctx.principal, input.sessionId, input.investigationId);
+  }),
+});

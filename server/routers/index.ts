@@ -1,0 +1,17 @@
+import { router } from '../trpc/init';
+import { analysisRouter } from './analysis';
+import { chatRouter } from './chat';
+import { investigationRouter } from './investigation';
+import { notificationRouter } from './notification';
+import { systemRouter } from './system';
+
+/** The contract: every procedure of DESIGN.md, one router per domain. */
+export const appRouter = router({
+  investigation: investigationRouter,
+  analysis: analysisRouter,
+  chat: chatRouter,
+  notification: notificationRouter,
+  system: systemRouter,
+});
+
+export type AppRouter = typeof appRouter;

@@ -1,0 +1,36 @@
+import { ORIGIN_EVENT_ID } from '../../shared/eventId';
+import type { NotificationEvent } from '../../shared/events';
+import { notificationSubscribeInput, sendNotificationInput } from '../../shared/inputs';
+import { topics } from '../../shared/topics';
+import { authedProcedure, router, serviceProcedure } from '../trpc/init';
+import { subscribe } from './subscribe';
+
+const cursorKey = (userId: string) => `notification-cursor:${userId}`;
+
+export const notificationRouter = router({
+  /**
+   * The caller's notifications. Without `lastEventId` it starts after the
+   * user's delivered cursor, so what arrived while they were offline comes
+   * first, once; each delivered notification moves the cursor.
+   */
+  onNotification: authedProcedure.input(notificationSubscribeInput).subscription(async ({ ctx, input, signal }) => {
+    const { app, principal } = ctx;
+    const userId = principal.userId;
+    const ttlMs = app.config.limits.NOTIFICATION_TTL_SECONDS * 1000;
+    const explicit = input?.lastEventId ?? null;
+    const cursor = explicit ?? (await app.engine.getCursor(cursorKey(userId))) ?? ORIGIN_EVENT_ID;
+    return subscribe<NotificationEvent>(ctx, topics.notification(userId), {
+      startAfter: cursor,
+      ifUnknown: explicit ? 'resync' : 'replay_retained',
+      signal,
+      onDelivered: (event) => {
+        if (event.type !== 'notification') return;
+        app.engine.setCursor(cursorKey(userId), event.id, ttlMs).catch((err: unknown) => {
+          app.logger.warn({ event: 'cursor_write_failed', userId, err });
+        });
+      },
+    });
+  }),
+
+  send: serviceProcedure.input(sendNotificationInput).mutation(({ ctx, input }) => ctx.app.publishers.sendNotification(input)),
+});

@@ -1,0 +1,60 @@
+import type { ConnectionType } from '../../shared/health';
+import type { Connection } from './connection';
+
+/**
+ * Every open connection, and the authenticated ones by user. Entries are added
+ * at the upgrade and removed on the close event; nothing else holds them.
+ */
+export class ConnectionRegistry {
+  readonly connections = new Map<string, Connection>();
+  private readonly byUser = new Map<string, Set<Connection>>();
+  private subscriptionTotal = 0;
+
+  constructor(private readonly maxPerUser: number) {}
+
+  add(conn: Connection) {
+    this.connections.set(conn.id, conn);
+  }
+
+  /** Counts the connection for its user; false when the user is at the limit. */
+  admit(conn: Connection): boolean {
+    const userId = conn.principal!.userId;
+    let set = this.byUser.get(userId);
+    if (set && set.size >= this.maxPerUser) return false;
+    if (!set) {
+      set = new Set();
+      this.byUser.set(userId, set);
+    }
+    set.add(conn);
+    return true;
+  }
+
+  remove(conn: Connection) {
+    this.connections.delete(conn.id);
+    const userId = conn.principal?.userId;
+    if (userId === undefined) return;
+    const set = this.byUser.get(userId);
+    if (!set) return;
+    set.delete(conn);
+    if (set.size === 0) this.byUser.delete(userId);
+  }
+
+  onSubscriptionsChanged = (delta: number) => {
+    this.subscriptionTotal += delta;
+  };
+
+  /** Users with at least one authenticated connection. */
+  connectedUsers(): IterableIterator<string> {
+    return this.byUser.keys();
+  }
+
+  countByType(): Record<ConnectionType, number> {
+    const counts: Record<ConnectionType, number> = { general: 0, investigation: 0, analysis: 0, chat: 0 };
+    for (const conn of this.connections.values()) counts[conn.type]++;
+    return counts;
+  }
+
+  stats() {
+    return { connections: this.connections.size, users: this.byUser.size, subscriptions: this.subscriptionTotal };
+  }
+}

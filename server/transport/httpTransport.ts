@@ -1,0 +1,63 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createHTTPHandler } from '@trpc/server/adapters/standalone';
+import { TRPCError } from '@trpc/server';
+import { paths } from '../../shared/health';
+import type { AppServices } from '../app';
+import { verifyToken } from '../auth/verifyToken';
+import { appRouter } from '../routers';
+import type { Context } from '../trpc/context';
+
+function sendJson(res: ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/**
+ * One HTTP server for everything: tRPC over HTTP, health, metrics; the
+ * WebSocket endpoint is attached to its upgrade event.
+ */
+export function createHttpServer(app: AppServices) {
+  async function createContext({ req }: { req: IncomingMessage }): Promise<Context> {
+    const header = req.headers.authorization;
+    if (!header) return { app, principal: null, connection: null };
+    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : null;
+    const verified = await verifyToken(token, app.jwtKey);
+    if (!verified.ok) throw new TRPCError({ code: 'UNAUTHORIZED', message: verified.error.message, cause: verified.error });
+    return { app, principal: verified.principal, connection: null };
+  }
+
+  const trpcHandler = createHTTPHandler({
+    router: appRouter,
+    basePath: `${paths.trpc}/`,
+    maxBodySize: app.config.limits.MAX_MESSAGE_BYTES,
+    createContext,
+    onError({ error, path }) {
+      if (error.code === 'INTERNAL_SERVER_ERROR') app.logger.error({ event: 'procedure_error', path, err: error });
+    },
+  });
+
+  return createServer((req, res) => {
+    const url = req.url ?? '/';
+    const path = url.split('?', 1)[0]!;
+    if (path.startsWith(`${paths.trpc}/`)) {
+      trpcHandler(req, res);
+    } else if (path === paths.health && req.method === 'GET') {
+      const health = app.health();
+      sendJson(res, health.status === 'ok' ? 200 : 503, health);
+    } else if (path === paths.metrics && req.method === 'GET') {
+      app.metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': app.metrics.registry.contentType });
+          res.end(text);
+        },
+        (err: unknown) => {
+          app.logger.error({ event: 'metrics_failed', err });
+          sendJson(res, 500, { error: 'metrics unavailable' });
+        },
+      );
+    } else {
+      sendJson(res, 404, { error: 'not found', endpoints: paths });
+    }
+  });
+}

@@ -1,0 +1,28 @@
+import type { ConnectionRegistry } from './connectionRegistry';
+
+export interface KeepAliveOptions {
+  pingIntervalMs: number;
+  peerTimeoutMs: number;
+}
+
+/**
+ * One timer for all connections: every interval, each connection gets a
+ * protocol-level ping (every WebSocket client answers those by itself), and one
+ * that has sent nothing, not even a pong, for longer than the timeout is
+ * terminated; its close event cleans it up.
+ */
+export function startKeepAlive(registry: ConnectionRegistry, opts: KeepAliveOptions): () => void {
+  const tick = () => {
+    const silentSince = Date.now() - opts.peerTimeoutMs;
+    for (const conn of registry.connections.values()) {
+      if (conn.lastSeen < silentSince) {
+        conn.ws.terminate();
+      } else if (conn.isOpen) {
+        conn.ws.ping();
+      }
+    }
+  };
+  const timer = setInterval(tick, Math.min(opts.pingIntervalMs, opts.peerTimeoutMs));
+  timer.unref();
+  return () => clearInterval(timer);
+}

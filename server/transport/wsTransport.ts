@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { getWSConnectionHandler, type CreateWSSContextFnOptions } from '@trpc/server/adapters/ws';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CloseCode } from '../../shared/closeCodes';
+import { connectionTypes, paths, type ConnectionType } from '../../shared/health';
+import type { AppServices } from '../app';
+import { verifyToken } from '../auth/verifyToken';
+import { apiError } from '../errors';
+import { pathOnly } from '../observability/logger';
+import { appRouter } from '../routers';
+import type { Context } from '../trpc/context';
+import { Connection } from './connection';
+import { startKeepAlive } from './keepAlive';
+
+function rejectUpgrade(socket: Duplex, status: number, text: string) {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+}
+
+/**
+ * The WebSocket endpoint: our own upgrade handling (path, connection type),
+ * then tRPC's connection handler with a context that authenticates, counts the
+ * user's connections and arms the token's expiry. Closing with 4001 / 4008 is
+ * ours to do, as is everything that must be freed on close.
+ */
+export function attachWsTransport(server: Server, app: AppServices) {
+  const { limits } = app.config;
+  const { registry, logger, metrics } = app;
+  const byWs = new WeakMap<WebSocket, Connection>();
+  let accepting = true;
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.MAX_MESSAGE_BYTES, perMessageDeflate: false });
+
+  async function createContext({ res: ws, info }: CreateWSSContextFnOptions): Promise<Context> {
+    const conn = byWs.get(ws);
+    if (!conn) throw new Error('context for an unknown connection');
+    const token = info.connectionParams?.['token'] ?? conn.queryToken;
+    const verified = await verifyToken(token, app.jwtKey);
+    if (!verified.ok) {
+      logger.info({ event: 'auth_refused', connectionId: conn.id, reason: verified.error.reason });
+      conn.closeSoon(CloseCode.UNAUTHORIZED, verified.error.reason);
+      throw verified.error;
+    }
+    conn.principal = verified.principal;
+    if (!registry.admit(conn)) {
+      logger.info({ event: 'connection_limit', connectionId: conn.id, userId: conn.principal.userId });
+      conn.closeSoon(CloseCode.TOO_MANY_CONNECTIONS, 'too_many_connections');
+      throw apiError('too_many_connections');
+    }
+    conn.cancel(authTimer.get(conn));
+    authTimer.delete(conn);
+    app.knownUsers.touch(conn.principal.userId);
+    conn.schedule(conn.principal.expiresAt - Date.now(), () => conn.close(CloseCode.UNAUTHORIZED, 'token_expired'));
+    logger.debug({ event: 'authenticated', connectionId: conn.id, userId: conn.principal.userId });
+    return { app, principal: conn.principal, connection: conn };
+  }
+
+  const authTimer = new WeakMap<Connection, NodeJS.Timeout>();
+
+  const handleConnection = getWSConnectionHandler<typeof appRouter>({
+    wss,
+    router: appRouter,
+    createContext,
+    onError({ error, path }) {
+      if (error.code === 'INTERNAL_SERVER_ERROR') logger.error({ event: 'procedure_error', path, err: error });
+    },
+  });
+
+  function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== paths.ws) return rejectUpgrade(socket, 404, 'Not Found');
+    if (!accepting) return rejectUpgrade(socket, 503, 'Service Unavailable');
+    const type = url.searchParams.get('connection_type') ?? 'general';
+    if (!(connectionTypes as readonly string[]).includes(type)) {
+      return rejectUpgrade(socket, 400, `connection_type must be one of ${connectionTypes.join(', ')}`);
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const conn = new Connection(randomUUID(), ws, socket, type as ConnectionType, url.searchParams.get('token'), {
+        maxSubscriptions: limits.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+        onSubscriptionsChanged: (delta) => {
+          registry.onSubscriptionsChanged(delta);
+          metrics.subscriptions.inc(delta);
+        },
+      });
+      byWs.set(ws, conn);
+      registry.add(conn);
+      metrics.connections.inc({ type: conn.type });
+      authTimer.set(conn, conn.schedule(limits.AUTH_TIMEOUT_MS, () => conn.close(CloseCode.UNAUTHORIZED, 'auth_timeout')));
+      const seen = () => {
+        conn.lastSeen = Date.now();
+      };
+      ws.on('message', seen);
+      ws.on('pong', seen);
+      ws.once('close', (code) => {
+        conn.dispose();
+        registry.remove(conn);
+        void app.rateLimiter.forget(conn.id);
+        metrics.connections.dec({ type: conn.type });
+        metrics.closed.inc({ code: String(code) });
+        logger.debug({ event: 'closed', connectionId: conn.id, code, path: pathOnly(req.url) });
+      });
+      handleConnection(ws, req);
+    });
+  }
+
+  server.on('upgrade', onUpgrade);
+  const stopKeepAlive = startKeepAlive(registry, {
+    pingIntervalMs: limits.PING_INTERVAL_MS,
+    peerTimeoutMs: limits.PEER_TIMEOUT_MS,
+  });
+
+  return {
+    /** Refuses new connections and closes the open ones with 1001 (going away), after flushing. */
+    async close() {
+      accepting = false;
+      stopKeepAlive();
+      server.off('upgrade', onUpgrade);
+      const closed = [...registry.connections.values()].map(
+        (conn) =>
+          new Promise<void>((resolve) => {
+            if (conn.ws.readyState === conn.ws.CLOSED) return resolve();
+            conn.ws.once('close', () => resolve());
+            conn.close(CloseCode.GOING_AWAY, 'server shutting down');
+            // A peer that never answers the close handshake is cut off.
+            setTimeout(() => conn.ws.terminate(), 2_000).unref();
+          }),
+      );
+      await Promise.all(closed);
+      wss.close();
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import { initTRPC } from '@trpc/server';
+import { isService } from '../auth/principal';
+import { apiError, reasonOf } from '../errors';
+import type { Context } from './context';
+import { transformer } from './transformer';
+
+const t = initTRPC.context<Context>().create({
+  transformer,
+  errorFormatter({ shape, error }) {
+    // `reason` is the contract's stable error code (shared/errors.ts); zod
+    // issues stay in the message, which names the field.
+    return { ...shape, data: { ...shape.data, reason: reasonOf(error) ?? null, stack: undefined } };
+  },
+});
+
+export const router = t.router;
+export const publicProcedure = t.procedure;
+
+/**
+ * Every call of an authenticated procedure costs one token from the caller's
+ * bucket: per connection over WebSocket, per user over HTTP. Services calling
+ * over HTTP are not throttled: a backend's burst of updates must not be lost.
+ */
+export const authedProcedure = t.procedure.use(async ({ ctx, type, next }) => {
+  const { principal, connection, app } = ctx;
+  if (!principal) throw apiError('token_missing');
+  if (type === 'subscription' && !connection) throw apiError('websocket_required');
+  const key = connection ? connection.id : isService(principal) ? null : `http:${principal.userId}`;
+  if (key !== null && !(await app.rateLimiter.consume(key))) {
+    app.metrics.rateLimited.inc();
+    throw apiError('rate_limited');
+  }
+  return next({ ctx: { ...ctx, principal } });
+});
+
+export const serviceProcedure = authedProcedure.use(({ ctx, next }) => {
+  if (!isService(ctx.principal)) throw apiError('service_role_required');
+  return next();
+});

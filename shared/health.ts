@@ -1,0 +1,22 @@
+import { z } from 'zod';
+
+/** The JSON of `GET /api/v1/ws/health` and `system.health`. */
+export const healthSchema = z.object({
+  status: z.enum(['ok', 'degraded']),
+  connections: z.number().int(),
+  subscriptions: z.number().int(),
+  uptime: z.number(),
+  engine: z.object({ kind: z.enum(['memory', 'redis']), status: z.enum(['ok', 'degraded']), reason: z.string().optional() }),
+});
+export type Health = z.infer<typeof healthSchema>;
+
+export const connectionTypes = ['general', 'investigation', 'analysis', 'chat'] as const;
+export type ConnectionType = (typeof connectionTypes)[number];
+
+/** The paths of DESIGN.md's endpoint table. */
+export const paths = {
+  ws: '/api/v1/ws',
+  trpc: '/api/v1/trpc',
+  health: '/api/v1/ws/health',
+  metrics: '/metrics',
+} as const;

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import { eventIdSchema } from './eventId';
+import { analysisIdSchema, investigationIdSchema, sessionIdSchema, userIdSchema } from './ids';
+import {
+  analysisUpdateFields,
+  anomalyFields,
+  investigationUpdateFields,
+  notificationFields,
+} from './fields';
+import { inputBounds } from './limits';
+
+/**
+ * Inputs of every procedure. Objects are strict: an unknown key is a
+ * BAD_REQUEST that names it, not a silently ignored typo. Subscription inputs
+ * accept `lastEventId`, which tRPC merges in on reconnect.
+ */
+const lastEventId = { lastEventId: eventIdSchema.nullish() };
+
+export const investigationSubscribeInput = z.strictObject({ investigationId: investigationIdSchema, ...lastEventId });
+export const analysisSubscribeInput = z.strictObject({ analysisId: analysisIdSchema, ...lastEventId });
+export const chatSubscribeInput = z.strictObject({ sessionId: sessionIdSchema, ...lastEventId });
+export const notificationSubscribeInput = z.strictObject({ ...lastEventId }).optional();
+
+const investigationId = { investigationId: investigationIdSchema };
+const analysisId = { analysisId: analysisIdSchema };
+
+export const notifyInvestigationUpdateInput = z.discriminatedUnion('updateType', [
+  z.strictObject({ ...investigationId, updateType: z.literal('status'), data: z.strictObject(investigationUpdateFields.status) }),
+  z.strictObject({ ...investigationId, updateType: z.literal('progress'), data: z.strictObject(investigationUpdateFields.progress) }),
+  z.strictObject({ ...investigationId, updateType: z.literal('agent_finding'), data: z.strictObject(investigationUpdateFields.agent_finding) }),
+  z.strictObject({ ...investigationId, updateType: z.literal('report_status'), data: z.strictObject(investigationUpdateFields.report_status) }),
+]);
+
+export const notifyAnomalyInput = z.strictObject({ ...investigationId, anomaly: z.strictObject(anomalyFields) });
+
+export const notifyAnalysisUpdateInput = z.discriminatedUnion('updateType', [
+  z.strictObject({ ...analysisId, updateType: z.literal('status'), data: z.strictObject(analysisUpdateFields.status) }),
+  z.strictObject({ ...analysisId, updateType: z.literal('partial_result'), data: z.strictObject(analysisUpdateFields.partial_result) }),
+  z.strictObject({ ...analysisId, updateType: z.literal('error'), data: z.strictObject(analysisUpdateFields.error) }),
+]);
+
+export const chatSendInput = z.strictObject({
+  sessionId: sessionIdSchema,
+  content: z.string().trim().min(1, 'must not be empty').max(inputBounds.chatContentChars),
+});
+export const chatTypingInput = z.strictObject({ sessionId: sessionIdSchema, isTyping: z.boolean() });
+export const chatWatchInput = z.strictObject({ sessionId: sessionIdSchema, investigationId: investigationIdSchema });
+
+export const sendNotificationInput = z.union([
+  z.strictObject({
+    userIds: z.array(userIdSchema).min(1).max(inputBounds.userIdsPerNotification),
+    ...notificationFields,
+  }),
+  z.strictObject({ broadcast: z.literal(true), ...notificationFields }),
+]);
+
+export type NotifyInvestigationUpdateInput = z.infer<typeof notifyInvestigationUpdateInput>;
+export type NotifyAnomalyInput = z.infer<typeof notifyAnomalyInput>;
+export type NotifyAnalysisUpdateInput = z.infer<typeof notifyAnalysisUpdateInput>;
+export type SendNotificationInput = z.infer<typeof sendNotificationInput>;
