@@ -35,4 +35,6 @@ export const inputBounds = {
   shortTextChars: 200,
   urlChars: 2_000,
   userIdsPerNotification: 1_000,
+  /** Calls in one batched tRPC request (HTTP `?batch=1` or a WebSocket array frame). */
+  callsPerBatch: 100,
 } as const;

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { TRPCError } from '@trpc/server';
 import { paths } from '../../shared/health';
+import { inputBounds } from '../../shared/limits';
 import type { AppServices } from '../app';
 import { verifyToken } from '../auth/verifyToken';
 import { appRouter } from '../routers';
@@ -31,6 +32,7 @@ export function createHttpServer(app: AppServices) {
     router: appRouter,
     basePath: `${paths.trpc}/`,
     maxBodySize: app.config.limits.MAX_MESSAGE_BYTES,
+    maxBatchSize: inputBounds.callsPerBatch,
     createContext,
     onError({ error, path }) {
       if (error.code === 'INTERNAL_SERVER_ERROR') app.logger.error({ event: 'procedure_error', path, err: error });

@@ -5,6 +5,7 @@ import { getWSConnectionHandler, type CreateWSSContextFnOptions } from '@trpc/se
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '../../shared/closeCodes';
 import { connectionTypes, paths, type ConnectionType } from '../../shared/health';
+import { inputBounds } from '../../shared/limits';
 import type { AppServices } from '../app';
 import { verifyToken } from '../auth/verifyToken';
 import { apiError } from '../errors';
@@ -61,6 +62,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
   const handleConnection = getWSConnectionHandler<typeof appRouter>({
     wss,
     router: appRouter,
+    maxBatchSize: inputBounds.callsPerBatch,
     createContext,
     onError({ error, path }) {
       if (error.code === 'INTERNAL_SERVER_ERROR') logger.error({ event: 'procedure_error', path, err: error });

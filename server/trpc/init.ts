@@ -1,15 +1,21 @@
 import { initTRPC } from '@trpc/server';
+import { ZodError } from 'zod';
 import { isService } from '../auth/principal';
 import { apiError, reasonOf } from '../errors';
 import type { Context } from './context';
+import { inputIssues } from './inputIssues';
 import { transformer } from './transformer';
 
 const t = initTRPC.context<Context>().create({
   transformer,
   errorFormatter({ shape, error }) {
-    // `reason` is the contract's stable error code (shared/errors.ts); zod
-    // issues stay in the message, which names the field.
-    return { ...shape, data: { ...shape.data, reason: reasonOf(error) ?? null, stack: undefined } };
+    // `reason` is the contract's stable error code (shared/errors.ts). An
+    // invalid input gets a one-line message naming each field, and the issues
+    // as data; stack traces never leave the server.
+    const { stack: _stack, ...data } = shape.data;
+    const issues = error.cause instanceof ZodError ? inputIssues(error.cause) : null;
+    const message = issues ? `invalid input: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}` : shape.message;
+    return { ...shape, message, data: { ...data, reason: reasonOf(error) ?? null, issues } };
   },
 });
 

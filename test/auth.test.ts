@@ -1,0 +1,368 @@
+import { TRPCClientError, type TRPCClient } from '@trpc/client';
+import { SignJWT } from 'jose';
+import { describe, expect, test } from 'vitest';
+import { issueToken, type AppRouter } from '../server/index';
+import { CloseCode } from '../shared/closeCodes';
+import type { ErrorReason } from '../shared/errors';
+import { errorOf, RawWs, waitFor } from './support/rawWs';
+import { startServer, TEST_SECRET, type TestServer } from './support/server';
+
+type Client = TRPCClient<AppRouter>;
+type Handlers = { onStarted: () => void; onData: (value: unknown) => void; onError: (err: unknown) => void };
+
+/**
+ * Follows one tRPC subscription: `started` resolves when the server accepted
+ * it and rejects with its error when refused; `waitForEvents` waits for data.
+ */
+function observe(start: (handlers: Handlers) => { unsubscribe(): void }) {
+  const events: { id: string; data: { type: string; data: Record<string, unknown> } }[] = [];
+  const waiters = new Set<() => void>();
+  let settle!: { resolve: () => void; reject: (err: unknown) => void };
+  const started = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  started.catch(() => undefined);
+  const sub = start({
+    onStarted: () => settle.resolve(),
+    onData: (value) => {
+      events.push(value as (typeof events)[number]);
+      for (const wake of [...waiters]) wake();
+    },
+    onError: (err) => settle.reject(err),
+  });
+  return {
+    events,
+    started,
+    /** The error the server refused the subscription with. */
+    refusal: () => rejection(started),
+    waitForEvents(n: number, timeoutMs = 10_000) {
+      return new Promise<typeof events>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`timed out waiting for ${n} events (got ${events.length})`));
+        }, timeoutMs);
+        const check = () => {
+          if (events.length < n) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve(events);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    unsubscribe: () => sub.unsubscribe(),
+  };
+}
+
+/** The TRPCClientError a call failed with; fails the test if the call succeeded. */
+async function rejection(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
+  try {
+    await call;
+  } catch (err) {
+    if (err instanceof TRPCClientError) return err as TRPCClientError<AppRouter>;
+    throw err;
+  }
+  throw new Error('expected the call to be refused, but it succeeded');
+}
+
+function expectRefused(err: TRPCClientError<AppRouter>, code: string, reason: ErrorReason) {
+  expect({ code: err.data?.code, reason: err.data?.reason }).toEqual({ code, reason });
+}
+
+async function waitForEmptyMaps(srv: TestServer) {
+  await waitFor(
+    () => srv.server.stats(),
+    (s) => s.connections === 0 && s.users === 0 && s.subscriptions === 0 && s.bus.subscribers === 0,
+    'no connection, user or subscription left',
+  );
+}
+
+const progress = (investigationId: string, value: number) =>
+  ({ investigationId, updateType: 'progress', data: { progress: value } }) as const;
+
+/** Opens a raw connection presenting `token` the way a client would: in connectionParams or in the query. */
+async function openRaw(srv: TestServer, token: string | null, via: 'connectionParams' | 'query') {
+  if (via === 'query') return RawWs.open(token === null ? srv.address.wsUrl : `${srv.address.wsUrl}?token=${encodeURIComponent(token)}`);
+  const raw = await RawWs.open(`${srv.address.wsUrl}?connectionParams=1`);
+  raw.sendConnectionParams(token === null ? {} : { token });
+  return raw;
+}
+
+describe('a valid token is accepted', () => {
+  test('in connectionParams (tRPC client)', async () => {
+    await using srv = await startServer();
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'u1', investigations: ['inv-1'] }) });
+    const sub = observe((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h));
+    await sub.started;
+    await srv.server.notifyInvestigationUpdate(progress('inv-1', 10));
+    const [event] = await sub.waitForEvents(1);
+    expect(event!.data.data).toMatchObject({ investigationId: 'inv-1', progress: 10 });
+    expect(srv.server.stats()).toMatchObject({ connections: 1, users: 1, subscriptions: 1 });
+  });
+
+  test('in the ?token= query (tRPC client with via: query)', async () => {
+    await using srv = await startServer();
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'u1', investigations: ['inv-1'] }), via: 'query' });
+    const sub = observe((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h));
+    await sub.started;
+    await srv.server.notifyInvestigationUpdate(progress('inv-1', 20));
+    const [event] = await sub.waitForEvents(1);
+    expect(event!.data.data).toMatchObject({ investigationId: 'inv-1', progress: 20 });
+  });
+
+  test('in the ?token= query (raw WebSocket)', async () => {
+    await using srv = await startServer();
+    await using raw = await openRaw(srv, await srv.token({ sub: 'u1', investigations: ['inv-1'] }), 'query');
+    raw.request(1, 'subscription', 'investigation.onUpdate', { investigationId: 'inv-1' });
+    expect((await raw.response(1)).result?.type).toBe('started');
+    await srv.server.notifyInvestigationUpdate(progress('inv-1', 30));
+    const [event] = await raw.waitForEvents(1, 1);
+    expect(event!.data).toMatchObject({ investigationId: 'inv-1', progress: 30 });
+  });
+
+  test('connectionParams win over the query when both carry a token', async () => {
+    await using srv = await startServer();
+    const paramsToken = await srv.token({ sub: 'params-user', investigations: ['inv-params'] });
+    const queryToken = await srv.token({ sub: 'query-user', investigations: ['inv-query'] });
+
+    await using raw = await RawWs.open(`${srv.address.wsUrl}?connectionParams=1&token=${queryToken}`);
+    raw.sendConnectionParams({ token: paramsToken });
+    raw.request(1, 'subscription', 'investigation.onUpdate', { investigationId: 'inv-params' });
+    raw.request(2, 'subscription', 'investigation.onUpdate', { investigationId: 'inv-query' });
+    expect((await raw.response(1)).result?.type).toBe('started');
+    expect((await raw.errorResponse(2)).data).toMatchObject({ code: 'FORBIDDEN', reason: 'not_granted' });
+
+    // A broken query token does not matter either when connectionParams carry a good one.
+    await using second = await RawWs.open(`${srv.address.wsUrl}?connectionParams=1&token=garbage`);
+    second.sendConnectionParams({ token: paramsToken });
+    second.request(1, 'subscription', 'investigation.onUpdate', { investigationId: 'inv-params' });
+    expect((await second.response(1)).result?.type).toBe('started');
+
+    await srv.server.notifyInvestigationUpdate(progress('inv-params', 50));
+    await raw.waitForEvents(1, 1);
+    await second.waitForEvents(1, 1);
+    expect(second.isOpen).toBe(true);
+  });
+});
+
+describe('a bad token closes the connection with 4001 and leaves nothing behind', () => {
+  const otherSecret = 'another-secret-that-is-also-32-characters-long';
+  const badTokens: { name: string; make: (srv: TestServer) => Promise<string | null>; reason: ErrorReason }[] = [
+    { name: 'missing token', make: async () => null, reason: 'token_missing' },
+    { name: 'invalid signature', make: () => issueToken(otherSecret, { sub: 'u1', investigations: ['*'] }), reason: 'token_invalid' },
+    { name: 'garbage string', make: async () => 'this-is-not-a-jwt', reason: 'token_invalid' },
+    { name: 'expired token', make: (srv) => srv.token({ sub: 'u1' }, -60), reason: 'token_expired' },
+    {
+      name: 'token without exp',
+      make: () =>
+        new SignJWT({ roles: ['admin'] })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('u1')
+          .setIssuedAt()
+          .sign(new TextEncoder().encode(TEST_SECRET)),
+      reason: 'token_invalid',
+    },
+  ];
+
+  for (const via of ['connectionParams', 'query'] as const) {
+    test.each(badTokens)(`$name, via ${via}`, async ({ make, reason }) => {
+      await using srv = await startServer();
+      await using raw = await openRaw(srv, await make(srv), via);
+      const closed = await raw.closed;
+      expect(closed.code).toBe(CloseCode.UNAUTHORIZED);
+      expect(errorOfFirstFrame(raw)).toMatchObject({ code: 'UNAUTHORIZED', reason });
+      await waitForEmptyMaps(srv);
+    });
+  }
+
+  // A plain client that gets the first frame wrong has presented no token: same close code,
+  // so it knows to fix its token rather than retry blindly.
+  test.each([
+    { name: 'not JSON', frame: '{"method":"connectionParams",' },
+    { name: 'a request instead of connectionParams', frame: JSON.stringify({ id: 1, method: 'subscription', params: { path: 'investigation.onUpdate', input: { investigationId: 'inv-1' } } }) },
+    { name: 'a token that is not a string', frame: JSON.stringify({ method: 'connectionParams', data: { token: 42 } }) },
+  ])('a malformed connectionParams frame ($name) closes with 4001', async ({ frame }) => {
+    await using srv = await startServer();
+    await using raw = await RawWs.open(`${srv.address.wsUrl}?connectionParams=1`);
+    raw.send(frame);
+    expect((await raw.closed).code).toBe(CloseCode.UNAUTHORIZED);
+    await waitForEmptyMaps(srv);
+  });
+
+  test('a connection that never sends its connectionParams is closed after AUTH_TIMEOUT_MS', async () => {
+    await using srv = await startServer({ limits: { AUTH_TIMEOUT_MS: 200 } });
+    // Authenticated before the silent one opens, so its own timer (if it were armed) would fire first.
+    await using good = await openRaw(srv, await srv.token({ sub: 'u1', investigations: ['inv-1'] }), 'connectionParams');
+    good.request(1, 'subscription', 'investigation.onUpdate', { investigationId: 'inv-1' });
+    await good.response(1);
+
+    await using silent = await RawWs.open(`${srv.address.wsUrl}?connectionParams=1`);
+    expect(await silent.closed).toEqual({ code: CloseCode.UNAUTHORIZED, reason: 'auth_timeout' });
+    await waitFor(() => srv.server.stats(), (s) => s.connections === 1 && s.users === 1, 'only the authenticated connection left');
+
+    expect(good.isOpen).toBe(true);
+    await srv.server.notifyInvestigationUpdate(progress('inv-1', 5));
+    await good.waitForEvents(1, 1);
+    await good.close();
+    await waitForEmptyMaps(srv);
+  });
+
+  test('a token that expires while connected closes the connection with 4001', async () => {
+    await using srv = await startServer();
+    const shortLived = await srv.token({ sub: 'u1', investigations: ['inv-1'] }, 3);
+    await using raw = await openRaw(srv, shortLived, 'connectionParams');
+    raw.request(1, 'subscription', 'investigation.onUpdate', { investigationId: 'inv-1' });
+    expect((await raw.response(1)).result?.type).toBe('started');
+    expect(srv.server.stats()).toMatchObject({ connections: 1, users: 1, subscriptions: 1 });
+
+    expect(await raw.closed).toEqual({ code: CloseCode.UNAUTHORIZED, reason: 'token_expired' });
+    await waitForEmptyMaps(srv);
+    expect(srv.server.stats().bus.topics).toBe(0);
+  });
+});
+
+function errorOfFirstFrame(raw: RawWs) {
+  const frame = raw.frames.find((f) => f.error !== undefined);
+  return frame && errorOf(frame)?.data;
+}
+
+describe('authorization of subscriptions', () => {
+  test('an investigation or analysis the token does not grant is FORBIDDEN (not_granted)', async () => {
+    await using srv = await startServer();
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'u1', investigations: ['inv-1'], analyses: ['an-1'] }) });
+
+    const inv = observe((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-2' }, h));
+    expectRefused(await inv.refusal(), 'FORBIDDEN', 'not_granted');
+    const an = observe((h) => client.analysis.onUpdate.subscribe({ analysisId: 'an-2' }, h));
+    expectRefused(await an.refusal(), 'FORBIDDEN', 'not_granted');
+    // Grants are per kind: an investigation id does not open the analysis of the same name.
+    const crossed = observe((h) => client.analysis.onUpdate.subscribe({ analysisId: 'inv-1' }, h));
+    expectRefused(await crossed.refusal(), 'FORBIDDEN', 'not_granted');
+
+    // The granted ones work on the same connection.
+    const grantedInv = observe((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h));
+    const grantedAn = observe((h) => client.analysis.onUpdate.subscribe({ analysisId: 'an-1' }, h));
+    await Promise.all([grantedInv.started, grantedAn.started]);
+    expect(srv.server.stats().subscriptions).toBe(2);
+  });
+
+  test('"*" grants every id of its kind', async () => {
+    await using srv = await startServer();
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'u1', investigations: ['*'], analyses: ['*'] }) });
+    const inv = observe((h) => client.investigation.onUpdate.subscribe({ investigationId: 'any-investigation' }, h));
+    const an = observe((h) => client.analysis.onUpdate.subscribe({ analysisId: 'any-analysis' }, h));
+    await Promise.all([inv.started, an.started]);
+    await srv.server.notifyInvestigationUpdate(progress('any-investigation', 1));
+    await srv.server.notifyAnalysisUpdate({ analysisId: 'any-analysis', updateType: 'status', data: { status: 'running' } });
+    await inv.waitForEvents(1);
+    await an.waitForEvents(1);
+
+    const { client: invOnly } = srv.wsClient({ token: await srv.token({ sub: 'u2', investigations: ['*'] }) });
+    const refused = observe((h) => invOnly.analysis.onUpdate.subscribe({ analysisId: 'any-analysis' }, h));
+    expectRefused(await refused.refusal(), 'FORBIDDEN', 'not_granted');
+  });
+
+  test('the admin role subscribes to anything without grants', async () => {
+    await using srv = await startServer();
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'root', roles: ['admin'] }) });
+    const inv = observe((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-secret' }, h));
+    const an = observe((h) => client.analysis.onUpdate.subscribe({ analysisId: 'an-secret' }, h));
+    await Promise.all([inv.started, an.started]);
+    await srv.server.notifyInvestigationUpdate(progress('inv-secret', 99));
+    await srv.server.notifyAnalysisUpdate({ analysisId: 'an-secret', updateType: 'status', data: { status: 'completed' } });
+    expect((await inv.waitForEvents(1))[0]!.data.data).toMatchObject({ investigationId: 'inv-secret', progress: 99 });
+    expect((await an.waitForEvents(1))[0]!.data.data).toMatchObject({ analysisId: 'an-secret', status: 'completed' });
+  });
+
+  test('chat.watchInvestigation of an investigation not granted is FORBIDDEN, and its events stay out of the chat', async () => {
+    await using srv = await startServer();
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'u1', investigations: ['inv-1'] }) });
+    const chat = observe((h) => client.chat.onEvent.subscribe({ sessionId: 'session-1' }, h));
+    await chat.started;
+
+    expectRefused(
+      await rejection(client.chat.watchInvestigation.mutate({ sessionId: 'session-1', investigationId: 'inv-2' })),
+      'FORBIDDEN',
+      'not_granted',
+    );
+    expect(await client.chat.watchInvestigation.mutate({ sessionId: 'session-1', investigationId: 'inv-1' })).toEqual({ ok: true });
+
+    await srv.server.notifyInvestigationUpdate(progress('inv-2', 66));
+    await srv.server.notifyInvestigationUpdate(progress('inv-1', 11));
+    const [first] = await chat.waitForEvents(1);
+    expect(first!.data.data).toMatchObject({ investigationId: 'inv-1', progress: 11 });
+  });
+});
+
+describe('publishing needs the service role', () => {
+  const publishCalls: Record<string, (c: Client) => Promise<unknown>> = {
+    'investigation.notifyUpdate': (c) => c.investigation.notifyUpdate.mutate({ investigationId: 'inv-1', updateType: 'status', data: { status: 'running' } }),
+    'investigation.notifyAnomaly': (c) =>
+      c.investigation.notifyAnomaly.mutate({ investigationId: 'inv-1', anomaly: { severity: 'high', description: 'overpriced', contractId: 'ct-1', confidence: 0.9 } }),
+    'analysis.notifyUpdate': (c) => c.analysis.notifyUpdate.mutate({ analysisId: 'an-1', updateType: 'status', data: { status: 'running' } }),
+    'notification.send': (c) => c.notification.send.mutate({ userIds: ['u1'], title: 'hello', body: 'world', level: 'info' }),
+  };
+
+  for (const transport of ['http', 'ws'] as const) {
+    test(`over ${transport}: user and admin tokens get FORBIDDEN (service_role_required); nothing reaches subscribers`, async () => {
+      await using srv = await startServer();
+      const clientFor = async (claims: Parameters<TestServer['token']>[0]) => {
+        const token = await srv.token(claims);
+        return transport === 'http' ? srv.httpClient(token) : srv.wsClient({ token }).client;
+      };
+      const { client: watcher } = srv.wsClient({ token: await srv.token({ sub: 'u1', investigations: ['inv-1'], analyses: ['an-1'] }) });
+      const inv = observe((h) => watcher.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h));
+      const an = observe((h) => watcher.analysis.onUpdate.subscribe({ analysisId: 'an-1' }, h));
+      const notes = observe((h) => watcher.notification.onNotification.subscribe(undefined, h));
+      await Promise.all([inv.started, an.started, notes.started]);
+
+      for (const claims of [{ sub: 'u1', investigations: ['*'], analyses: ['*'] }, { sub: 'root', roles: ['admin'] }]) {
+        const client = await clientFor(claims);
+        for (const [name, call] of Object.entries(publishCalls)) {
+          const err = await rejection(call(client));
+          expect({ name, code: err.data?.code, reason: err.data?.reason }).toEqual({ name, code: 'FORBIDDEN', reason: 'service_role_required' });
+        }
+      }
+
+      // The same calls with the service role go through, and theirs are the first events the
+      // watcher sees: a refused call published nothing (it would have arrived first).
+      const service = await clientFor({ sub: 'svc', roles: ['service'] });
+      const published = [];
+      for (const call of Object.values(publishCalls)) published.push(await call(service));
+      const [update, anomaly, analysis, notification] = published as [{ id: string }, { id: string }, { id: string }, { ids: string[] }];
+      expect((await inv.waitForEvents(2)).slice(0, 2).map((e) => e.id)).toEqual([update.id, anomaly.id]);
+      expect((await an.waitForEvents(1))[0]!.id).toBe(analysis.id);
+      expect((await notes.waitForEvents(1))[0]!.id).toBe(notification.ids[0]);
+    });
+  }
+});
+
+describe('HTTP authentication', () => {
+  test('without a token: UNAUTHORIZED (token_missing)', async () => {
+    await using srv = await startServer();
+    const anonymous = srv.httpClient();
+    expectRefused(await rejection(anonymous.investigation.notifyUpdate.mutate(progress('inv-1', 1))), 'UNAUTHORIZED', 'token_missing');
+    expectRefused(await rejection(anonymous.chat.typing.mutate({ sessionId: 's-1', isTyping: true })), 'UNAUTHORIZED', 'token_missing');
+  });
+
+  test('with a bad token: UNAUTHORIZED', async () => {
+    await using srv = await startServer();
+    const forged = await issueToken('another-secret-that-is-also-32-characters-long', { sub: 'svc', roles: ['service'] });
+    const cases: [string, ErrorReason][] = [
+      ['garbage', 'token_invalid'],
+      [forged, 'token_invalid'],
+      [await srv.token({ sub: 'svc', roles: ['service'] }, -60), 'token_expired'],
+    ];
+    for (const [token, reason] of cases) {
+      const err = await rejection(srv.httpClient(token).investigation.notifyUpdate.mutate(progress('inv-1', 1)));
+      expectRefused(err, 'UNAUTHORIZED', reason);
+    }
+  });
+
+  test('system.health works without a token', async () => {
+    await using srv = await startServer();
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'u1', investigations: ['inv-1'] }) });
+    await observe((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h)).started;
+    const health = await srv.httpClient().system.health.query();
+    expect(health).toMatchObject({ status: 'ok', connections: 1, subscriptions: 1 });
+  });
+});

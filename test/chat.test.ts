@@ -1,0 +1,300 @@
+import { describe, expect, test } from 'vitest';
+import type { ChatAgent, ChatRequest } from '../server/index';
+import type { EventOfType } from '../shared/events';
+import { collect, rejectionOf, type ChatItem, type Collector } from './support/chat';
+import { startServer, type TestServer } from './support/server';
+
+type Client = ReturnType<TestServer['wsClient']>['client'];
+type ChatMessage = EventOfType<'chat_message'>;
+type ChatToken = EventOfType<'chat_token'>;
+
+const isMessage = (e: ChatItem['data']): e is ChatMessage => e.type === 'chat_message';
+const isToken = (e: ChatItem['data']): e is ChatToken => e.type === 'chat_token';
+const isReply = (e: ChatItem['data']): e is ChatMessage => isMessage(e) && e.data.role !== 'user';
+
+function watchSession(client: Client, sessionId: string): Collector<ChatItem> {
+  return collect<ChatItem>((h) => client.chat.onEvent.subscribe({ sessionId }, h));
+}
+
+/**
+ * Sends a message and waits for the assistant's (or system's) answer to it; returns
+ * everything the session's subscriber saw from the send on.
+ */
+async function ask(client: Client, chat: Collector<ChatItem>, sessionId: string, content: string) {
+  const from = chat.items.length;
+  const { messageId } = await client.chat.send.mutate({ sessionId, content });
+  const items = await chat.until((all) => all.slice(from).some((i) => isReply(i.data)), `the reply to ${JSON.stringify(content)}`);
+  const events = items.slice(from).map((i) => i.data);
+  const reply = events.find(isReply)!;
+  return { messageId, events, reply, tokens: events.filter(isToken) };
+}
+
+async function seedInvestigation(srv: TestServer, investigationId: string) {
+  await srv.server.notifyInvestigationUpdate({ investigationId, updateType: 'status', data: { status: 'running' } });
+  await srv.server.notifyInvestigationUpdate({ investigationId, updateType: 'progress', data: { progress: 40, stage: 'fetching contracts' } });
+  await srv.server.notifyAnomalyDetected({
+    investigationId,
+    anomaly: { severity: 'medium', description: 'late delivery penalties waived', contractId: 'CT-2', confidence: 0.6 },
+  });
+  await srv.server.notifyAnomalyDetected({
+    investigationId,
+    anomaly: { severity: 'critical', description: 'unit price 3x the market average', contractId: 'CT-9', confidence: 0.92 },
+  });
+}
+
+describe('chat.send and the streamed reply', () => {
+  test('the user message, then chat_token deltas of one reply that join into the assistant message', async () => {
+    await using srv = await startServer();
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice' }) });
+    const chat = watchSession(client, 's-1');
+    await chat.ready();
+
+    const { messageId, events, reply, tokens } = await ask(client, chat, 's-1', 'hello, anyone there?');
+
+    expect(messageId).toEqual(expect.any(String));
+    expect(events[0]).toMatchObject({
+      type: 'chat_message',
+      data: { sessionId: 's-1', messageId, role: 'user', content: 'hello, anyone there?', userId: 'alice' },
+    });
+    expect(events[0]!.timestamp).toBeInstanceOf(Date);
+
+    expect(tokens.length).toBeGreaterThan(1);
+    const replyId = tokens[0]!.data.messageId;
+    expect(replyId).not.toBe(messageId);
+    expect(tokens.every((t) => t.data.messageId === replyId)).toBe(true);
+    expect(tokens.map((t) => t.data.done)).toEqual([...tokens.slice(1).map(() => false), true]);
+
+    expect(reply.data).toMatchObject({ messageId: replyId, role: 'assistant', userId: 'assistant' });
+    expect(reply.data.content.length).toBeGreaterThan(0);
+    expect(tokens.map((t) => t.data.delta).join('')).toBe(reply.data.content);
+    // The whole message comes after its last token.
+    expect(events.indexOf(reply)).toBe(events.length - 1);
+    expect(events.indexOf(tokens.at(-1)!)).toBe(events.length - 2);
+  });
+
+  test('chat.typing publishes typing events to the session and answers { ok: true }', async () => {
+    await using srv = await startServer();
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice' }) });
+    const chat = watchSession(client, 's-typing');
+    await chat.ready();
+
+    expect(await client.chat.typing.mutate({ sessionId: 's-typing', isTyping: true })).toEqual({ ok: true });
+    expect(await client.chat.typing.mutate({ sessionId: 's-typing', isTyping: false })).toEqual({ ok: true });
+
+    const got = await chat.count(2);
+    expect(got.map((i) => [i.data.type, i.data.data])).toEqual([
+      ['typing', { sessionId: 's-typing', userId: 'alice', isTyping: true }],
+      ['typing', { sessionId: 's-typing', userId: 'alice', isTyping: false }],
+    ]);
+  });
+
+  test('empty, blank and over-long content is BAD_REQUEST and publishes nothing', async () => {
+    await using srv = await startServer();
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice' }) });
+    const chat = watchSession(client, 's-bad');
+    await chat.ready();
+
+    for (const content of ['', '   \n\t ', 'x'.repeat(8001)]) {
+      const refused = await rejectionOf(() => client.chat.send.mutate({ sessionId: 's-bad', content }));
+      expect(refused.code, `content of ${content.length} chars`).toBe('BAD_REQUEST');
+    }
+
+    // 8000 characters is still allowed, and it is the first thing the session sees.
+    const longest = 'y'.repeat(8000);
+    const { events } = await ask(client, chat, 's-bad', longest);
+    expect(chat.items[0]!.data).toBe(events[0]);
+    expect(events[0]).toMatchObject({ type: 'chat_message', data: { role: 'user', content: longest } });
+  });
+});
+
+describe('the built-in assistant answers from live state', () => {
+  test('status, progress and anomalies of the watched investigation', async () => {
+    await using srv = await startServer();
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['inv-A'] }) });
+    await seedInvestigation(srv, 'inv-A');
+    const chat = watchSession(client, 's-live');
+    await chat.ready();
+    expect(await client.chat.watchInvestigation.mutate({ sessionId: 's-live', investigationId: 'inv-A' })).toEqual({ ok: true });
+
+    const { reply } = await ask(client, chat, 's-live', 'what is the status, progress and anomalies?');
+
+    expect(reply.data.role).toBe('assistant');
+    const answer = reply.data.content;
+    expect(answer).toContain('running');
+    expect(answer).toContain('40%');
+    expect(answer).toContain('fetching contracts');
+    expect(answer).toContain('2 anomalies');
+    expect(answer).toContain('critical');
+    expect(answer).toContain('CT-9');
+    expect(answer).toContain('unit price 3x the market average');
+  });
+
+  test('different questions get different answers, and the answers follow new events', async () => {
+    await using srv = await startServer();
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['inv-A'] }) });
+    await seedInvestigation(srv, 'inv-A');
+    const chat = watchSession(client, 's-questions');
+    await chat.ready();
+    await client.chat.watchInvestigation.mutate({ sessionId: 's-questions', investigationId: 'inv-A' });
+
+    const anomalies = (await ask(client, chat, 's-questions', 'any anomalies?')).reply.data.content;
+    expect(anomalies).toContain('2 anomalies');
+    expect(anomalies).toContain('CT-9');
+    expect(anomalies).not.toContain('40%');
+
+    const progress = (await ask(client, chat, 's-questions', 'how far along is it?')).reply.data.content;
+    expect(progress).toContain('40%');
+    expect(progress).not.toContain('CT-9');
+
+    const url = 'https://reports.cidadao.ai/inv-A.pdf';
+    const noReport = (await ask(client, chat, 's-questions', 'report?')).reply.data.content;
+    expect(noReport).not.toContain(url);
+    await srv.server.notifyInvestigationUpdate({ investigationId: 'inv-A', updateType: 'report_status', data: { status: 'ready', url } });
+    const report = (await ask(client, chat, 's-questions', 'report?')).reply.data.content;
+    expect(report).toContain('ready');
+    expect(report).toContain(url);
+    expect(report).not.toContain('anomal');
+
+    await srv.server.notifyInvestigationUpdate({ investigationId: 'inv-A', updateType: 'status', data: { status: 'completed' } });
+    const status = (await ask(client, chat, 's-questions', 'status?')).reply.data.content;
+    expect(status).toContain('completed');
+    expect(status).not.toContain('running');
+  });
+
+  test('a session watching nothing is told so', async () => {
+    await using srv = await startServer();
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['inv-A'] }) });
+    // State exists on the server, but this session does not watch it.
+    await seedInvestigation(srv, 'inv-A');
+    const chat = watchSession(client, 's-idle');
+    await chat.ready();
+
+    const answer = (await ask(client, chat, 's-idle', 'what is the status and anomalies?')).reply.data.content;
+    expect(answer).toMatch(/not watching any investigation/);
+    expect(answer).not.toContain('CT-9');
+  });
+});
+
+test('events of watched investigations (only those) reach chat.onEvent', async () => {
+  await using srv = await startServer();
+  const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['inv-A', 'inv-B'] }) });
+  const chat = watchSession(client, 's-watch');
+  await chat.ready();
+  await client.chat.watchInvestigation.mutate({ sessionId: 's-watch', investigationId: 'inv-A' });
+
+  // inv-B is not watched: had it leaked into the session it would arrive first.
+  await srv.server.notifyInvestigationUpdate({ investigationId: 'inv-B', updateType: 'status', data: { status: 'failed' } });
+  await srv.server.notifyInvestigationUpdate({ investigationId: 'inv-A', updateType: 'progress', data: { progress: 40, stage: 'scoring' } });
+  await srv.server.notifyAnomalyDetected({
+    investigationId: 'inv-A',
+    anomaly: { severity: 'high', description: 'split purchase under the bidding threshold', contractId: 'CT-3', confidence: 0.8 },
+  });
+
+  const [update, anomaly] = await chat.count(2);
+  expect(update!.data).toMatchObject({
+    type: 'investigation_update',
+    data: { investigationId: 'inv-A', updateType: 'progress', progress: 40, stage: 'scoring' },
+  });
+  expect(update!.data.timestamp).toBeInstanceOf(Date);
+  expect(anomaly!.data).toMatchObject({
+    type: 'anomaly_detected',
+    data: { investigationId: 'inv-A', severity: 'high', description: 'split purchase under the bidding threshold', contractId: 'CT-3', confidence: 0.8 },
+  });
+
+  // Watching needs the same grant as subscribing to the investigation.
+  const refused = await rejectionOf(() => client.chat.watchInvestigation.mutate({ sessionId: 's-watch', investigationId: 'inv-secret' }));
+  expect(refused).toMatchObject({ code: 'FORBIDDEN', reason: 'not_granted' });
+});
+
+test('a session belongs to its first user: others are FORBIDDEN, an admin may read it', async () => {
+  await using srv = await startServer();
+  const alice = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['inv-A'] }) }).client;
+  const bob = srv.wsClient({ token: await srv.token({ sub: 'bob', investigations: ['*'] }) }).client;
+  const admin = srv.wsClient({ token: await srv.token({ sub: 'root', roles: ['admin'] }) }).client;
+
+  const aliceChat = watchSession(alice, 's-alice');
+  await aliceChat.ready();
+
+  const bobChat = watchSession(bob, 's-alice');
+  const bobError = await bobChat.failed();
+  expect(bobError.data).toMatchObject({ code: 'FORBIDDEN', reason: 'session_owned_by_other' });
+  for (const call of [
+    () => bob.chat.send.mutate({ sessionId: 's-alice', content: 'let me in' }),
+    () => bob.chat.typing.mutate({ sessionId: 's-alice', isTyping: true }),
+    () => bob.chat.watchInvestigation.mutate({ sessionId: 's-alice', investigationId: 'inv-A' }),
+  ]) {
+    expect(await rejectionOf(call)).toMatchObject({ code: 'FORBIDDEN', reason: 'session_owned_by_other' });
+  }
+
+  const adminChat = watchSession(admin, 's-alice');
+  await adminChat.ready();
+
+  await ask(alice, aliceChat, 's-alice', 'hello');
+  // Nothing bob tried reached the session: alice's message is the first event of it.
+  expect(aliceChat.items[0]!.data).toMatchObject({ type: 'chat_message', data: { userId: 'alice', content: 'hello' } });
+  const [seenByAdmin] = await adminChat.count(1);
+  expect(seenByAdmin!.data).toMatchObject({ type: 'chat_message', data: { role: 'user', userId: 'alice', content: 'hello' } });
+  await adminChat.until((items) => items.some((i) => isReply(i.data)), 'the assistant reply, seen by the admin');
+});
+
+describe('a ChatAgent given to the server', () => {
+  test('is used: its chunks are the chat_token deltas, and it sees the request and live state', async () => {
+    const requests: ChatRequest[] = [];
+    const agent: ChatAgent = {
+      async *reply(request) {
+        requests.push(request);
+        yield 'Olá';
+        yield '';
+        yield ', ';
+        yield `${request.userId}!`;
+      },
+    };
+    await using srv = await startServer({ chatAgent: agent });
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['inv-A'] }) });
+    await seedInvestigation(srv, 'inv-A');
+    const chat = watchSession(client, 's-agent');
+    await chat.ready();
+    await client.chat.watchInvestigation.mutate({ sessionId: 's-agent', investigationId: 'inv-A' });
+
+    const { tokens, reply } = await ask(client, chat, 's-agent', 'oi');
+
+    expect(tokens.map((t) => [t.data.delta, t.data.done])).toEqual([
+      ['Olá', false],
+      [', ', false],
+      ['alice!', false],
+      ['', true],
+    ]);
+    expect(reply.data).toMatchObject({ role: 'assistant', content: 'Olá, alice!' });
+    expect(requests).toHaveLength(1);
+    expect(requests[0]).toMatchObject({ sessionId: 's-agent', userId: 'alice', content: 'oi' });
+    expect(requests[0]!.investigations).toMatchObject([
+      { investigationId: 'inv-A', status: 'running', progress: 40, anomalyCount: 2, mostSevere: { contractId: 'CT-9' } },
+    ]);
+  });
+
+  test('one that throws yields a system message, and the session keeps working', async () => {
+    const agent: ChatAgent = {
+      async *reply(request) {
+        if (request.content === 'fail at once') throw new Error('model unavailable');
+        yield 'Let me think';
+        throw new Error('model went away mid-answer');
+      },
+    };
+    await using srv = await startServer({ chatAgent: agent });
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice' }) });
+    const chat = watchSession(client, 's-broken');
+    await chat.ready();
+
+    const midway = await ask(client, chat, 's-broken', 'tell me something');
+    expect(midway.tokens.map((t) => t.data.delta)).toEqual(['Let me think']);
+    expect(midway.reply.data).toMatchObject({ role: 'system', messageId: midway.tokens[0]!.data.messageId });
+    expect(midway.reply.data.content).toMatch(/could not answer/);
+
+    // More failures than replies a session may have in flight: each one released its slot.
+    for (let i = 0; i < 3; i++) {
+      const atOnce = await ask(client, chat, 's-broken', 'fail at once');
+      expect(atOnce.tokens).toEqual([]);
+      expect(atOnce.reply.data.role).toBe('system');
+    }
+  });
+});

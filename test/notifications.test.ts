@@ -1,0 +1,157 @@
+import { expect, test } from 'vitest';
+import { collect, waitForValue, type Collector, type NotificationItem } from './support/chat';
+import { startServer, type TestServer } from './support/server';
+
+type Client = ReturnType<TestServer['wsClient']>['client'];
+
+/** A user's own connection, subscribed to their notifications. */
+async function connect(srv: TestServer, userId: string, input: { lastEventId?: string } = {}) {
+  const { client, ws } = srv.wsClient({ token: await srv.token({ sub: userId }) });
+  const inbox = subscribeInbox(client, input);
+  await inbox.ready();
+  return {
+    client,
+    inbox,
+    /** Closes the connection and waits until the server has let go of it. */
+    async disconnect() {
+      const before = srv.server.stats().connections;
+      await ws.close();
+      await waitForValue(() => srv.server.stats().connections, before - 1);
+    },
+  };
+}
+
+function subscribeInbox(client: Client, input: { lastEventId?: string } = {}): Collector<NotificationItem> {
+  return collect<NotificationItem>((h) => client.notification.onNotification.subscribe(input, h));
+}
+
+function send(srv: TestServer, userIds: string[], title: string) {
+  return srv.server.sendNotification({ userIds, title, body: `body of ${title}`, level: 'info' });
+}
+
+const titles = (items: NotificationItem[]) => items.map((i) => (i.data.type === 'notification' ? i.data.data.title : i.data.type));
+
+test('a notification reaches only the users it is addressed to', async () => {
+  await using srv = await startServer();
+  const ana = await connect(srv, 'ana');
+  const bia = await connect(srv, 'bia');
+
+  const { ids } = await srv.server.sendNotification({
+    userIds: ['ana'],
+    title: 'Anomaly found',
+    body: 'Contract CT-9 is priced 3x the market average',
+    level: 'critical',
+    link: 'https://cidadao.ai/inv/inv-1',
+  });
+  expect(ids).toHaveLength(1);
+  const [first] = await ana.inbox.count(1);
+  expect(first).toMatchObject({
+    id: ids[0],
+    data: {
+      id: ids[0],
+      type: 'notification',
+      data: { title: 'Anomaly found', body: 'Contract CT-9 is priced 3x the market average', level: 'critical', link: 'https://cidadao.ai/inv/inv-1' },
+    },
+  });
+  expect(first!.data.timestamp).toBeInstanceOf(Date);
+
+  // Had bia received ana's notification, it would be the first thing in her inbox.
+  await send(srv, ['bia'], 'for bia');
+  await send(srv, ['ana'], 'for ana again');
+  expect(titles(await bia.inbox.count(1))).toEqual(['for bia']);
+  expect(titles(await ana.inbox.count(2))).toEqual(['Anomaly found', 'for ana again']);
+  expect(titles(bia.inbox.items)).toEqual(['for bia']);
+});
+
+test('the subscription is always the caller\'s own: no way to read another user\'s notifications', async () => {
+  await using srv = await startServer();
+  const mallory = srv.wsClient({ token: await srv.token({ sub: 'mallory' }) }).client;
+
+  // @ts-expect-error the input has no userId: the inbox is the caller's
+  const spying = subscribeInbox(mallory, { userId: 'victim' });
+  expect((await spying.failed()).data).toMatchObject({ code: 'BAD_REQUEST' });
+
+  const inbox = subscribeInbox(mallory);
+  await inbox.ready();
+  await send(srv, ['victim'], 'victim secret');
+  await send(srv, ['mallory'], 'for mallory');
+  expect(titles(await inbox.count(1))).toEqual(['for mallory']);
+});
+
+test('a notification to an offline user is delivered once, when they next subscribe', async () => {
+  await using srv = await startServer();
+  await send(srv, ['olga'], 'while you were away');
+
+  const first = await connect(srv, 'olga');
+  expect(titles(await first.inbox.count(1))).toEqual(['while you were away']);
+  await first.disconnect();
+
+  // A later connection starts after what was delivered: the next thing it sees is new.
+  const second = await connect(srv, 'olga');
+  await send(srv, ['olga'], 'fresh');
+  expect(titles(await second.inbox.count(1))).toEqual(['fresh']);
+});
+
+test('several offline notifications arrive in the order they were sent', async () => {
+  await using srv = await startServer();
+  for (const title of ['one', 'two', 'three', 'four']) await send(srv, ['otto'], title);
+
+  const otto = await connect(srv, 'otto');
+  const got = await otto.inbox.count(4);
+  expect(titles(got)).toEqual(['one', 'two', 'three', 'four']);
+  const ids = got.map((i) => i.id);
+  expect(new Set(ids).size).toBe(4);
+});
+
+test('with NOTIFICATION_MAX_PER_USER 3, only the last 3 of 5 offline notifications are kept', async () => {
+  await using srv = await startServer({ limits: { NOTIFICATION_MAX_PER_USER: 3 } });
+  for (const n of [1, 2, 3, 4, 5]) await send(srv, ['pia'], `n${n}`);
+
+  const pia = await connect(srv, 'pia');
+  await send(srv, ['pia'], 'live');
+  expect(titles(await pia.inbox.count(4))).toEqual(['n3', 'n4', 'n5', 'live']);
+});
+
+test('a broadcast reaches every connected user, and a user seen before on their next subscribe', async () => {
+  await using srv = await startServer();
+  const ana = await connect(srv, 'ana');
+  const bia = await connect(srv, 'bia');
+  const cai = await connect(srv, 'cai');
+  await cai.disconnect();
+
+  const { ids } = await srv.server.sendNotification({ broadcast: true, title: 'Maintenance', body: 'at 22:00', level: 'warning' });
+  expect(ids).toHaveLength(3);
+
+  for (const user of [ana, bia]) {
+    const [got] = await user.inbox.count(1);
+    expect(got!.data).toMatchObject({ type: 'notification', data: { title: 'Maintenance', body: 'at 22:00', level: 'warning' } });
+  }
+  const caiAgain = await connect(srv, 'cai');
+  expect(titles(await caiAgain.inbox.count(1))).toEqual(['Maintenance']);
+});
+
+test('the same broadcast over HTTP from a service', async () => {
+  await using srv = await startServer();
+  const ana = await connect(srv, 'ana');
+  const service = srv.httpClient(await srv.token({ sub: 'backend', roles: ['service'] }));
+
+  const { ids } = await service.notification.send.mutate({ broadcast: true, title: 'Hello', body: 'everyone', level: 'info' });
+  const [got] = await ana.inbox.count(1);
+  expect(ids).toContain(got!.id);
+  expect(titles([got!])).toEqual(['Hello']);
+});
+
+test('lastEventId resumes notifications after that id, even past what was already delivered', async () => {
+  await using srv = await startServer();
+  const first = await connect(srv, 'rui');
+  await send(srv, ['rui'], 'a');
+  await send(srv, ['rui'], 'b');
+  const [a] = await first.inbox.count(2);
+  await first.disconnect();
+
+  await send(srv, ['rui'], 'c');
+  const resumed = await connect(srv, 'rui', { lastEventId: a!.id });
+  await send(srv, ['rui'], 'd');
+  const got = await resumed.inbox.count(3);
+  expect(titles(got)).toEqual(['b', 'c', 'd']);
+});

@@ -1,0 +1,279 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { TRPCClientError } from '@trpc/client';
+import { describe, expect, test } from 'vitest';
+import { CloseCode } from '../shared/closeCodes';
+import { compareEventIds } from '../shared/eventId';
+import { collect, eventually, openRawClient, type AnalysisItem, type ChatItem, type InvestigationItem } from './support/delivery';
+import type { AppRouter } from '../server/index';
+import { startServer, type TestServer } from './support/server';
+
+const progress = (srv: TestServer, investigationId: string, value: number) =>
+  srv.server.notifyInvestigationUpdate({ investigationId, updateType: 'progress', data: { progress: value % 101 } });
+
+/** Publishes `n` progress updates one after another; resolves to their ids. */
+async function publishProgress(srv: TestServer, investigationId: string, from: number, n: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = from; i < from + n; i++) ids.push((await progress(srv, investigationId, i)).id);
+  return ids;
+}
+
+async function userClient(srv: TestServer, sub = 'analyst') {
+  return srv.wsClient({ token: await srv.token({ sub, investigations: ['*'], analyses: ['*'] }) }).client;
+}
+
+function expectNoDuplicates(ids: readonly string[]) {
+  expect(new Set(ids).size).toBe(ids.length);
+}
+
+describe('resume with lastEventId', () => {
+  test('returns exactly the missed events, then live ones, with no duplicate', async () => {
+    await using srv = await startServer();
+    const client = await userClient(srv);
+
+    const first = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, o));
+    await first.started;
+    const seen = await publishProgress(srv, 'inv-1', 0, 3);
+    expect((await first.take(3)).map((i) => i.id)).toEqual(seen);
+    first.unsubscribe();
+    await eventually(() => srv.server.stats().subscriptions === 0, 'the first subscription to end');
+
+    const missed = await publishProgress(srv, 'inv-1', 3, 3);
+    const resumed = collect<InvestigationItem>((o) =>
+      client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: seen[2] }, o),
+    );
+    await resumed.started;
+    const live = await publishProgress(srv, 'inv-1', 6, 2);
+
+    const items = await resumed.take(5);
+    expect(items.map((i) => i.id)).toEqual([...missed, ...live]);
+    expect(items.map((i) => i.data.type === 'investigation_update' && i.data.data.updateType === 'progress' && i.data.data.progress)).toEqual([
+      3, 4, 5, 6, 7,
+    ]);
+    // Nothing already seen came back, before or after.
+    expect(resumed.items.map((i) => i.id)).toEqual([...missed, ...live]);
+    expect(first.items).toHaveLength(3);
+  });
+
+  test('the client resumes by itself after the server drops the connection (token expiry, 4001)', async () => {
+    await using srv = await startServer();
+    const closes: (number | undefined)[] = [];
+    let tokensIssued = 0;
+    let missed: Promise<string[]> | null = null;
+    const { client } = srv.wsClient({
+      // The first token expires shortly, which makes the server close the
+      // socket with 4001; the reconnect asks for a fresh one.
+      token: () => srv.token({ sub: 'analyst', investigations: ['inv-1'] }, tokensIssued++ === 0 ? 2 : 3600),
+      onClose: (cause) => {
+        closes.push(cause?.code);
+        // Published before the client can be back: only a resume delivers them.
+        if (closes.length === 1) missed = publishProgress(srv, 'inv-1', 3, 3);
+      },
+    });
+    const sub = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, o));
+    await sub.started;
+    const before = await publishProgress(srv, 'inv-1', 0, 3);
+    await sub.take(3);
+
+    await eventually(() => closes.length === 1 && tokensIssued >= 2, 'the token to expire and the client to reconnect');
+    const missedIds = await missed!;
+    await eventually(() => srv.server.stats().subscriptions === 1, 'the subscription to be back on the new connection');
+    const after = await publishProgress(srv, 'inv-1', 6, 2);
+
+    const items = await sub.take(8);
+    expect(closes[0]).toBe(CloseCode.UNAUTHORIZED);
+    expect(items.map((i) => i.id)).toEqual([...before, ...missedIds, ...after]);
+    expect(sub.items).toHaveLength(8);
+  });
+
+  test('a raw client sending params.lastEventId (as the tRPC client does on reconnect) gets the missed events', async () => {
+    await using srv = await startServer();
+    const token = await srv.token({ sub: 'raw', investigations: ['inv-raw'] });
+    const ids = await publishProgress(srv, 'inv-raw', 0, 6);
+
+    await using raw = await openRawClient(`${srv.address.wsUrl}?token=${token}`);
+    raw.send({
+      id: 1,
+      method: 'subscription',
+      params: { path: 'investigation.onUpdate', input: { json: { investigationId: 'inv-raw' } }, lastEventId: ids[2] },
+    });
+    await raw.until((f) => f.some((x) => x.id === 1 && x.result?.type === 'started'), 'started');
+    const live = await publishProgress(srv, 'inv-raw', 6, 1);
+    await raw.until(() => raw.events(1).length >= 4, '4 events');
+
+    const events = raw.events(1);
+    expect(events.map((e) => e.trackedId)).toEqual([...ids.slice(3), ...live]);
+    for (const { trackedId, payload } of events) {
+      expect(payload.id).toBe(trackedId);
+      expect(payload.data.id).toBe(trackedId);
+      expect(payload.data.timestamp).toBeInstanceOf(Date);
+    }
+  });
+});
+
+describe('an id the history does not reach yields resync_required', () => {
+  test('an id trimmed from the history: resync first, then live events; resuming from the resync id goes on quietly', async () => {
+    await using srv = await startServer({ limits: { HISTORY_SIZE: 5 } });
+    const client = await userClient(srv);
+    const ids = await publishProgress(srv, 'inv-1', 0, 20);
+
+    const sub = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: ids[0] }, o));
+    await sub.started;
+    const [live] = await publishProgress(srv, 'inv-1', 20, 1);
+    const [resync, next] = await sub.take(2);
+
+    expect(resync!.data).toMatchObject({
+      type: 'resync_required',
+      data: { topic: 'investigation:inv-1', lastEventId: ids[0], reason: 'history_trimmed' },
+    });
+    expect(resync!.data.timestamp).toBeInstanceOf(Date);
+    expect(resync!.id).toBe(resync!.data.id);
+    expect(next!.id).toBe(live);
+    expect(next!.data.type).toBe('investigation_update');
+
+    // The client's next reconnect sends the resync's id: it must not resync again.
+    sub.unsubscribe();
+    const missed = await publishProgress(srv, 'inv-1', 21, 2);
+    const again = collect<InvestigationItem>((o) =>
+      client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: resync!.id }, o),
+    );
+    await again.started;
+    const later = await publishProgress(srv, 'inv-1', 23, 1);
+    const items = await again.take(4);
+    expect(items.map((i) => i.data.type)).toEqual(['investigation_update', 'investigation_update', 'investigation_update', 'investigation_update']);
+    expect(items.map((i) => i.id)).toEqual([live, ...missed, ...later]);
+  });
+
+  test.each([
+    ['older than anything this topic issued', '1-0'],
+    ['newer than anything this topic issued (another life of the server)', '999999999999999-0'],
+  ])('a well-formed id never issued, %s', async (_, lastEventId) => {
+    await using srv = await startServer();
+    const client = await userClient(srv);
+    await publishProgress(srv, 'inv-1', 0, 3);
+
+    const sub = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId }, o));
+    await sub.started;
+    const [live] = await publishProgress(srv, 'inv-1', 3, 1);
+    const [resync, next] = await sub.take(2);
+    expect(resync!.data.type).toBe('resync_required');
+    expect(resync!.data.data).toMatchObject({ topic: 'investigation:inv-1', lastEventId });
+    expect(next!.id).toBe(live);
+  });
+
+  test('an id for a topic that has no history at all (server restarted)', async () => {
+    await using srv = await startServer();
+    const client = await userClient(srv);
+    const sub = collect<InvestigationItem>((o) =>
+      client.investigation.onUpdate.subscribe({ investigationId: 'inv-new', lastEventId: '1700000000000-3' }, o),
+    );
+    await sub.started;
+    const [live] = await publishProgress(srv, 'inv-new', 0, 1);
+    const [resync, next] = await sub.take(2);
+    expect(resync!.data).toMatchObject({ type: 'resync_required', data: { topic: 'investigation:inv-new', lastEventId: '1700000000000-3' } });
+    expect(next!.id).toBe(live);
+  });
+
+  test('a malformed lastEventId is BAD_REQUEST', async () => {
+    await using srv = await startServer();
+    const client = await userClient(srv);
+    const sub = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: 'abc' }, o));
+    const err = await sub.failed();
+    expect(err).toBeInstanceOf(TRPCClientError);
+    expect((err as TRPCClientError<AppRouter>).data?.code).toBe('BAD_REQUEST');
+    await eventually(() => srv.server.stats().subscriptions === 0, 'no subscription left behind');
+  });
+});
+
+test('resume race: clients resuming while events are published in a tight loop each get the exact sequence after their id', async () => {
+  await using srv = await startServer({ limits: { HISTORY_SIZE: 10_000 } });
+  const before = await publishProgress(srv, 'inv-race', 0, 200);
+
+  const TOTAL = 2000;
+  const during: Promise<{ id: string }>[] = [];
+  type Resumer = { startAfter: string; sub: ReturnType<typeof collect<InvestigationItem>> };
+  const resumers: Resumer[] = [];
+  const resumeFrom = async (startAfter: string, n: number) => {
+    const client = await userClient(srv, `client-${n}`);
+    const sub = collect<InvestigationItem>((o) =>
+      client.investigation.onUpdate.subscribe({ investigationId: 'inv-race', lastEventId: startAfter }, o),
+    );
+    resumers.push({ startAfter, sub });
+  };
+
+  // Subscriptions are set up while the loop runs: a few publishes per turn
+  // leave the server room to replay history while new events keep coming.
+  const starting: Promise<void>[] = [];
+  for (let i = 0; i < TOTAL; i++) {
+    during.push(progress(srv, 'inv-race', 200 + i));
+    if (i === 0) for (const k of [0, 99, 198]) starting.push(resumeFrom(before[k]!, k));
+    if (i === 300) starting.push(during[150]!.then((e) => resumeFrom(e.id, 1000)));
+    if (i === 900) starting.push(during[899]!.then((e) => resumeFrom(e.id, 2000)));
+    if (i % 25 === 0) await nextTurn();
+  }
+  await Promise.all(starting);
+  const all = [...before, ...(await Promise.all(during)).map((e) => e.id)];
+  for (let i = 1; i < all.length; i++) expect(compareEventIds(all[i - 1]!, all[i]!)).toBeLessThan(0);
+  const lastId = all[all.length - 1]!;
+
+  expect(resumers).toHaveLength(5);
+  for (const { startAfter, sub } of resumers) {
+    const items = await sub.until((items) => items.some((i) => i.id === lastId), `the last event after ${startAfter}`);
+    const ids = items.map((i) => i.id);
+    expectNoDuplicates(ids);
+    expect(ids).toEqual(all.slice(all.indexOf(startAfter) + 1));
+  }
+});
+
+describe('analysis and chat resume the same way', () => {
+  test('analysis.onUpdate', async () => {
+    await using srv = await startServer();
+    const client = await userClient(srv);
+    const update = (n: number) => srv.server.notifyAnalysisUpdate({ analysisId: 'an-1', updateType: 'partial_result', data: { result: { n }, sequence: n } });
+
+    const first = collect<AnalysisItem>((o) => client.analysis.onUpdate.subscribe({ analysisId: 'an-1' }, o));
+    await first.started;
+    const seen = [(await update(0)).id, (await update(1)).id];
+    await first.take(2);
+    first.unsubscribe();
+    const missed = [(await update(2)).id, (await update(3)).id];
+
+    const resumed = collect<AnalysisItem>((o) => client.analysis.onUpdate.subscribe({ analysisId: 'an-1', lastEventId: seen[1] }, o));
+    await resumed.started;
+    const live = (await update(4)).id;
+    const items = await resumed.take(3);
+    expect(items.map((i) => i.id)).toEqual([...missed, live]);
+    expect(items.map((i) => i.data.type === 'analysis_update' && i.data.data.updateType === 'partial_result' && i.data.data.sequence)).toEqual([
+      2, 3, 4,
+    ]);
+  });
+
+  test('chat.onEvent, its own events and those of a watched investigation', async () => {
+    await using srv = await startServer();
+    const token = await srv.token({ sub: 'ana', investigations: ['inv-1'] });
+    const { client } = srv.wsClient({ token });
+    const http = srv.httpClient(token);
+
+    const first = collect<ChatItem>((o) => client.chat.onEvent.subscribe({ sessionId: 's-1' }, o));
+    await first.started;
+    await http.chat.watchInvestigation.mutate({ sessionId: 's-1', investigationId: 'inv-1' });
+    await http.chat.typing.mutate({ sessionId: 's-1', isTyping: true });
+    await progress(srv, 'inv-1', 10);
+    const seen = await first.take(2);
+    first.unsubscribe();
+    await eventually(() => srv.server.stats().subscriptions === 0, 'the first subscription to end');
+
+    await http.chat.typing.mutate({ sessionId: 's-1', isTyping: false });
+    await progress(srv, 'inv-1', 20);
+
+    const resumed = collect<ChatItem>((o) => client.chat.onEvent.subscribe({ sessionId: 's-1', lastEventId: seen[1]!.id }, o));
+    await resumed.started;
+    await http.chat.typing.mutate({ sessionId: 's-1', isTyping: true });
+    const items = await resumed.take(3);
+    const summary = items.map((i) =>
+      i.data.type === 'typing' ? `typing:${i.data.data.isTyping}` : i.data.type === 'investigation_update' && i.data.data.updateType === 'progress' ? `progress:${i.data.data.progress}` : i.data.type,
+    );
+    expect(summary).toEqual(['typing:false', 'progress:20', 'typing:true']);
+    expectNoDuplicates([...seen, ...items].map((i) => i.id));
+    for (let i = 1; i < items.length; i++) expect(compareEventIds(items[i - 1]!.id, items[i]!.id)).toBeLessThan(0);
+  });
+});
