@@ -4,54 +4,11 @@ import { describe, expect, test } from 'vitest';
 import { issueToken, type AppRouter } from '../server/index';
 import { CloseCode } from '../shared/closeCodes';
 import type { ErrorReason } from '../shared/errors';
+import { collect, type AnalysisItem, type ChatItem, type InvestigationItem, type NotificationItem } from './support/delivery';
 import { errorOf, RawWs, waitFor } from './support/rawWs';
 import { startServer, TEST_SECRET, type TestServer } from './support/server';
 
 type Client = TRPCClient<AppRouter>;
-type Handlers = { onStarted: () => void; onData: (value: unknown) => void; onError: (err: unknown) => void };
-
-/**
- * Follows one tRPC subscription: `started` resolves when the server accepted
- * it and rejects with its error when refused; `waitForEvents` waits for data.
- */
-function observe(start: (handlers: Handlers) => { unsubscribe(): void }) {
-  const events: { id: string; data: { type: string; data: Record<string, unknown> } }[] = [];
-  const waiters = new Set<() => void>();
-  let settle!: { resolve: () => void; reject: (err: unknown) => void };
-  const started = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
-  started.catch(() => undefined);
-  const sub = start({
-    onStarted: () => settle.resolve(),
-    onData: (value) => {
-      events.push(value as (typeof events)[number]);
-      for (const wake of [...waiters]) wake();
-    },
-    onError: (err) => settle.reject(err),
-  });
-  return {
-    events,
-    started,
-    /** The error the server refused the subscription with. */
-    refusal: () => rejection(started),
-    waitForEvents(n: number, timeoutMs = 10_000) {
-      return new Promise<typeof events>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          waiters.delete(check);
-          reject(new Error(`timed out waiting for ${n} events (got ${events.length})`));
-        }, timeoutMs);
-        const check = () => {
-          if (events.length < n) return;
-          clearTimeout(timer);
-          waiters.delete(check);
-          resolve(events);
-        };
-        waiters.add(check);
-        check();
-      });
-    },
-    unsubscribe: () => sub.unsubscribe(),
-  };
-}
 
 /** The TRPCClientError a call failed with; fails the test if the call succeeded. */
 async function rejection(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
@@ -64,8 +21,10 @@ async function rejection(call: Promise<unknown>): Promise<TRPCClientError<AppRou
   throw new Error('expected the call to be refused, but it succeeded');
 }
 
-function expectRefused(err: TRPCClientError<AppRouter>, code: string, reason: ErrorReason) {
-  expect({ code: err.data?.code, reason: err.data?.reason }).toEqual({ code, reason });
+function expectRefused(err: unknown, code: string, reason: ErrorReason) {
+  expect(err).toBeInstanceOf(TRPCClientError);
+  const { data } = err as TRPCClientError<AppRouter>;
+  expect({ code: data?.code, reason: data?.reason }).toEqual({ code, reason });
 }
 
 async function waitForEmptyMaps(srv: TestServer) {
@@ -91,10 +50,10 @@ describe('a valid token is accepted', () => {
   test('in connectionParams (tRPC client)', async () => {
     await using srv = await startServer();
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'u1', investigations: ['inv-1'] }) });
-    const sub = observe((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h));
+    const sub = collect<InvestigationItem>((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h));
     await sub.started;
     await srv.server.notifyInvestigationUpdate(progress('inv-1', 10));
-    const [event] = await sub.waitForEvents(1);
+    const [event] = await sub.take(1);
     expect(event!.data.data).toMatchObject({ investigationId: 'inv-1', progress: 10 });
     expect(srv.server.stats()).toMatchObject({ connections: 1, users: 1, subscriptions: 1 });
   });
@@ -102,10 +61,10 @@ describe('a valid token is accepted', () => {
   test('in the ?token= query (tRPC client with via: query)', async () => {
     await using srv = await startServer();
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'u1', investigations: ['inv-1'] }), via: 'query' });
-    const sub = observe((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h));
+    const sub = collect<InvestigationItem>((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h));
     await sub.started;
     await srv.server.notifyInvestigationUpdate(progress('inv-1', 20));
-    const [event] = await sub.waitForEvents(1);
+    const [event] = await sub.take(1);
     expect(event!.data.data).toMatchObject({ investigationId: 'inv-1', progress: 20 });
   });
 
@@ -230,17 +189,17 @@ describe('authorization of subscriptions', () => {
     await using srv = await startServer();
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'u1', investigations: ['inv-1'], analyses: ['an-1'] }) });
 
-    const inv = observe((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-2' }, h));
-    expectRefused(await inv.refusal(), 'FORBIDDEN', 'not_granted');
-    const an = observe((h) => client.analysis.onUpdate.subscribe({ analysisId: 'an-2' }, h));
-    expectRefused(await an.refusal(), 'FORBIDDEN', 'not_granted');
+    const inv = collect<InvestigationItem>((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-2' }, h));
+    expectRefused(await inv.failed(), 'FORBIDDEN', 'not_granted');
+    const an = collect<AnalysisItem>((h) => client.analysis.onUpdate.subscribe({ analysisId: 'an-2' }, h));
+    expectRefused(await an.failed(), 'FORBIDDEN', 'not_granted');
     // Grants are per kind: an investigation id does not open the analysis of the same name.
-    const crossed = observe((h) => client.analysis.onUpdate.subscribe({ analysisId: 'inv-1' }, h));
-    expectRefused(await crossed.refusal(), 'FORBIDDEN', 'not_granted');
+    const crossed = collect<AnalysisItem>((h) => client.analysis.onUpdate.subscribe({ analysisId: 'inv-1' }, h));
+    expectRefused(await crossed.failed(), 'FORBIDDEN', 'not_granted');
 
     // The granted ones work on the same connection.
-    const grantedInv = observe((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h));
-    const grantedAn = observe((h) => client.analysis.onUpdate.subscribe({ analysisId: 'an-1' }, h));
+    const grantedInv = collect<InvestigationItem>((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h));
+    const grantedAn = collect<AnalysisItem>((h) => client.analysis.onUpdate.subscribe({ analysisId: 'an-1' }, h));
     await Promise.all([grantedInv.started, grantedAn.started]);
     expect(srv.server.stats().subscriptions).toBe(2);
   });
@@ -248,35 +207,35 @@ describe('authorization of subscriptions', () => {
   test('"*" grants every id of its kind', async () => {
     await using srv = await startServer();
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'u1', investigations: ['*'], analyses: ['*'] }) });
-    const inv = observe((h) => client.investigation.onUpdate.subscribe({ investigationId: 'any-investigation' }, h));
-    const an = observe((h) => client.analysis.onUpdate.subscribe({ analysisId: 'any-analysis' }, h));
+    const inv = collect<InvestigationItem>((h) => client.investigation.onUpdate.subscribe({ investigationId: 'any-investigation' }, h));
+    const an = collect<AnalysisItem>((h) => client.analysis.onUpdate.subscribe({ analysisId: 'any-analysis' }, h));
     await Promise.all([inv.started, an.started]);
     await srv.server.notifyInvestigationUpdate(progress('any-investigation', 1));
     await srv.server.notifyAnalysisUpdate({ analysisId: 'any-analysis', updateType: 'status', data: { status: 'running' } });
-    await inv.waitForEvents(1);
-    await an.waitForEvents(1);
+    await inv.take(1);
+    await an.take(1);
 
     const { client: invOnly } = srv.wsClient({ token: await srv.token({ sub: 'u2', investigations: ['*'] }) });
-    const refused = observe((h) => invOnly.analysis.onUpdate.subscribe({ analysisId: 'any-analysis' }, h));
-    expectRefused(await refused.refusal(), 'FORBIDDEN', 'not_granted');
+    const refused = collect<AnalysisItem>((h) => invOnly.analysis.onUpdate.subscribe({ analysisId: 'any-analysis' }, h));
+    expectRefused(await refused.failed(), 'FORBIDDEN', 'not_granted');
   });
 
   test('the admin role subscribes to anything without grants', async () => {
     await using srv = await startServer();
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'root', roles: ['admin'] }) });
-    const inv = observe((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-secret' }, h));
-    const an = observe((h) => client.analysis.onUpdate.subscribe({ analysisId: 'an-secret' }, h));
+    const inv = collect<InvestigationItem>((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-secret' }, h));
+    const an = collect<AnalysisItem>((h) => client.analysis.onUpdate.subscribe({ analysisId: 'an-secret' }, h));
     await Promise.all([inv.started, an.started]);
     await srv.server.notifyInvestigationUpdate(progress('inv-secret', 99));
     await srv.server.notifyAnalysisUpdate({ analysisId: 'an-secret', updateType: 'status', data: { status: 'completed' } });
-    expect((await inv.waitForEvents(1))[0]!.data.data).toMatchObject({ investigationId: 'inv-secret', progress: 99 });
-    expect((await an.waitForEvents(1))[0]!.data.data).toMatchObject({ analysisId: 'an-secret', status: 'completed' });
+    expect((await inv.take(1))[0]!.data.data).toMatchObject({ investigationId: 'inv-secret', progress: 99 });
+    expect((await an.take(1))[0]!.data.data).toMatchObject({ analysisId: 'an-secret', status: 'completed' });
   });
 
   test('chat.watchInvestigation of an investigation not granted is FORBIDDEN, and its events stay out of the chat', async () => {
     await using srv = await startServer();
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'u1', investigations: ['inv-1'] }) });
-    const chat = observe((h) => client.chat.onEvent.subscribe({ sessionId: 'session-1' }, h));
+    const chat = collect<ChatItem>((h) => client.chat.onEvent.subscribe({ sessionId: 'session-1' }, h));
     await chat.started;
 
     expectRefused(
@@ -288,7 +247,7 @@ describe('authorization of subscriptions', () => {
 
     await srv.server.notifyInvestigationUpdate(progress('inv-2', 66));
     await srv.server.notifyInvestigationUpdate(progress('inv-1', 11));
-    const [first] = await chat.waitForEvents(1);
+    const [first] = await chat.take(1);
     expect(first!.data.data).toMatchObject({ investigationId: 'inv-1', progress: 11 });
   });
 });
@@ -310,9 +269,9 @@ describe('publishing needs the service role', () => {
         return transport === 'http' ? srv.httpClient(token) : srv.wsClient({ token }).client;
       };
       const { client: watcher } = srv.wsClient({ token: await srv.token({ sub: 'u1', investigations: ['inv-1'], analyses: ['an-1'] }) });
-      const inv = observe((h) => watcher.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h));
-      const an = observe((h) => watcher.analysis.onUpdate.subscribe({ analysisId: 'an-1' }, h));
-      const notes = observe((h) => watcher.notification.onNotification.subscribe(undefined, h));
+      const inv = collect<InvestigationItem>((h) => watcher.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h));
+      const an = collect<AnalysisItem>((h) => watcher.analysis.onUpdate.subscribe({ analysisId: 'an-1' }, h));
+      const notes = collect<NotificationItem>((h) => watcher.notification.onNotification.subscribe(undefined, h));
       await Promise.all([inv.started, an.started, notes.started]);
 
       for (const claims of [{ sub: 'u1', investigations: ['*'], analyses: ['*'] }, { sub: 'root', roles: ['admin'] }]) {
@@ -329,9 +288,9 @@ describe('publishing needs the service role', () => {
       const published = [];
       for (const call of Object.values(publishCalls)) published.push(await call(service));
       const [update, anomaly, analysis, notification] = published as [{ id: string }, { id: string }, { id: string }, { ids: string[] }];
-      expect((await inv.waitForEvents(2)).slice(0, 2).map((e) => e.id)).toEqual([update.id, anomaly.id]);
-      expect((await an.waitForEvents(1))[0]!.id).toBe(analysis.id);
-      expect((await notes.waitForEvents(1))[0]!.id).toBe(notification.ids[0]);
+      expect((await inv.take(2)).slice(0, 2).map((e) => e.id)).toEqual([update.id, anomaly.id]);
+      expect((await an.take(1))[0]!.id).toBe(analysis.id);
+      expect((await notes.take(1))[0]!.id).toBe(notification.ids[0]);
     });
   }
 });
@@ -361,7 +320,7 @@ describe('HTTP authentication', () => {
   test('system.health works without a token', async () => {
     await using srv = await startServer();
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'u1', investigations: ['inv-1'] }) });
-    await observe((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h)).started;
+    await collect<InvestigationItem>((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h)).started;
     const health = await srv.httpClient().system.health.query();
     expect(health).toMatchObject({ status: 'ok', connections: 1, subscriptions: 1 });
   });

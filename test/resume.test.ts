@@ -66,7 +66,10 @@ describe('resume with lastEventId', () => {
       onClose: (cause) => {
         closes.push(cause?.code);
         // Published before the client can be back: only a resume delivers them.
-        if (closes.length === 1) missed = publishProgress(srv, 'inv-1', 3, 3);
+        if (closes.length === 1) {
+          // All three calls start in this tick, so all are stored before any reconnect.
+          missed = Promise.all([3, 4, 5].map((i) => progress(srv, 'inv-1', i))).then((events) => events.map((e) => e.id));
+        }
       },
     });
     const sub = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, o));
@@ -173,6 +176,22 @@ describe('an id the history does not reach yields resync_required', () => {
     expect(next!.id).toBe(live);
   });
 
+  test('no resync for a client that had seen everything, once the history expired', async () => {
+    await using srv = await startServer({ limits: { HISTORY_TTL_SECONDS: 1 } });
+    const client = await userClient(srv);
+    const [head] = await publishProgress(srv, 'inv-1', 0, 1);
+    const published = Date.now();
+    // The history is empty now; the client's last id is still the topic's newest.
+    await eventually(() => Date.now() > published + 1_100, 'the history to expire');
+
+    const sub = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: head }, o));
+    await sub.started;
+    const [live] = await publishProgress(srv, 'inv-1', 1, 1);
+    const [first] = await sub.take(1);
+    expect(first!.data.type).toBe('investigation_update');
+    expect(first!.id).toBe(live);
+  });
+
   test('a malformed lastEventId is BAD_REQUEST', async () => {
     await using srv = await startServer();
     const client = await userClient(srv);
@@ -189,25 +208,33 @@ test('resume race: clients resuming while events are published in a tight loop e
   const before = await publishProgress(srv, 'inv-race', 0, 200);
 
   const TOTAL = 2000;
+  const RESUMERS = 5;
   const during: Promise<{ id: string }>[] = [];
   type Resumer = { startAfter: string; sub: ReturnType<typeof collect<InvestigationItem>> };
   const resumers: Resumer[] = [];
+  let started = 0;
   const resumeFrom = async (startAfter: string, n: number) => {
     const client = await userClient(srv, `client-${n}`);
     const sub = collect<InvestigationItem>((o) =>
       client.investigation.onUpdate.subscribe({ investigationId: 'inv-race', lastEventId: startAfter }, o),
     );
     resumers.push({ startAfter, sub });
+    void sub.started.then(() => started++);
   };
 
   // Subscriptions are set up while the loop runs: a few publishes per turn
   // leave the server room to replay history while new events keep coming.
+  // The loop goes on until every client is attached and then some more, so
+  // each one resumed while the topic was being written, however slow the machine.
   const starting: Promise<void>[] = [];
-  for (let i = 0; i < TOTAL; i++) {
+  let afterAllStarted = 0;
+  for (let i = 0; i < TOTAL || afterAllStarted < 200; i++) {
+    if (i > 50 * TOTAL) throw new Error(`only ${started} of ${RESUMERS} clients started`);
     during.push(progress(srv, 'inv-race', 200 + i));
     if (i === 0) for (const k of [0, 99, 198]) starting.push(resumeFrom(before[k]!, k));
     if (i === 300) starting.push(during[150]!.then((e) => resumeFrom(e.id, 1000)));
     if (i === 900) starting.push(during[899]!.then((e) => resumeFrom(e.id, 2000)));
+    if (started === RESUMERS) afterAllStarted++;
     if (i % 25 === 0) await nextTurn();
   }
   await Promise.all(starting);
@@ -215,7 +242,7 @@ test('resume race: clients resuming while events are published in a tight loop e
   for (let i = 1; i < all.length; i++) expect(compareEventIds(all[i - 1]!, all[i]!)).toBeLessThan(0);
   const lastId = all[all.length - 1]!;
 
-  expect(resumers).toHaveLength(5);
+  expect(resumers).toHaveLength(RESUMERS);
   for (const { startAfter, sub } of resumers) {
     const items = await sub.until((items) => items.some((i) => i.id === lastId), `the last event after ${startAfter}`);
     const ids = items.map((i) => i.id);

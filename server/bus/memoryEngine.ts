@@ -95,6 +95,8 @@ export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine 
       const headId = log.lastMs === 0 ? null : `${log.lastMs}-${log.lastSeq}`;
       const firstId = events[0]?.id ?? null;
       if (afterId === ORIGIN_EVENT_ID) return { found: !log.trimmed, events: events.slice(), headId, firstId };
+      // The newest id has nothing after it to miss, even once it expired itself.
+      if (headId !== null && compareEventIds(afterId, headId) === 0) return { found: true, events: [], headId, firstId };
       // Binary search: ids are increasing.
       let lo = 0;
       let hi = events.length - 1;

@@ -39,6 +39,10 @@ export function composeAnswer(question: string, investigations: readonly Investi
   const targets = named.length > 0 ? named : investigations;
   const asked = (Object.keys(topicWords) as Topic[]).filter((t) => topicWords[t].test(question));
   const topicsToAnswer: Topic[] = asked.length > 0 ? asked : ['status', 'progress', 'anomalies'];
+  // "How is it going?" about status wants the progress too.
+  if (topicsToAnswer.includes('status') && !topicsToAnswer.includes('progress')) {
+    topicsToAnswer.splice(topicsToAnswer.indexOf('status') + 1, 0, 'progress');
+  }
   const parts = targets.map((inv) => describe(inv, topicsToAnswer));
   const intro =
     targets.length === 1 ? '' : `You are watching ${targets.length} investigations. `;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { topics } from '../../shared/topics';
 import type { Principal } from '../auth/principal';
 import { isAdmin } from '../auth/principal';
@@ -32,6 +33,8 @@ export function createChatService(deps: ChatServiceDeps) {
   const maxReplies = deps.maxRepliesPerSession ?? 2;
   const inFlight = new Map<string, number>();
   const shutdown = new AbortController();
+  // Every reply in flight listens to this one signal (bounded by maxReplies per session).
+  setMaxListeners(0, shutdown.signal);
   const running = new Set<Promise<void>>();
 
   async function investigationsOf(sessionId: string) {

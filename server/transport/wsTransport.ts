@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { getWSConnectionHandler, type CreateWSSContextFnOptions } from '@trpc/server/adapters/ws';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { parseConnectionParamsFromUnknown } from '@trpc/server/http';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { CloseCode } from '../../shared/closeCodes';
 import { connectionTypes, paths, type ConnectionType } from '../../shared/health';
 import { inputBounds } from '../../shared/limits';
@@ -14,6 +15,18 @@ import { appRouter } from '../routers';
 import type { Context } from '../trpc/context';
 import { Connection } from './connection';
 import { startKeepAlive } from './keepAlive';
+
+/** Whether tRPC's adapter will accept `text` as the connectionParams message (see its ws.ts). */
+function isConnectionParamsFrame(text: string): boolean {
+  try {
+    const msg: unknown = JSON.parse(text);
+    if (typeof msg !== 'object' || msg === null) return false;
+    parseConnectionParamsFromUnknown((msg as { data?: unknown }).data);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function rejectUpgrade(socket: Duplex, status: number, text: string) {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
@@ -94,6 +107,17 @@ export function attachWsTransport(server: Server, app: AppServices) {
       };
       ws.on('message', seen);
       ws.on('pong', seen);
+      if (url.searchParams.get('connectionParams') === '1') {
+        // tRPC closes without a code when the first frame is not a valid
+        // connectionParams message: to the client, that is a missing token.
+        const checkFirstFrame = (data: RawData, isBinary: boolean) => {
+          const text = String(data);
+          if (!isBinary && (text === 'PING' || text === 'PONG')) return; // tRPC skips these too
+          ws.off('message', checkFirstFrame);
+          if (!isConnectionParamsFrame(text)) conn.closeSoon(CloseCode.UNAUTHORIZED, 'token_missing');
+        };
+        ws.on('message', checkFirstFrame);
+      }
       ws.once('close', (code) => {
         conn.dispose();
         registry.remove(conn);

@@ -1,7 +1,6 @@
 import { TRPCClientError } from '@trpc/client';
 import { expect } from 'vitest';
 import type { ChatEvent, NotificationEvent, InvestigationEvent } from '../../shared/events';
-import type { TestServer } from './server';
 
 /** What a subscription's `onData` receives for a `tracked()` event. */
 export interface Tracked<E> {
@@ -150,11 +149,6 @@ function isDeepEqual(a: unknown, b: unknown): boolean {
   } catch {
     return false;
   }
-}
-
-/** Waits until the server has no WebSocket connection left (clients closed and cleaned up). */
-export function waitForNoConnections(srv: TestServer): Promise<void> {
-  return waitForValue(() => srv.server.stats().connections, 0);
 }
 
 /** The tRPC error code and our stable reason of a failed call or subscription. */

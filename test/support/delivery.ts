@@ -66,7 +66,7 @@ export class Collector<T> {
     return new Promise<T[]>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters.delete(check);
-        reject(new Error(`gave up waiting for ${what}; got ${this.items.length} items`));
+        reject(new Error(`gave up waiting for ${what}; got ${this.items.length} items: ${JSON.stringify(this.items).slice(0, 4000)}`));
       }, timeoutMs);
       const check = () => {
         if (this.error !== undefined) {

@@ -1,0 +1,303 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, test } from 'vitest';
+import type { EventEngine, Retention } from '../server/bus/engine';
+import { ORIGIN_EVENT_ID, compareEventIds, eventIdSchema } from '../shared/eventId';
+import type { EventDraft, RealtimeEvent } from '../shared/events';
+
+/**
+ * The behaviour every EventEngine must have, tested only through the
+ * interface, so the memory engine and the Redis engine run the same suite:
+ *
+ *   describeEngineContract('memory', async () => createMemoryEngine());
+ *
+ * Topic names are unique per test, so an engine backed by a shared store
+ * (Redis) needs no cleanup between tests or runs.
+ */
+export function describeEngineContract(name: string, makeEngine: () => Promise<EventEngine>) {
+  describe(`EventEngine contract: ${name}`, () => {
+    const open: EventEngine[] = [];
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((engine) => engine.close()));
+    });
+
+    async function engine(): Promise<EventEngine> {
+      const e = await makeEngine();
+      open.push(e);
+      return e;
+    }
+
+    const topic = (label = 't') => `investigation:contract-${label}-${randomUUID()}`;
+    const keep: Retention = { maxEvents: 10_000, ttlMs: 3_600_000 };
+    const draft = (progress: number): EventDraft => ({
+      type: 'investigation_update',
+      data: { investigationId: 'contract', updateType: 'progress', progress: progress % 101, stage: `step ${progress}` },
+    });
+
+    /** Publishes `n` events one after another. */
+    async function publishMany(e: EventEngine, t: string, n: number, retention = keep, from = 0): Promise<RealtimeEvent[]> {
+      const events: RealtimeEvent[] = [];
+      for (let i = from; i < from + n; i++) events.push(await e.publish(t, draft(i), retention));
+      return events;
+    }
+
+    function expectIncreasing(ids: readonly string[]) {
+      for (let i = 1; i < ids.length; i++) expect(compareEventIds(ids[i - 1]!, ids[i]!), `${ids[i - 1]} before ${ids[i]}`).toBeLessThan(0);
+    }
+
+    async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string): Promise<T> {
+      const giveUpAt = Date.now() + 20_000;
+      for (;;) {
+        const value = await read();
+        if (done(value)) return value;
+        if (Date.now() > giveUpAt) throw new Error(`gave up waiting for ${what}; last: ${JSON.stringify(value)}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+
+    test('kind and health', async () => {
+      const e = await engine();
+      expect(['memory', 'redis']).toContain(e.kind);
+      expect(e.health()).toMatchObject({ kind: e.kind, status: 'ok' });
+    });
+
+    describe('ids', () => {
+      test('publish returns the event with a well-formed id and a Date timestamp', async () => {
+        const e = await engine();
+        const d = draft(7);
+        const event = await e.publish(topic(), d, keep);
+        expect(event).toMatchObject(d);
+        expect(eventIdSchema.safeParse(event.id).success).toBe(true);
+        expect(event.id).not.toBe(ORIGIN_EVENT_ID);
+        expect(event.timestamp).toBeInstanceOf(Date);
+      });
+
+      test('increase within a topic, also for many publishes fired at once (same millisecond)', async () => {
+        const e = await engine();
+        const t = topic();
+        const events = await Promise.all(Array.from({ length: 2000 }, (_, i) => e.publish(t, draft(i), keep)));
+        const ids = events.map((ev) => ev.id);
+        expect(new Set(ids).size).toBe(ids.length);
+        // In call order: a publisher firing without awaiting still gets its order.
+        expectIncreasing(ids);
+        expect(events.map((ev) => ev.data)).toEqual(Array.from({ length: 2000 }, (_, i) => draft(i).data));
+      });
+
+      test('are independent across topics', async () => {
+        const e = await engine();
+        const a = topic('a');
+        const b = topic('b');
+        const published: Record<string, RealtimeEvent[]> = { [a]: [], [b]: [] };
+        for (let i = 0; i < 50; i++) {
+          const t = i % 3 === 0 ? b : a;
+          published[t]!.push(await e.publish(t, draft(i), keep));
+        }
+        for (const t of [a, b]) {
+          expectIncreasing(published[t]!.map((ev) => ev.id));
+          const read = await e.readAfter(t, ORIGIN_EVENT_ID);
+          expect(read.events).toEqual(published[t]);
+          expect(read.found).toBe(true);
+        }
+        // Publishing to one topic never trims or moves another.
+        await publishMany(e, a, 20, { maxEvents: 5, ttlMs: keep.ttlMs }, 100);
+        const readB = await e.readAfter(b, ORIGIN_EVENT_ID);
+        expect(readB.found).toBe(true);
+        expect(readB.events).toEqual(published[b]);
+        expect(readB.headId).toBe(published[b]!.at(-1)!.id);
+      });
+    });
+
+    describe('readAfter', () => {
+      test('a topic never written: 0-0 is found and empty, any other id is not found', async () => {
+        const e = await engine();
+        const t = topic();
+        expect(await e.readAfter(t, ORIGIN_EVENT_ID)).toEqual({ found: true, events: [], headId: null, firstId: null });
+        expect(await e.readAfter(t, '1700000000000-0')).toMatchObject({ found: false, events: [], headId: null, firstId: null });
+      });
+
+      test('0-0 returns everything, equal to what was published (Date included), found while nothing was trimmed', async () => {
+        const e = await engine();
+        const t = topic();
+        const events = await publishMany(e, t, 5, { maxEvents: 5, ttlMs: keep.ttlMs });
+        const read = await e.readAfter(t, ORIGIN_EVENT_ID);
+        expect(read).toEqual({ found: true, events, headId: events[4]!.id, firstId: events[0]!.id });
+        expect(read.events[0]!.timestamp).toBeInstanceOf(Date);
+
+        // One more than maxEvents: the first is gone, so 0-0 no longer replays without a gap.
+        const [sixth] = await publishMany(e, t, 1, { maxEvents: 5, ttlMs: keep.ttlMs }, 5);
+        const after = await e.readAfter(t, ORIGIN_EVENT_ID);
+        expect(after.found).toBe(false);
+        expect(after.events).toEqual([...events.slice(1), sixth]);
+        expect(after.firstId).toBe(events[1]!.id);
+        expect(after.headId).toBe(sixth!.id);
+      });
+
+      test('an id returns the events after it, found', async () => {
+        const e = await engine();
+        const t = topic();
+        const events = await publishMany(e, t, 10);
+        for (const k of [0, 3, 8]) {
+          expect(await e.readAfter(t, events[k]!.id)).toEqual({
+            found: true,
+            events: events.slice(k + 1),
+            headId: events[9]!.id,
+            firstId: events[0]!.id,
+          });
+        }
+      });
+
+      test('the head id is found with nothing after it', async () => {
+        const e = await engine();
+        const t = topic();
+        const events = await publishMany(e, t, 3);
+        expect(await e.readAfter(t, events[2]!.id)).toMatchObject({ found: true, events: [], headId: events[2]!.id });
+      });
+
+      test('trimming by maxEvents: an old id is not found; firstId and headId say what is kept', async () => {
+        const e = await engine();
+        const t = topic();
+        const retention = { maxEvents: 5, ttlMs: keep.ttlMs };
+        const events = await publishMany(e, t, 20, retention);
+        const kept = events.slice(15);
+
+        for (const old of [events[0]!, events[14]!]) {
+          const read = await e.readAfter(t, old.id);
+          expect(read.found).toBe(false);
+          // Not found: all that is kept, for a caller that replays what it can.
+          expect(read.events).toEqual(kept);
+          expect(read.firstId).toBe(kept[0]!.id);
+          expect(read.headId).toBe(events[19]!.id);
+        }
+        expect(await e.readAfter(t, events[15]!.id)).toMatchObject({ found: true, events: kept.slice(1) });
+      });
+
+      test('a well-formed id the topic never issued is not found', async () => {
+        const e = await engine();
+        const t = topic();
+        const events = await publishMany(e, t, 3);
+        const [ms, seq] = events[1]!.id.split('-').map(Number) as [number, number];
+        for (const never of ['1-0', `${ms}-${seq + 1_000_000}`, '999999999999999-0']) {
+          expect((await e.readAfter(t, never)).found, never).toBe(false);
+        }
+      });
+
+      test('a ttl trims expired events', async () => {
+        const e = await engine();
+        const t = topic();
+        const events = await publishMany(e, t, 3, { maxEvents: 100, ttlMs: 1 });
+        const read = await eventually(
+          () => e.readAfter(t, ORIGIN_EVENT_ID),
+          (r) => r.events.length === 0,
+          'the events to expire',
+        );
+        expect(read.found).toBe(false);
+        expect((await e.readAfter(t, events[0]!.id)).found).toBe(false);
+
+        // The topic goes on after its ids, never reusing one, and 0-0 still knows something was lost.
+        const [next] = await publishMany(e, t, 1, keep, 3);
+        expectIncreasing([events[2]!.id, next!.id]);
+        expect(await e.readAfter(t, ORIGIN_EVENT_ID)).toEqual({ found: false, events: [next], headId: next!.id, firstId: next!.id });
+      });
+
+      test('the head id counts as found even when every event expired: nothing was missed', async () => {
+        const e = await engine();
+        const t = topic();
+        const events = await publishMany(e, t, 3, { maxEvents: 100, ttlMs: 1 });
+        const head = events[2]!.id;
+        await eventually(() => e.readAfter(t, ORIGIN_EVENT_ID), (r) => r.events.length === 0, 'the events to expire');
+        const read = await e.readAfter(t, head);
+        expect(read).toEqual({ found: true, events: [], headId: head, firstId: null });
+        expect((await e.readAfter(t, events[1]!.id)).found).toBe(false);
+      });
+    });
+
+    describe('subscribe', () => {
+      test('delivers live events of its topic only, in publish order', async () => {
+        const e = await engine();
+        const t = topic();
+        const other = topic('other');
+        const got: RealtimeEvent[] = [];
+        const stop = e.subscribe(t, (ev) => got.push(ev));
+        const before = await e.readAfter(t, ORIGIN_EVENT_ID);
+        expect(before.events).toEqual([]);
+
+        await e.publish(other, draft(999), keep);
+        const published = await Promise.all(Array.from({ length: 200 }, (_, i) => e.publish(t, draft(i), keep)));
+        await eventually(async () => got.length, (n) => n >= 200, '200 live events');
+        expect(got).toEqual(published);
+        stop();
+      });
+
+      test('unsubscribe stops delivery to that listener only and leaves the stats as they were', async () => {
+        const e = await engine();
+        const t = topic();
+        // The topic exists beforehand, so only the subscriptions differ.
+        await e.publish(t, draft(0), keep);
+        const baseline = e.stats();
+
+        const stopped: RealtimeEvent[] = [];
+        const kept: RealtimeEvent[] = [];
+        const stopFirst = e.subscribe(t, (ev) => stopped.push(ev));
+        const stopSecond = e.subscribe(t, (ev) => kept.push(ev));
+        const one = await e.publish(t, draft(1), keep);
+        await eventually(async () => stopped.length + kept.length, (n) => n === 2, 'both listeners');
+
+        stopFirst();
+        stopFirst(); // idempotent
+        const two = await e.publish(t, draft(2), keep);
+        // The listener still subscribed is the barrier: once it has the event, the stopped one would have too.
+        await eventually(async () => kept.length, (n) => n === 2, 'the remaining listener');
+        expect(kept).toEqual([one, two]);
+        expect(stopped).toEqual([one]);
+
+        stopSecond();
+        expect(e.stats()).toEqual(baseline);
+      });
+
+      test('subscribing to a topic never written and leaving again leaves no trace in stats', async () => {
+        const e = await engine();
+        const baseline = e.stats();
+        const stops = Array.from({ length: 10 }, (_, i) => e.subscribe(topic(String(i)), () => undefined));
+        for (const stop of stops) stop();
+        expect(e.stats()).toEqual(baseline);
+      });
+    });
+
+    describe('cursors', () => {
+      test('set then get; an unknown key is null', async () => {
+        const e = await engine();
+        const key = `cursor-${randomUUID()}`;
+        expect(await e.getCursor(key)).toBeNull();
+        await e.setCursor(key, '1700000000000-2', 60_000);
+        expect(await e.getCursor(key)).toBe('1700000000000-2');
+        expect(await e.getCursor(`cursor-${randomUUID()}`)).toBeNull();
+      });
+
+      test('only moves forward', async () => {
+        const e = await engine();
+        const key = `cursor-${randomUUID()}`;
+        await e.setCursor(key, '1700000000005-0', 60_000);
+        await e.setCursor(key, '1700000000003-9', 60_000);
+        expect(await e.getCursor(key)).toBe('1700000000005-0');
+        await e.setCursor(key, '1700000000005-0', 60_000);
+        expect(await e.getCursor(key)).toBe('1700000000005-0');
+        await e.setCursor(key, '1700000000005-1', 60_000);
+        expect(await e.getCursor(key)).toBe('1700000000005-1');
+        // Numeric, not string order: 10 > 9.
+        await e.setCursor(key, '1700000000005-10', 60_000);
+        expect(await e.getCursor(key)).toBe('1700000000005-10');
+        // Racing writers end at the newest.
+        await Promise.all(['1700000000007-0', '1700000000009-0', '1700000000008-0', '1700000000006-0'].map((id) => e.setCursor(key, id, 60_000)));
+        expect(await e.getCursor(key)).toBe('1700000000009-0');
+      });
+
+      test('expire; an expired cursor no longer holds a newer id', async () => {
+        const e = await engine();
+        const key = `cursor-${randomUUID()}`;
+        await e.setCursor(key, '1700000000009-0', 1);
+        await eventually(() => e.getCursor(key), (v) => v === null, 'the cursor to expire');
+        await e.setCursor(key, '1700000000001-0', 60_000);
+        expect(await e.getCursor(key)).toBe('1700000000001-0');
+      });
+    });
+  });
+}
