@@ -110,8 +110,8 @@ export function describeEngineContract(name: string, makeEngine: () => Promise<E
       test('a topic never written: 0-0 is found and empty, any other id is not found', async () => {
         const e = await engine();
         const t = topic();
-        expect(await e.readAfter(t, ORIGIN_EVENT_ID)).toEqual({ found: true, events: [], headId: null, firstId: null });
-        expect(await e.readAfter(t, '1700000000000-0')).toMatchObject({ found: false, events: [], headId: null, firstId: null });
+        expect(await e.readAfter(t, ORIGIN_EVENT_ID)).toEqual({ found: true, events: [], headId: null, originId: null, trimmedThrough: null });
+        expect(await e.readAfter(t, '1700000000000-0')).toMatchObject({ found: false, events: [], headId: null, originId: null, trimmedThrough: null });
       });
 
       test('0-0 returns everything, equal to what was published (Date included), found while nothing was trimmed', async () => {
@@ -119,7 +119,7 @@ export function describeEngineContract(name: string, makeEngine: () => Promise<E
         const t = topic();
         const events = await publishMany(e, t, 5, { maxEvents: 5, ttlMs: keep.ttlMs });
         const read = await e.readAfter(t, ORIGIN_EVENT_ID);
-        expect(read).toEqual({ found: true, events, headId: events[4]!.id, firstId: events[0]!.id });
+        expect(read).toEqual({ found: true, events, headId: events[4]!.id, originId: events[0]!.id, trimmedThrough: null });
         expect(read.events[0]!.timestamp).toBeInstanceOf(Date);
 
         // One more than maxEvents: the first is gone, so 0-0 no longer replays without a gap.
@@ -127,7 +127,7 @@ export function describeEngineContract(name: string, makeEngine: () => Promise<E
         const after = await e.readAfter(t, ORIGIN_EVENT_ID);
         expect(after.found).toBe(false);
         expect(after.events).toEqual([...events.slice(1), sixth]);
-        expect(after.firstId).toBe(events[1]!.id);
+        expect(after.trimmedThrough).toBe(events[0]!.id);
         expect(after.headId).toBe(sixth!.id);
       });
 
@@ -140,7 +140,8 @@ export function describeEngineContract(name: string, makeEngine: () => Promise<E
             found: true,
             events: events.slice(k + 1),
             headId: events[9]!.id,
-            firstId: events[0]!.id,
+            originId: events[0]!.id,
+            trimmedThrough: null,
           });
         }
       });
@@ -152,32 +153,35 @@ export function describeEngineContract(name: string, makeEngine: () => Promise<E
         expect(await e.readAfter(t, events[2]!.id)).toMatchObject({ found: true, events: [], headId: events[2]!.id });
       });
 
-      test('trimming by maxEvents: an old id is not found; firstId and headId say what is kept', async () => {
+      test('trimming by maxEvents: an id before the newest trimmed one is not found; trimmedThrough and headId say what is kept', async () => {
         const e = await engine();
         const t = topic();
         const retention = { maxEvents: 5, ttlMs: keep.ttlMs };
         const events = await publishMany(e, t, 20, retention);
         const kept = events.slice(15);
 
-        for (const old of [events[0]!, events[14]!]) {
+        for (const old of [events[0]!, events[13]!]) {
           const read = await e.readAfter(t, old.id);
           expect(read.found).toBe(false);
           // Not found: all that is kept, for a caller that replays what it can.
           expect(read.events).toEqual(kept);
-          expect(read.firstId).toBe(kept[0]!.id);
+          expect(read.trimmedThrough).toBe(events[14]!.id);
           expect(read.headId).toBe(events[19]!.id);
         }
+        // The newest trimmed event itself: everything after it is kept, so no gap.
+        expect(await e.readAfter(t, events[14]!.id)).toMatchObject({ found: true, events: kept });
         expect(await e.readAfter(t, events[15]!.id)).toMatchObject({ found: true, events: kept.slice(1) });
       });
 
-      test('a well-formed id the topic never issued is not found', async () => {
+      test('an id before the topic\'s first event or after its head (another life of the topic) is not found', async () => {
         const e = await engine();
         const t = topic();
         const events = await publishMany(e, t, 3);
-        const [ms, seq] = events[1]!.id.split('-').map(Number) as [number, number];
-        for (const never of ['1-0', `${ms}-${seq + 1_000_000}`, '999999999999999-0']) {
+        const [ms, seq] = events[2]!.id.split('-').map(Number) as [number, number];
+        for (const never of ['1-0', `${ms}-${seq + 1}`, `${ms + 1}-0`, '999999999999999-0']) {
           expect((await e.readAfter(t, never)).found, never).toBe(false);
         }
+        expect(await e.readAfter(t, events[0]!.id)).toMatchObject({ found: true, events: events.slice(1), originId: events[0]!.id });
       });
 
       test('a ttl trims expired events', async () => {
@@ -195,7 +199,9 @@ export function describeEngineContract(name: string, makeEngine: () => Promise<E
         // The topic goes on after its ids, never reusing one, and 0-0 still knows something was lost.
         const [next] = await publishMany(e, t, 1, keep, 3);
         expectIncreasing([events[2]!.id, next!.id]);
-        expect(await e.readAfter(t, ORIGIN_EVENT_ID)).toEqual({ found: false, events: [next], headId: next!.id, firstId: next!.id });
+        expect(await e.readAfter(t, ORIGIN_EVENT_ID)).toEqual({ found: false, events: [next], headId: next!.id, originId: events[0]!.id, trimmedThrough: events[2]!.id });
+        // The old head was trimmed last: resuming from it misses nothing.
+        expect(await e.readAfter(t, events[2]!.id)).toEqual({ found: true, events: [next], headId: next!.id, originId: events[0]!.id, trimmedThrough: events[2]!.id });
       });
 
       test('the head id counts as found even when every event expired: nothing was missed', async () => {
@@ -205,7 +211,7 @@ export function describeEngineContract(name: string, makeEngine: () => Promise<E
         const head = events[2]!.id;
         await eventually(() => e.readAfter(t, ORIGIN_EVENT_ID), (r) => r.events.length === 0, 'the events to expire');
         const read = await e.readAfter(t, head);
-        expect(read).toEqual({ found: true, events: [], headId: head, firstId: null });
+        expect(read).toEqual({ found: true, events: [], headId: head, originId: events[0]!.id, trimmedThrough: head });
         expect((await e.readAfter(t, events[1]!.id)).found).toBe(false);
       });
     });

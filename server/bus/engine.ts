@@ -8,17 +8,22 @@ export interface Retention {
 
 /**
  * The retained history after an id. `found` says whether the history reaches
- * back to `afterId` without a gap: true when `afterId` is a retained event, or
- * `0-0` on a topic that never lost an event. When it is false, `events` is all
- * that is retained and the caller decides (resync or replay what is kept).
+ * back to `afterId` without a gap: true when `afterId` lies between the first
+ * id of the topic (or the newest trimmed one, if later) and the head; `0-0`
+ * while nothing was trimmed. An id from before the topic's first event is
+ * from another life of it (a restart, an expired history) and is not found.
+ * When `found` is false, `events` is all that is retained and the caller
+ * decides (resync, or replay what is kept).
  */
 export interface HistoryRead {
   found: boolean;
   events: RealtimeEvent[];
-  /** The newest id in the topic, retained or not; null for a topic never written. */
+  /** The newest id of the topic, retained or not; null for a topic never written (or forgotten). */
   headId: string | null;
-  /** The oldest retained id, if any. */
-  firstId: string | null;
+  /** The first id this topic issued, retained or not; null for a topic never written (or forgotten). */
+  originId: string | null;
+  /** The newest id that was trimmed (by count or age); null while nothing was. */
+  trimmedThrough: string | null;
 }
 
 export interface EngineHealth {

@@ -6,8 +6,10 @@ interface TopicLog {
   events: RealtimeEvent[];
   lastMs: number;
   lastSeq: number;
-  /** Whether any event was ever trimmed, so `0-0` can no longer replay without a gap. */
-  trimmed: boolean;
+  /** The first id this topic issued. */
+  originId: string;
+  /** The newest trimmed id: resuming from before it would leave a gap. */
+  trimmedThrough: string | null;
   ttlMs: number;
 }
 
@@ -38,10 +40,12 @@ export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine 
     const oldest = at - log.ttlMs;
     let drop = 0;
     while (drop < log.events.length && log.events[drop]!.timestamp.getTime() < oldest) drop++;
-    if (drop > 0) {
-      log.events.splice(0, drop);
-      log.trimmed = true;
-    }
+    if (drop > 0) trimFront(log, drop);
+  }
+
+  function trimFront(log: TopicLog, count: number) {
+    log.trimmedThrough = log.events[count - 1]!.id;
+    log.events.splice(0, count);
   }
 
   function sweep() {
@@ -63,7 +67,7 @@ export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine 
     async publish(topic: string, draft: EventDraft, retention: Retention): Promise<RealtimeEvent> {
       let log = logs.get(topic);
       if (!log) {
-        log = { events: [], lastMs: 0, lastSeq: 0, trimmed: false, ttlMs: retention.ttlMs };
+        log = { events: [], lastMs: 0, lastSeq: 0, originId: '', trimmedThrough: null, ttlMs: retention.ttlMs };
         logs.set(topic, log);
       }
       log.ttlMs = retention.ttlMs;
@@ -76,12 +80,11 @@ export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine 
       } else {
         log.lastSeq += 1;
       }
-      const event = { ...draft, id: `${log.lastMs}-${log.lastSeq}`, timestamp: new Date(at) } as RealtimeEvent;
+      const id = `${log.lastMs}-${log.lastSeq}`;
+      if (log.originId === '') log.originId = id;
+      const event = { ...draft, id, timestamp: new Date(at) } as RealtimeEvent;
       log.events.push(event);
-      if (log.events.length > retention.maxEvents) {
-        log.events.splice(0, log.events.length - retention.maxEvents);
-        log.trimmed = true;
-      }
+      if (log.events.length > retention.maxEvents) trimFront(log, log.events.length - retention.maxEvents);
       const set = listeners.get(topic);
       if (set) for (const listener of set) listener(event);
       return event;
@@ -89,25 +92,26 @@ export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine 
 
     async readAfter(topic: string, afterId: string): Promise<HistoryRead> {
       const log = logs.get(topic);
-      if (!log) return { found: afterId === ORIGIN_EVENT_ID, events: [], headId: null, firstId: null };
+      if (!log) return { found: afterId === ORIGIN_EVENT_ID, events: [], headId: null, originId: null, trimmedThrough: null };
       trimExpired(log, now());
-      const events = log.events;
-      const headId = log.lastMs === 0 ? null : `${log.lastMs}-${log.lastSeq}`;
-      const firstId = events[0]?.id ?? null;
-      if (afterId === ORIGIN_EVENT_ID) return { found: !log.trimmed, events: events.slice(), headId, firstId };
-      // The newest id has nothing after it to miss, even once it expired itself.
-      if (headId !== null && compareEventIds(afterId, headId) === 0) return { found: true, events: [], headId, firstId };
-      // Binary search: ids are increasing.
+      const { events, trimmedThrough, originId } = log;
+      const headId = `${log.lastMs}-${log.lastSeq}`;
+      const floor = trimmedThrough ?? originId;
+      const found =
+        afterId === ORIGIN_EVENT_ID
+          ? trimmedThrough === null
+          : compareEventIds(afterId, floor) >= 0 && compareEventIds(afterId, headId) <= 0;
+      const read = { found, headId, originId, trimmedThrough };
+      if (!found) return { ...read, events: events.slice() };
+      // Binary search for the first event after `afterId`: ids are increasing.
       let lo = 0;
-      let hi = events.length - 1;
-      while (lo <= hi) {
+      let hi = events.length;
+      while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        const c = compareEventIds(events[mid]!.id, afterId);
-        if (c === 0) return { found: true, events: events.slice(mid + 1), headId, firstId };
-        if (c < 0) lo = mid + 1;
-        else hi = mid - 1;
+        if (compareEventIds(events[mid]!.id, afterId) <= 0) lo = mid + 1;
+        else hi = mid;
       }
-      return { found: false, events: events.slice(), headId, firstId };
+      return { ...read, events: events.slice(lo) };
     },
 
     subscribe(topic: string, listener: EventListener): () => void {

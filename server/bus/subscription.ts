@@ -4,6 +4,16 @@ import type { RealtimeEvent } from '../../shared/events';
 import type { HistoryRead } from './engine';
 import type { BatchReceiver } from './topicFanout';
 
+/** Whether `id` was issued by this topic and has since been trimmed away. */
+function wasTrimmed(read: HistoryRead, id: string): boolean {
+  return (
+    read.trimmedThrough !== null &&
+    read.originId !== null &&
+    compareEventIds(id, read.originId) >= 0 &&
+    compareEventIds(id, read.trimmedThrough) < 0
+  );
+}
+
 export interface SubscriptionOptions {
   /**
    * Where delivery starts: null for live events only; an event id to replay the
@@ -117,7 +127,7 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
         data: {
           topic: this.deps.topic,
           lastEventId: startAfter,
-          reason: read.firstId !== null && compareEventIds(startAfter, read.firstId) < 0 ? 'history_trimmed' : 'unknown_event_id',
+          reason: wasTrimmed(read, startAfter) ? 'history_trimmed' : 'unknown_event_id',
         },
       } satisfies RealtimeEvent;
       this.queue.push(resync);
