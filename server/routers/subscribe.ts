@@ -1,3 +1,4 @@
+import { CloseCode } from '../../shared/closeCodes';
 import type { RealtimeEvent } from '../../shared/events';
 import type { SubscriptionOptions } from '../bus/subscription';
 import type { Context } from '../trpc/context';
@@ -13,13 +14,15 @@ type Options = Pick<SubscriptionOptions, 'startAfter' | 'ifUnknown' | 'onDeliver
 export function subscribe<E extends RealtimeEvent>(ctx: Context, topic: string, opts: Options) {
   const connection = ctx.connection!;
   const { app } = ctx;
-  const signal = opts.signal ?? new AbortController().signal;
-  const release = connection.leaseSubscription(signal);
+  const { signal, release } = connection.leaseSubscription(opts.signal ?? new AbortController().signal);
   const limit = app.config.limits.SLOW_CONSUMER_BYTES;
   const slow = () => {
     app.metrics.slowConsumers.inc();
     app.logger.warn({ event: 'slow_consumer', connectionId: connection.id, buffered: connection.bufferedAmount });
-    connection.close(4013, 'slow consumer');
+    // Its subscriptions stop and their queues are freed now; the close frame
+    // waits behind what is already buffered, and the client resumes from the
+    // last id it read.
+    connection.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
   };
   return app.bus.open<E>(topic, {
     startAfter: opts.startAfter,
@@ -27,13 +30,12 @@ export function subscribe<E extends RealtimeEvent>(ctx: Context, topic: string, 
     signal,
     onClose: release,
     onOverflow: slow,
-    beforeBatch: () => {
-      if (connection.bufferedAmount > limit) slow();
-      else connection.cork();
-    },
+    beforeBatch: () => connection.cork(),
     onDelivered: (event: RealtimeEvent) => {
       app.metrics.delivered.inc();
       opts.onDelivered?.(event);
+      // Checked per event, not per batch: one batch can hold a whole history.
+      if (connection.bufferedAmount > limit) slow();
     },
   });
 }

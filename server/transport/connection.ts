@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { ConnectionType } from '../../shared/health';
@@ -19,6 +20,8 @@ export class Connection {
   subscriptions = 0;
   private corked = false;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Aborted when the connection starts closing: its subscriptions stop at once. */
+  private readonly life = new AbortController();
 
   constructor(
     readonly id: string,
@@ -29,30 +32,44 @@ export class Connection {
     /** The `?token=` of the URL, used when connectionParams carry none. */
     readonly queryToken: string | null,
     private readonly hooks: ConnectionHooks,
-  ) {}
+  ) {
+    // One listener per subscription (bounded by maxSubscriptions).
+    setMaxListeners(0, this.life.signal);
+  }
 
   get isOpen(): boolean {
     return this.ws.readyState === this.ws.OPEN;
   }
 
   /**
-   * Takes one of the connection's subscription slots until `signal` aborts or
-   * `release` runs, whichever comes first.
+   * Takes one of the connection's subscription slots (TOO_MANY_REQUESTS when
+   * none is left) and returns the subscription's own signal: aborted when the
+   * procedure's signal aborts (stop, disconnect) or when this connection starts
+   * closing, whichever comes first. `release` gives the slot back; it runs by
+   * itself on abort, and is idempotent.
    */
-  leaseSubscription(signal: AbortSignal): () => void {
+  leaseSubscription(procedureSignal: AbortSignal): { signal: AbortSignal; release: () => void } {
     if (this.subscriptions >= this.hooks.maxSubscriptions) throw apiError('too_many_subscriptions');
     this.subscriptions++;
     this.hooks.onSubscriptionsChanged(1);
+    const stop = new AbortController();
     let held = true;
     const release = () => {
       if (!held) return;
       held = false;
-      signal.removeEventListener('abort', release);
+      procedureSignal.removeEventListener('abort', release);
+      this.life.signal.removeEventListener('abort', release);
       this.subscriptions--;
       this.hooks.onSubscriptionsChanged(-1);
+      stop.abort();
     };
-    signal.addEventListener('abort', release, { once: true });
-    return release;
+    if (procedureSignal.aborted || this.life.signal.aborted) {
+      release();
+    } else {
+      procedureSignal.addEventListener('abort', release, { once: true });
+      this.life.signal.addEventListener('abort', release, { once: true });
+    }
+    return { signal: stop.signal, release };
   }
 
   /**
@@ -100,13 +117,16 @@ export class Connection {
     setImmediate(() => this.close(code, reason));
   }
 
+  /** Starts the closing handshake with our code; subscriptions stop now, not when the peer answers. */
   close(code: number, reason: string) {
+    this.life.abort();
     if (this.ws.readyState === this.ws.CLOSED || this.ws.readyState === this.ws.CLOSING) return;
     this.ws.close(code, reason);
   }
 
   /** Runs on the close event. */
   dispose() {
+    this.life.abort();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
   }
