@@ -149,6 +149,8 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
     close(): Promise<void> {
       closing ??= (async () => {
         bus.flushAll();
+        // One turn for the subscriptions to hand the flushed batches to their sockets.
+        await new Promise((resolve) => setImmediate(resolve));
         await chat.close();
         await ws.close();
         await new Promise<void>((resolve) => {

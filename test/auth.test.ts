@@ -1,31 +1,16 @@
-import { TRPCClientError, type TRPCClient } from '@trpc/client';
+import type { TRPCClient } from '@trpc/client';
 import { SignJWT } from 'jose';
 import { describe, expect, test } from 'vitest';
 import { issueToken, type AppRouter } from '../server/index';
 import { CloseCode } from '../shared/closeCodes';
 import type { ErrorReason } from '../shared/errors';
-import { collect, type AnalysisItem, type ChatItem, type InvestigationItem, type NotificationItem } from './support/delivery';
-import { errorOf, RawWs, waitFor } from './support/rawWs';
+import { collect, type AnalysisItem, type ChatItem, type InvestigationItem, type NotificationItem } from './support/collect';
+import { expectRefused, refusalOf, rejectionOf } from './support/errors';
+import { errorOf, RawWs } from './support/rawWs';
 import { startServer, TEST_SECRET, type TestServer } from './support/server';
+import { waitFor } from './support/wait';
 
 type Client = TRPCClient<AppRouter>;
-
-/** The TRPCClientError a call failed with; fails the test if the call succeeded. */
-async function rejection(call: Promise<unknown>): Promise<TRPCClientError<AppRouter>> {
-  try {
-    await call;
-  } catch (err) {
-    if (err instanceof TRPCClientError) return err as TRPCClientError<AppRouter>;
-    throw err;
-  }
-  throw new Error('expected the call to be refused, but it succeeded');
-}
-
-function expectRefused(err: unknown, code: string, reason: ErrorReason) {
-  expect(err).toBeInstanceOf(TRPCClientError);
-  const { data } = err as TRPCClientError<AppRouter>;
-  expect({ code: data?.code, reason: data?.reason }).toEqual({ code, reason });
-}
 
 async function waitForEmptyMaps(srv: TestServer) {
   await waitFor(
@@ -190,12 +175,12 @@ describe('authorization of subscriptions', () => {
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'u1', investigations: ['inv-1'], analyses: ['an-1'] }) });
 
     const inv = collect<InvestigationItem>((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-2' }, h));
-    expectRefused(await inv.failed(), 'FORBIDDEN', 'not_granted');
+    expectRefused(refusalOf(await inv.failed()), 'FORBIDDEN', 'not_granted');
     const an = collect<AnalysisItem>((h) => client.analysis.onUpdate.subscribe({ analysisId: 'an-2' }, h));
-    expectRefused(await an.failed(), 'FORBIDDEN', 'not_granted');
+    expectRefused(refusalOf(await an.failed()), 'FORBIDDEN', 'not_granted');
     // Grants are per kind: an investigation id does not open the analysis of the same name.
     const crossed = collect<AnalysisItem>((h) => client.analysis.onUpdate.subscribe({ analysisId: 'inv-1' }, h));
-    expectRefused(await crossed.failed(), 'FORBIDDEN', 'not_granted');
+    expectRefused(refusalOf(await crossed.failed()), 'FORBIDDEN', 'not_granted');
 
     // The granted ones work on the same connection.
     const grantedInv = collect<InvestigationItem>((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h));
@@ -217,7 +202,7 @@ describe('authorization of subscriptions', () => {
 
     const { client: invOnly } = srv.wsClient({ token: await srv.token({ sub: 'u2', investigations: ['*'] }) });
     const refused = collect<AnalysisItem>((h) => invOnly.analysis.onUpdate.subscribe({ analysisId: 'any-analysis' }, h));
-    expectRefused(await refused.failed(), 'FORBIDDEN', 'not_granted');
+    expectRefused(refusalOf(await refused.failed()), 'FORBIDDEN', 'not_granted');
   });
 
   test('the admin role subscribes to anything without grants', async () => {
@@ -239,7 +224,7 @@ describe('authorization of subscriptions', () => {
     await chat.started;
 
     expectRefused(
-      await rejection(client.chat.watchInvestigation.mutate({ sessionId: 'session-1', investigationId: 'inv-2' })),
+      await rejectionOf(() => client.chat.watchInvestigation.mutate({ sessionId: 'session-1', investigationId: 'inv-2' })),
       'FORBIDDEN',
       'not_granted',
     );
@@ -277,8 +262,8 @@ describe('publishing needs the service role', () => {
       for (const claims of [{ sub: 'u1', investigations: ['*'], analyses: ['*'] }, { sub: 'root', roles: ['admin'] }]) {
         const client = await clientFor(claims);
         for (const [name, call] of Object.entries(publishCalls)) {
-          const err = await rejection(call(client));
-          expect({ name, code: err.data?.code, reason: err.data?.reason }).toEqual({ name, code: 'FORBIDDEN', reason: 'service_role_required' });
+          const { code, reason } = await rejectionOf(() => call(client));
+          expect({ name, code, reason }).toEqual({ name, code: 'FORBIDDEN', reason: 'service_role_required' });
         }
       }
 
@@ -299,8 +284,8 @@ describe('HTTP authentication', () => {
   test('without a token: UNAUTHORIZED (token_missing)', async () => {
     await using srv = await startServer();
     const anonymous = srv.httpClient();
-    expectRefused(await rejection(anonymous.investigation.notifyUpdate.mutate(progress('inv-1', 1))), 'UNAUTHORIZED', 'token_missing');
-    expectRefused(await rejection(anonymous.chat.typing.mutate({ sessionId: 's-1', isTyping: true })), 'UNAUTHORIZED', 'token_missing');
+    expectRefused(await rejectionOf(() => anonymous.investigation.notifyUpdate.mutate(progress('inv-1', 1))), 'UNAUTHORIZED', 'token_missing');
+    expectRefused(await rejectionOf(() => anonymous.chat.typing.mutate({ sessionId: 's-1', isTyping: true })), 'UNAUTHORIZED', 'token_missing');
   });
 
   test('with a bad token: UNAUTHORIZED', async () => {
@@ -312,8 +297,8 @@ describe('HTTP authentication', () => {
       [await srv.token({ sub: 'svc', roles: ['service'] }, -60), 'token_expired'],
     ];
     for (const [token, reason] of cases) {
-      const err = await rejection(srv.httpClient(token).investigation.notifyUpdate.mutate(progress('inv-1', 1)));
-      expectRefused(err, 'UNAUTHORIZED', reason);
+      const refusal = await rejectionOf(() => srv.httpClient(token).investigation.notifyUpdate.mutate(progress('inv-1', 1)));
+      expectRefused(refusal, 'UNAUTHORIZED', reason);
     }
   });
 

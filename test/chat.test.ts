@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import type { ChatAgent, ChatRequest } from '../server/index';
 import type { EventOfType } from '../shared/events';
-import { collect, rejectionOf, type ChatItem, type Collector } from './support/chat';
+import { collect, type ChatItem, type Collector } from './support/collect';
+import { rejectionOf } from './support/errors';
 import { startServer, type TestServer } from './support/server';
 
 type Client = ReturnType<TestServer['wsClient']>['client'];
@@ -47,7 +48,7 @@ describe('chat.send and the streamed reply', () => {
     await using srv = await startServer();
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice' }) });
     const chat = watchSession(client, 's-1');
-    await chat.ready();
+    await chat.started;
 
     const { messageId, events, reply, tokens } = await ask(client, chat, 's-1', 'hello, anyone there?');
 
@@ -76,12 +77,12 @@ describe('chat.send and the streamed reply', () => {
     await using srv = await startServer();
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice' }) });
     const chat = watchSession(client, 's-typing');
-    await chat.ready();
+    await chat.started;
 
     expect(await client.chat.typing.mutate({ sessionId: 's-typing', isTyping: true })).toEqual({ ok: true });
     expect(await client.chat.typing.mutate({ sessionId: 's-typing', isTyping: false })).toEqual({ ok: true });
 
-    const got = await chat.count(2);
+    const got = await chat.take(2);
     expect(got.map((i) => [i.data.type, i.data.data])).toEqual([
       ['typing', { sessionId: 's-typing', userId: 'alice', isTyping: true }],
       ['typing', { sessionId: 's-typing', userId: 'alice', isTyping: false }],
@@ -92,7 +93,7 @@ describe('chat.send and the streamed reply', () => {
     await using srv = await startServer();
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice' }) });
     const chat = watchSession(client, 's-bad');
-    await chat.ready();
+    await chat.started;
 
     for (const content of ['', '   \n\t ', 'x'.repeat(8001)]) {
       const refused = await rejectionOf(() => client.chat.send.mutate({ sessionId: 's-bad', content }));
@@ -113,7 +114,7 @@ describe('the built-in assistant answers from live state', () => {
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['inv-A'] }) });
     await seedInvestigation(srv, 'inv-A');
     const chat = watchSession(client, 's-live');
-    await chat.ready();
+    await chat.started;
     expect(await client.chat.watchInvestigation.mutate({ sessionId: 's-live', investigationId: 'inv-A' })).toEqual({ ok: true });
 
     const { reply } = await ask(client, chat, 's-live', 'what is the status, progress and anomalies?');
@@ -134,7 +135,7 @@ describe('the built-in assistant answers from live state', () => {
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['inv-A'] }) });
     await seedInvestigation(srv, 'inv-A');
     const chat = watchSession(client, 's-questions');
-    await chat.ready();
+    await chat.started;
     await client.chat.watchInvestigation.mutate({ sessionId: 's-questions', investigationId: 'inv-A' });
 
     const anomalies = (await ask(client, chat, 's-questions', 'any anomalies?')).reply.data.content;
@@ -167,7 +168,7 @@ describe('the built-in assistant answers from live state', () => {
     // State exists on the server, but this session does not watch it.
     await seedInvestigation(srv, 'inv-A');
     const chat = watchSession(client, 's-idle');
-    await chat.ready();
+    await chat.started;
 
     const answer = (await ask(client, chat, 's-idle', 'what is the status and anomalies?')).reply.data.content;
     expect(answer).toMatch(/not watching any investigation/);
@@ -179,7 +180,7 @@ test('events of watched investigations (only those) reach chat.onEvent', async (
   await using srv = await startServer();
   const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['inv-A', 'inv-B'] }) });
   const chat = watchSession(client, 's-watch');
-  await chat.ready();
+  await chat.started;
   await client.chat.watchInvestigation.mutate({ sessionId: 's-watch', investigationId: 'inv-A' });
 
   // inv-B is not watched: had it leaked into the session it would arrive first.
@@ -190,7 +191,7 @@ test('events of watched investigations (only those) reach chat.onEvent', async (
     anomaly: { severity: 'high', description: 'split purchase under the bidding threshold', contractId: 'CT-3', confidence: 0.8 },
   });
 
-  const [update, anomaly] = await chat.count(2);
+  const [update, anomaly] = await chat.take(2);
   expect(update!.data).toMatchObject({
     type: 'investigation_update',
     data: { investigationId: 'inv-A', updateType: 'progress', progress: 40, stage: 'scoring' },
@@ -213,7 +214,7 @@ test('a session belongs to its first user: others are FORBIDDEN, an admin may re
   const admin = srv.wsClient({ token: await srv.token({ sub: 'root', roles: ['admin'] }) }).client;
 
   const aliceChat = watchSession(alice, 's-alice');
-  await aliceChat.ready();
+  await aliceChat.started;
 
   const bobChat = watchSession(bob, 's-alice');
   const bobError = await bobChat.failed();
@@ -227,12 +228,12 @@ test('a session belongs to its first user: others are FORBIDDEN, an admin may re
   }
 
   const adminChat = watchSession(admin, 's-alice');
-  await adminChat.ready();
+  await adminChat.started;
 
   await ask(alice, aliceChat, 's-alice', 'hello');
   // Nothing bob tried reached the session: alice's message is the first event of it.
   expect(aliceChat.items[0]!.data).toMatchObject({ type: 'chat_message', data: { userId: 'alice', content: 'hello' } });
-  const [seenByAdmin] = await adminChat.count(1);
+  const [seenByAdmin] = await adminChat.take(1);
   expect(seenByAdmin!.data).toMatchObject({ type: 'chat_message', data: { role: 'user', userId: 'alice', content: 'hello' } });
   await adminChat.until((items) => items.some((i) => isReply(i.data)), 'the assistant reply, seen by the admin');
 });
@@ -253,7 +254,7 @@ describe('a ChatAgent given to the server', () => {
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['inv-A'] }) });
     await seedInvestigation(srv, 'inv-A');
     const chat = watchSession(client, 's-agent');
-    await chat.ready();
+    await chat.started;
     await client.chat.watchInvestigation.mutate({ sessionId: 's-agent', investigationId: 'inv-A' });
 
     const { tokens, reply } = await ask(client, chat, 's-agent', 'oi');
@@ -283,7 +284,7 @@ describe('a ChatAgent given to the server', () => {
     await using srv = await startServer({ chatAgent: agent });
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice' }) });
     const chat = watchSession(client, 's-broken');
-    await chat.ready();
+    await chat.started;
 
     const midway = await ask(client, chat, 's-broken', 'tell me something');
     expect(midway.tokens.map((t) => t.data.delta)).toEqual(['Let me think']);

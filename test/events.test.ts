@@ -16,7 +16,7 @@ import {
   type Collector,
   type InvestigationItem,
   type NotificationItem,
-} from './support/delivery';
+} from './support/collect';
 import { startServer, type TestServer } from './support/server';
 
 const ID_SHAPE = /^\d+-\d+$/;

@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { healthSchema } from '../shared/health';
-import { collect, waitForValue, type InvestigationItem } from './support/chat';
+import { collect, type InvestigationItem } from './support/collect';
 import { startServer, type TestServer } from './support/server';
+import { waitFor } from './support/wait';
 
 type Client = ReturnType<TestServer['wsClient']>['client'];
 
@@ -36,7 +37,7 @@ describe('health', () => {
       const h = await getHealth(srv);
       return { connections: h['connections'], subscriptions: h['subscriptions'] };
     };
-    await waitForValue(counts, { connections: 0, subscriptions: 0 });
+    await waitFor(counts, (c) => c.connections === 0 && c.subscriptions === 0, 'no connection and no subscription');
 
     const alice = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['*'] }) });
     const bob = srv.wsClient({ token: await srv.token({ sub: 'bob', investigations: ['*'] }) });
@@ -45,8 +46,8 @@ describe('health', () => {
       watchInvestigation(alice.client, 'inv-2'),
       watchInvestigation(bob.client, 'inv-1'),
     ];
-    await Promise.all(subs.map((s) => s.ready()));
-    await waitForValue(counts, { connections: 2, subscriptions: 3 });
+    await Promise.all(subs.map((s) => s.started));
+    await waitFor(counts, (c) => c.connections === 2 && c.subscriptions === 3, '2 connections and 3 subscriptions');
 
     const health = await getHealth(srv);
     expect(health).toEqual({
@@ -63,9 +64,9 @@ describe('health', () => {
     expect(viaTrpc).toEqual({ ...health, uptime: expect.any(Number) });
 
     subs[1]!.unsubscribe();
-    await waitForValue(counts, { connections: 2, subscriptions: 2 });
+    await waitFor(counts, (c) => c.connections === 2 && c.subscriptions === 2, 'the unsubscribed one to be gone');
     await bob.ws.close();
-    await waitForValue(counts, { connections: 1, subscriptions: 1 });
+    await waitFor(counts, (c) => c.connections === 1 && c.subscriptions === 1, 'bob\'s connection and subscription to be gone');
     expect(await srv.httpClient().system.health.query()).toMatchObject({ connections: 1, subscriptions: 1 });
   });
 });
@@ -74,10 +75,10 @@ test('GET /metrics is Prometheus text with connections, subscriptions, published
   await using srv = await startServer();
   const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['inv-1'] }) });
   const updates = watchInvestigation(client, 'inv-1');
-  await updates.ready();
+  await updates.started;
   await srv.server.notifyInvestigationUpdate({ investigationId: 'inv-1', updateType: 'progress', data: { progress: 10 } });
   await srv.server.notifyInvestigationUpdate({ investigationId: 'inv-1', updateType: 'progress', data: { progress: 20 } });
-  await updates.count(2);
+  await updates.take(2);
 
   const read = async () => {
     const text = await getMetrics(srv);
@@ -88,7 +89,11 @@ test('GET /metrics is Prometheus text with connections, subscriptions, published
       delivered: sample(text, 'realtime_events_delivered_total'),
     };
   };
-  await waitForValue(read, { connections: 1, subscriptions: 1, published: 2, delivered: 2 });
+  await waitFor(
+    read,
+    (m) => m.connections === 1 && m.subscriptions === 1 && m.published === 2 && m.delivered === 2,
+    'the metrics of 1 connection, 1 subscription, 2 published and 2 delivered events',
+  );
 
   const text = await getMetrics(srv);
   for (const name of ['realtime_connections', 'realtime_subscriptions', 'realtime_events_published_total', 'realtime_events_delivered_total']) {
@@ -102,7 +107,7 @@ describe('publishing over plain HTTP, as a backend in another language would', (
     const serviceToken = await srv.token({ sub: 'backend', roles: ['service'] });
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['inv-1'] }) });
     const updates = watchInvestigation(client, 'inv-1');
-    await updates.ready();
+    await updates.started;
     const post = (body: string, token: string | null = serviceToken, procedure = 'investigation.notifyUpdate') =>
       fetch(`${srv.address.httpUrl}/api/v1/trpc/${procedure}`, {
         method: 'POST',
@@ -113,7 +118,7 @@ describe('publishing over plain HTTP, as a backend in another language would', (
     const firstDelivered = async () => {
       const res = await post(JSON.stringify({ investigationId: 'inv-1', updateType: 'status', data: { status: 'completed' } }));
       expect(res.status).toBe(200);
-      const [first] = await updates.count(1);
+      const [first] = await updates.take(1);
       return first!.data;
     };
     return { srv, post, updates, firstDelivered, [Symbol.asyncDispose]: () => srv[Symbol.asyncDispose]() };
@@ -128,7 +133,7 @@ describe('publishing over plain HTTP, as a backend in another language would', (
     const id = body.result.data.json.id;
     expect(id).toMatch(/^\d+-\d+$/);
 
-    const [got] = await t.updates.count(1);
+    const [got] = await t.updates.take(1);
     expect(got).toMatchObject({
       id,
       data: { id, type: 'investigation_update', data: { investigationId: 'inv-1', updateType: 'progress', progress: 40 } },
@@ -146,7 +151,7 @@ describe('publishing over plain HTTP, as a backend in another language would', (
 
     expect(res.status).toBe(200);
     const { result } = (await res.json()) as { result: { data: { json: { id: string } } } };
-    const [got] = await t.updates.count(1);
+    const [got] = await t.updates.take(1);
     expect(got).toMatchObject({
       id: result.data.json.id,
       data: { type: 'anomaly_detected', data: { investigationId: 'inv-1', severity: 'critical', contractId: 'CT-7', confidence: 0.99 } },

@@ -1,8 +1,5 @@
-import { TRPCClientError } from '@trpc/client';
 import { describe, expect, test } from 'vitest';
-import type { AppRouter } from '../server/index';
 import { CloseCode } from '../shared/closeCodes';
-import type { ErrorReason } from '../shared/errors';
 import {
   collect,
   type AnalysisItem,
@@ -10,15 +7,11 @@ import {
   type Collector,
   type InvestigationItem,
   type NotificationItem,
-} from './support/delivery';
-import { RawWs, waitFor } from './support/rawWs';
+} from './support/collect';
+import { expectRefused, refusalOf } from './support/errors';
+import { RawWs } from './support/rawWs';
 import { startServer, type TestServer } from './support/server';
-
-function expectRefused(err: unknown, code: string, reason: ErrorReason) {
-  expect(err).toBeInstanceOf(TRPCClientError);
-  const { data } = err as TRPCClientError<AppRouter>;
-  expect({ code: data?.code, reason: data?.reason }).toEqual({ code, reason });
-}
+import { waitFor } from './support/wait';
 
 const progress = (investigationId: string, value: number) =>
   ({ investigationId, updateType: 'progress', data: { progress: value } }) as const;
@@ -103,7 +96,7 @@ describe('subscriptions per connection', () => {
     expect(srv.server.stats().subscriptions).toBe(max);
 
     const extra = subscribe('inv-extra');
-    expectRefused(await extra.failed(), 'TOO_MANY_REQUESTS', 'too_many_subscriptions');
+    expectRefused(refusalOf(await extra.failed()), 'TOO_MANY_REQUESTS', 'too_many_subscriptions');
 
     const ids = await Promise.all(subs.map((_, i) => publishProgress(srv, `inv-${i}`, i % 100)));
     await Promise.all(subs.map(async (sub, i) => expect((await sub.take(1))[0]!.id).toBe(ids[i]!.id)));
@@ -172,7 +165,7 @@ describe('incoming messages per connection', () => {
     const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     expect(ok.length).toBeGreaterThanOrEqual(burst);
     expect(refused.length).toBeGreaterThan(0);
-    for (const err of refused) expectRefused(err, 'TOO_MANY_REQUESTS', 'rate_limited');
+    for (const err of refused) expectRefused(refusalOf(err), 'TOO_MANY_REQUESTS', 'rate_limited');
 
     // Another connection has its own budget.
     const { client: second } = srv.wsClient({ token });

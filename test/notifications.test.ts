@@ -1,6 +1,7 @@
 import { expect, test } from 'vitest';
-import { collect, waitForValue, type Collector, type NotificationItem } from './support/chat';
+import { collect, type Collector, type NotificationItem } from './support/collect';
 import { startServer, type TestServer } from './support/server';
+import { waitFor } from './support/wait';
 
 type Client = ReturnType<TestServer['wsClient']>['client'];
 
@@ -8,7 +9,7 @@ type Client = ReturnType<TestServer['wsClient']>['client'];
 async function connect(srv: TestServer, userId: string, input: { lastEventId?: string } = {}) {
   const { client, ws } = srv.wsClient({ token: await srv.token({ sub: userId }) });
   const inbox = subscribeInbox(client, input);
-  await inbox.ready();
+  await inbox.started;
   return {
     client,
     inbox,
@@ -16,7 +17,7 @@ async function connect(srv: TestServer, userId: string, input: { lastEventId?: s
     async disconnect() {
       const before = srv.server.stats().connections;
       await ws.close();
-      await waitForValue(() => srv.server.stats().connections, before - 1);
+      await waitFor(() => srv.server.stats().connections, (n) => n === before - 1, 'the closed connection to be gone');
     },
   };
 }
@@ -44,7 +45,7 @@ test('a notification reaches only the users it is addressed to', async () => {
     link: 'https://cidadao.ai/inv/inv-1',
   });
   expect(ids).toHaveLength(1);
-  const [first] = await ana.inbox.count(1);
+  const [first] = await ana.inbox.take(1);
   expect(first).toMatchObject({
     id: ids[0],
     data: {
@@ -58,8 +59,8 @@ test('a notification reaches only the users it is addressed to', async () => {
   // Had bia received ana's notification, it would be the first thing in her inbox.
   await send(srv, ['bia'], 'for bia');
   await send(srv, ['ana'], 'for ana again');
-  expect(titles(await bia.inbox.count(1))).toEqual(['for bia']);
-  expect(titles(await ana.inbox.count(2))).toEqual(['Anomaly found', 'for ana again']);
+  expect(titles(await bia.inbox.take(1))).toEqual(['for bia']);
+  expect(titles(await ana.inbox.take(2))).toEqual(['Anomaly found', 'for ana again']);
   expect(titles(bia.inbox.items)).toEqual(['for bia']);
 });
 
@@ -72,10 +73,10 @@ test('the subscription is always the caller\'s own: no way to read another user\
   expect((await spying.failed()).data).toMatchObject({ code: 'BAD_REQUEST' });
 
   const inbox = subscribeInbox(mallory);
-  await inbox.ready();
+  await inbox.started;
   await send(srv, ['victim'], 'victim secret');
   await send(srv, ['mallory'], 'for mallory');
-  expect(titles(await inbox.count(1))).toEqual(['for mallory']);
+  expect(titles(await inbox.take(1))).toEqual(['for mallory']);
 });
 
 test('a notification to an offline user is delivered once, when they next subscribe', async () => {
@@ -83,13 +84,13 @@ test('a notification to an offline user is delivered once, when they next subscr
   await send(srv, ['olga'], 'while you were away');
 
   const first = await connect(srv, 'olga');
-  expect(titles(await first.inbox.count(1))).toEqual(['while you were away']);
+  expect(titles(await first.inbox.take(1))).toEqual(['while you were away']);
   await first.disconnect();
 
   // A later connection starts after what was delivered: the next thing it sees is new.
   const second = await connect(srv, 'olga');
   await send(srv, ['olga'], 'fresh');
-  expect(titles(await second.inbox.count(1))).toEqual(['fresh']);
+  expect(titles(await second.inbox.take(1))).toEqual(['fresh']);
 });
 
 test('several offline notifications arrive in the order they were sent', async () => {
@@ -97,7 +98,7 @@ test('several offline notifications arrive in the order they were sent', async (
   for (const title of ['one', 'two', 'three', 'four']) await send(srv, ['otto'], title);
 
   const otto = await connect(srv, 'otto');
-  const got = await otto.inbox.count(4);
+  const got = await otto.inbox.take(4);
   expect(titles(got)).toEqual(['one', 'two', 'three', 'four']);
   const ids = got.map((i) => i.id);
   expect(new Set(ids).size).toBe(4);
@@ -109,7 +110,7 @@ test('with NOTIFICATION_MAX_PER_USER 3, only the last 3 of 5 offline notificatio
 
   const pia = await connect(srv, 'pia');
   await send(srv, ['pia'], 'live');
-  expect(titles(await pia.inbox.count(4))).toEqual(['n3', 'n4', 'n5', 'live']);
+  expect(titles(await pia.inbox.take(4))).toEqual(['n3', 'n4', 'n5', 'live']);
 });
 
 test('a broadcast reaches every connected user, and a user seen before on their next subscribe', async () => {
@@ -123,11 +124,11 @@ test('a broadcast reaches every connected user, and a user seen before on their 
   expect(ids).toHaveLength(3);
 
   for (const user of [ana, bia]) {
-    const [got] = await user.inbox.count(1);
+    const [got] = await user.inbox.take(1);
     expect(got!.data).toMatchObject({ type: 'notification', data: { title: 'Maintenance', body: 'at 22:00', level: 'warning' } });
   }
   const caiAgain = await connect(srv, 'cai');
-  expect(titles(await caiAgain.inbox.count(1))).toEqual(['Maintenance']);
+  expect(titles(await caiAgain.inbox.take(1))).toEqual(['Maintenance']);
 });
 
 test('the same broadcast over HTTP from a service', async () => {
@@ -136,7 +137,7 @@ test('the same broadcast over HTTP from a service', async () => {
   const service = srv.httpClient(await srv.token({ sub: 'backend', roles: ['service'] }));
 
   const { ids } = await service.notification.send.mutate({ broadcast: true, title: 'Hello', body: 'everyone', level: 'info' });
-  const [got] = await ana.inbox.count(1);
+  const [got] = await ana.inbox.take(1);
   expect(ids).toContain(got!.id);
   expect(titles([got!])).toEqual(['Hello']);
 });
@@ -146,12 +147,12 @@ test('lastEventId resumes notifications after that id, even past what was alread
   const first = await connect(srv, 'rui');
   await send(srv, ['rui'], 'a');
   await send(srv, ['rui'], 'b');
-  const [a] = await first.inbox.count(2);
+  const [a] = await first.inbox.take(2);
   await first.disconnect();
 
   await send(srv, ['rui'], 'c');
   const resumed = await connect(srv, 'rui', { lastEventId: a!.id });
   await send(srv, ['rui'], 'd');
-  const got = await resumed.inbox.count(3);
+  const got = await resumed.inbox.take(3);
   expect(titles(got)).toEqual(['b', 'c', 'd']);
 });

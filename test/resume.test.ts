@@ -3,9 +3,11 @@ import { TRPCClientError } from '@trpc/client';
 import { describe, expect, test } from 'vitest';
 import { CloseCode } from '../shared/closeCodes';
 import { compareEventIds } from '../shared/eventId';
-import { collect, eventually, openRawClient, type AnalysisItem, type ChatItem, type InvestigationItem } from './support/delivery';
 import type { AppRouter } from '../server/index';
+import { collect, type AnalysisItem, type ChatItem, type InvestigationItem } from './support/collect';
+import { RawWs } from './support/rawWs';
 import { startServer, type TestServer } from './support/server';
+import { waitFor } from './support/wait';
 
 const progress = (srv: TestServer, investigationId: string, value: number) =>
   srv.server.notifyInvestigationUpdate({ investigationId, updateType: 'progress', data: { progress: value % 101 } });
@@ -35,7 +37,7 @@ describe('resume with lastEventId', () => {
     const seen = await publishProgress(srv, 'inv-1', 0, 3);
     expect((await first.take(3)).map((i) => i.id)).toEqual(seen);
     first.unsubscribe();
-    await eventually(() => srv.server.stats().subscriptions === 0, 'the first subscription to end');
+    await waitFor(() => srv.server.stats().subscriptions, (n) => n === 0, 'the first subscription to end');
 
     const missed = await publishProgress(srv, 'inv-1', 3, 3);
     const resumed = collect<InvestigationItem>((o) =>
@@ -77,9 +79,13 @@ describe('resume with lastEventId', () => {
     const before = await publishProgress(srv, 'inv-1', 0, 3);
     await sub.take(3);
 
-    await eventually(() => closes.length === 1 && tokensIssued >= 2, 'the token to expire and the client to reconnect');
+    await waitFor(
+      () => ({ closes: closes.length, tokensIssued }),
+      (s) => s.closes === 1 && s.tokensIssued >= 2,
+      'the token to expire and the client to reconnect',
+    );
     const missedIds = await missed!;
-    await eventually(() => srv.server.stats().subscriptions === 1, 'the subscription to be back on the new connection');
+    await waitFor(() => srv.server.stats().subscriptions, (n) => n === 1, 'the subscription to be back on the new connection');
     const after = await publishProgress(srv, 'inv-1', 6, 2);
 
     const items = await sub.take(8);
@@ -93,17 +99,17 @@ describe('resume with lastEventId', () => {
     const token = await srv.token({ sub: 'raw', investigations: ['inv-raw'] });
     const ids = await publishProgress(srv, 'inv-raw', 0, 6);
 
-    await using raw = await openRawClient(`${srv.address.wsUrl}?token=${token}`);
+    await using raw = await RawWs.open(`${srv.address.wsUrl}?token=${token}`);
     raw.send({
       id: 1,
       method: 'subscription',
       params: { path: 'investigation.onUpdate', input: { json: { investigationId: 'inv-raw' } }, lastEventId: ids[2] },
     });
-    await raw.until((f) => f.some((x) => x.id === 1 && x.result?.type === 'started'), 'started');
+    await raw.frame((f) => f.id === 1 && f.result?.type === 'started', 'started');
     const live = await publishProgress(srv, 'inv-raw', 6, 1);
-    await raw.until(() => raw.events(1).length >= 4, '4 events');
+    await raw.waitForEvents(1, 4);
 
-    const events = raw.events(1);
+    const events = raw.deliveries(1);
     expect(events.map((e) => e.trackedId)).toEqual([...ids.slice(3), ...live]);
     for (const { trackedId, payload } of events) {
       expect(payload.id).toBe(trackedId);
@@ -182,7 +188,7 @@ describe('an id the history does not reach yields resync_required', () => {
     const [head] = await publishProgress(srv, 'inv-1', 0, 1);
     const published = Date.now();
     // The history is empty now; the client's last id is still the topic's newest.
-    await eventually(() => Date.now() > published + 1_100, 'the history to expire');
+    await waitFor(() => Date.now(), (now) => now > published + 1_100, 'the history to expire');
 
     const sub = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: head }, o));
     await sub.started;
@@ -199,7 +205,7 @@ describe('an id the history does not reach yields resync_required', () => {
     const err = await sub.failed();
     expect(err).toBeInstanceOf(TRPCClientError);
     expect((err as TRPCClientError<AppRouter>).data?.code).toBe('BAD_REQUEST');
-    await eventually(() => srv.server.stats().subscriptions === 0, 'no subscription left behind');
+    await waitFor(() => srv.server.stats().subscriptions, (n) => n === 0, 'no subscription left behind');
   });
 });
 
@@ -287,7 +293,7 @@ describe('analysis and chat resume the same way', () => {
     await progress(srv, 'inv-1', 10);
     const seen = await first.take(2);
     first.unsubscribe();
-    await eventually(() => srv.server.stats().subscriptions === 0, 'the first subscription to end');
+    await waitFor(() => srv.server.stats().subscriptions, (n) => n === 0, 'the first subscription to end');
 
     await http.chat.typing.mutate({ sessionId: 's-1', isTyping: false });
     await progress(srv, 'inv-1', 20);

@@ -1,9 +1,10 @@
 import type { Socket } from 'node:net';
 import { expect, test } from 'vitest';
 import { CloseCode } from '../shared/closeCodes';
-import { collect, type InvestigationItem } from './support/delivery';
-import { RawWs, waitFor } from './support/rawWs';
+import { collect, type InvestigationItem } from './support/collect';
+import { RawWs } from './support/rawWs';
 import { startServer } from './support/server';
+import { waitFor } from './support/wait';
 
 /** The client's TCP socket under `ws`, to stop reading from it as a stuck browser tab would. */
 function socketOf(raw: RawWs): Socket {

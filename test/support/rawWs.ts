@@ -1,8 +1,12 @@
+import superjson from 'superjson';
 import WebSocket, { type ClientOptions } from 'ws';
+import type { RealtimeEvent } from '../../shared/events';
+import { Changes } from './wait';
 
 /**
  * A plain `ws` client speaking the tRPC WebSocket protocol by hand, for what
- * the tRPC client hides: close codes, malformed frames, frame sizes, pings.
+ * the tRPC client hides: close codes, malformed frames, frame sizes, pings,
+ * the exact frames (`params.lastEventId`, tracked ids).
  */
 
 export interface CloseInfo {
@@ -25,7 +29,11 @@ export interface Frame {
   error?: { json?: FrameError } & Partial<FrameError>;
 }
 
-const DEFAULT_TIMEOUT_MS = 10_000;
+/** One event of a data frame: the frame's tracked id and its superjson-decoded payload, `{ id, data: event }`. */
+export interface Delivery {
+  trackedId: string | undefined;
+  payload: { id: string; data: RealtimeEvent };
+}
 
 /** The error of a frame, unwrapped from superjson, or undefined. */
 export function errorOf(frame: Frame): FrameError | undefined {
@@ -33,11 +41,9 @@ export function errorOf(frame: Frame): FrameError | undefined {
   return (frame.error.json ?? frame.error) as FrameError;
 }
 
-/** The event envelope of a data frame, unwrapped from superjson (`{ id, data: event }` for tracked events). */
-export function eventOf(frame: Frame): { id: string; type: string; data: Record<string, unknown> } | undefined {
+function deliveryOf(frame: Frame): Delivery | undefined {
   if (frame.result?.type !== 'data') return undefined;
-  const payload = frame.result.data as { json?: { data?: unknown } } | undefined;
-  return payload?.json?.data as { id: string; type: string; data: Record<string, unknown> } | undefined;
+  return { trackedId: frame.result.id, payload: superjson.deserialize(frame.result.data as never) };
 }
 
 export class RawWs {
@@ -48,14 +54,14 @@ export class RawWs {
   /** Set once the close event fired. */
   closeInfo: CloseInfo | null = null;
   readonly closed: Promise<CloseInfo>;
-  private readonly checks = new Set<() => void>();
+  private readonly changes = new Changes();
 
   private constructor(readonly ws: WebSocket) {
     this.closed = new Promise((resolve) => {
       ws.once('close', (code, reason) => {
         this.closeInfo = { code, reason: reason.toString() };
         resolve(this.closeInfo);
-        this.recheck();
+        this.changes.changed();
       });
     });
     ws.on('message', (data) => {
@@ -67,11 +73,11 @@ export class RawWs {
         frame = { method: text };
       }
       this.frames.push(frame);
-      this.recheck();
+      this.changes.changed();
     });
     ws.on('ping', () => {
       this.pings++;
-      this.recheck();
+      this.changes.changed();
     });
     // A client-side socket error is followed by a close event, which is what tests look at.
     ws.on('error', () => undefined);
@@ -109,31 +115,18 @@ export class RawWs {
   /**
    * Resolves with `check()`'s first non-undefined value, re-evaluated on every
    * frame, ping and close. Rejects when the connection closes first or after
-   * a generous timeout, naming what it waited for.
+   * the overall bound, naming what it waited for.
    */
-  until<T>(check: () => T | undefined, what: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const run = () => {
+  until<T>(check: () => T | undefined, what: string): Promise<T> {
+    return this.changes.until(
+      () => {
         const value = check();
-        if (value !== undefined) {
-          done();
-          resolve(value);
-        } else if (this.closeInfo) {
-          done();
-          reject(new Error(`connection closed (${this.closeInfo.code} ${this.closeInfo.reason}) while waiting for ${what}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`timed out waiting for ${what}; frames so far: ${JSON.stringify(this.frames).slice(0, 2000)}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.checks.delete(run);
-      };
-      this.checks.add(run);
-      run();
-    });
+        if (value !== undefined) return value;
+        if (this.closeInfo) throw new Error(`connection closed (${this.closeInfo.code} ${this.closeInfo.reason}) while waiting for ${what}`);
+        return undefined;
+      },
+      () => `timed out waiting for ${what}; frames so far: ${JSON.stringify(this.frames).slice(0, 2000)}`,
+    );
   }
 
   /** The first received frame matching `predicate`. */
@@ -155,9 +148,14 @@ export class RawWs {
     return errorOf(frame)!;
   }
 
+  /** The deliveries received so far on subscription `id`, in arrival order. */
+  deliveries(id: number): Delivery[] {
+    return this.frames.filter((f) => f.id === id).flatMap((f) => deliveryOf(f) ?? []);
+  }
+
   /** The events received so far on subscription `id`. */
-  events(id: number) {
-    return this.frames.filter((f) => f.id === id).flatMap((f) => eventOf(f) ?? []);
+  events(id: number): RealtimeEvent[] {
+    return this.deliveries(id).map((d) => d.payload.data);
   }
 
   /** Waits until subscription `id` has received at least `n` events. */
@@ -184,23 +182,5 @@ export class RawWs {
 
   async [Symbol.asyncDispose]() {
     await this.close();
-  }
-
-  private recheck() {
-    for (const check of [...this.checks]) check();
-  }
-}
-
-/**
- * Polls `read()` until `predicate` holds for its value, and returns that
- * value; fails after a generous timeout, showing the last value seen.
- */
-export async function waitFor<T>(read: () => T | Promise<T>, predicate: (value: T) => boolean, what = 'a condition', timeoutMs = DEFAULT_TIMEOUT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (predicate(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
