@@ -4,7 +4,8 @@ import type { EventEngine } from './bus/engine';
 import type { ChatService } from './chat/chatService';
 import type { ChatSessionStore } from './chat/sessionStore';
 import type { RealtimeConfig } from './config';
-import type { MessageRateLimiter } from './limits/messageRateLimiter';
+import type { UserConnectionCounter } from './limits/connectionCounter';
+import type { RateLimiter } from './limits/messageRateLimiter';
 import type { KnownUsers } from './notifications/knownUsers';
 import type { Logger } from './observability/logger';
 import type { Metrics } from './observability/metrics';
@@ -23,7 +24,9 @@ export interface AppServices {
   publishers: Publishers;
   knownUsers: KnownUsers;
   registry: ConnectionRegistry;
-  rateLimiter: MessageRateLimiter;
+  rateLimiter: RateLimiter;
+  /** The per-user connection limit (across nodes with Redis). */
+  connectionCounter: UserConnectionCounter;
   jwtKey: Uint8Array;
   health(): Health;
 }

@@ -14,6 +14,7 @@ export const envSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 key)').optional(),
   REDIS_URL: z.url().optional(),
+  REDIS_KEY_PREFIX: z.string().min(1).max(64).default('rt:'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   MAX_CONNECTIONS_PER_USER: positiveInt('MAX_CONNECTIONS_PER_USER'),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: positiveInt('MAX_SUBSCRIPTIONS_PER_CONNECTION'),
@@ -42,6 +43,8 @@ export interface RealtimeConfig {
   /** HS256 secret; verification refuses every token without one. */
   jwtSecret: string;
   redisUrl?: string;
+  /** Prefix of every Redis key and channel. */
+  redisKeyPrefix: string;
   logLevel: EnvConfig['LOG_LEVEL'];
   limits: { [K in LimitName]: number };
 }
@@ -63,6 +66,7 @@ export function resolveConfig(input: RealtimeConfigInput): RealtimeConfig {
     host: input.host ?? '0.0.0.0',
     jwtSecret: input.jwtSecret,
     redisUrl: input.redisUrl,
+    redisKeyPrefix: input.redisKeyPrefix ?? 'rt:',
     logLevel: input.logLevel ?? 'info',
     limits: { ...limitDefaults, ...input.limits },
   };
@@ -100,6 +104,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, generateSecret: () => stri
       host: e.HOST,
       jwtSecret: e.JWT_SECRET ?? generateSecret(),
       redisUrl: e.REDIS_URL,
+      redisKeyPrefix: e.REDIS_KEY_PREFIX,
       logLevel: e.LOG_LEVEL,
       limits,
     },

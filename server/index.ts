@@ -6,17 +6,17 @@ import { secretKey } from './auth/verifyToken';
 import { EventBus } from './bus/bus';
 import type { EventEngine, Retention } from './bus/engine';
 import { createMemoryEngine } from './bus/memoryEngine';
+import { createRedisEngine } from './bus/redisEngine';
 import { createBuiltinAgent } from './chat/builtinAgent';
 import type { ChatAgent } from './chat/chatAgent';
 import { createChatService } from './chat/chatService';
-import { ChatSessionStore } from './chat/sessionStore';
 import { resolveConfig, type RealtimeConfigInput } from './config';
-import { MessageRateLimiter } from './limits/messageRateLimiter';
-import { KnownUsers } from './notifications/knownUsers';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics } from './observability/metrics';
 import { createPublishers } from './publish/publishers';
+import { connectRedis } from './redis/connect';
 import { ConnectionRegistry } from './transport/connectionRegistry';
+import { createStores } from './stores';
 import { createHttpServer } from './transport/httpTransport';
 import { attachWsTransport } from './transport/wsTransport';
 
@@ -44,9 +44,6 @@ export interface ListenAddress {
   wsUrl: string;
 }
 
-/** Users remembered for broadcasts; past this the least recently seen are dropped. */
-const MAX_KNOWN_USERS = 100_000;
-
 /**
  * Builds a server: HTTP + WebSocket on one port, the bus, auth and limits, and
  * the in-process publishing functions with the same effect as the mutations.
@@ -56,7 +53,8 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
   const { limits } = config;
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
-  const engine = options.engine ?? createMemoryEngine();
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, config.redisKeyPrefix, logger) : undefined;
+  const engine = options.engine ?? (redis ? createRedisEngine(redis, logger) : createMemoryEngine());
   const startedAt = Date.now();
 
   const topicRetention: Retention = { maxEvents: limits.HISTORY_SIZE, ttlMs: limits.HISTORY_TTL_SECONDS * 1000 };
@@ -73,13 +71,9 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
     maxQueuedEvents: Math.max(limits.HISTORY_SIZE, limitDefaults.HISTORY_SIZE) * 2,
     onPublished: (event) => metrics.published.inc({ type: event.type }),
   });
-  const registry = new ConnectionRegistry(limits.MAX_CONNECTIONS_PER_USER);
-  const sessions = new ChatSessionStore({
-    maxSessionsPerUser: limits.MAX_CHAT_SESSIONS_PER_USER,
-    maxWatchedPerSession: limits.MAX_WATCHED_PER_SESSION,
-    idleTtlMs: limits.HISTORY_TTL_SECONDS * 1000,
-  });
-  const knownUsers = new KnownUsers({ ttlMs: limits.NOTIFICATION_TTL_SECONDS * 1000, maxUsers: MAX_KNOWN_USERS });
+  const registry = new ConnectionRegistry();
+  const stores = createStores({ limits, redis, logger });
+  const { sessions, knownUsers, connectionCounter, rateLimiter } = stores;
   const publishers = createPublishers({ bus, sessions, knownUsers, connectedUsers: () => registry.connectedUsers() });
   const chat = createChatService({ bus, sessions, agent: options.chatAgent ?? createBuiltinAgent(), logger });
 
@@ -94,7 +88,8 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
     publishers,
     knownUsers,
     registry,
-    rateLimiter: new MessageRateLimiter({ perSecond: limits.RATE_LIMIT_PER_SECOND, burst: limits.RATE_LIMIT_BURST }),
+    rateLimiter,
+    connectionCounter,
     jwtKey: secretKey(config.jwtSecret),
     health() {
       const engineHealth = engine.health();
@@ -118,7 +113,14 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
     ...publishers,
 
     /** Starts listening; resolves to the bound address (port 0 picks a free one). */
-    listen(): Promise<ListenAddress> {
+    async listen(): Promise<ListenAddress> {
+      if (redis) {
+        // A node starts even while Redis is away (degraded: publishes fail with
+        // engine_unavailable, health says why) and recovers when it is back.
+        await redis.ready().catch((err: unknown) => {
+          logger.error({ event: 'redis_unavailable_at_start', message: err instanceof Error ? err.message : String(err) });
+        });
+      }
       return new Promise((resolve, reject) => {
         httpServer.once('error', reject);
         httpServer.listen(config.port, config.host, () => {
@@ -139,7 +141,8 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
         bus: bus.stats(),
         engine: engine.stats(),
         chat: { ...sessions.stats(), ...chat.stats() },
-        knownUsers: knownUsers.size,
+        knownUsers: knownUsers.stats().knownUsers,
+        connectionCounter: connectionCounter.stats(),
       };
     },
 
@@ -157,9 +160,10 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
           httpServer.close(() => resolve());
           httpServer.closeAllConnections();
         });
-        sessions.close();
-        knownUsers.close();
+        await stores.close();
+        bus.close();
         await engine.close();
+        await redis?.close();
         logger.info({ event: 'closed' });
       })();
       return closing;

@@ -21,6 +21,7 @@ export const errorReasons = {
   websocket_required: { code: 'BAD_REQUEST', message: 'subscriptions are served over the WebSocket endpoint /api/v1/ws' },
   engine_unavailable: { code: 'SERVICE_UNAVAILABLE', message: 'the event store is unavailable; the event was not accepted' },
   server_closing: { code: 'SERVICE_UNAVAILABLE', message: 'the server is shutting down' },
+  store_unavailable: { code: 'SERVICE_UNAVAILABLE', message: 'the shared state (Redis) is unavailable; try again' },
 } as const satisfies Record<string, { code: TRPC_ERROR_CODE_KEY; message: string }>;
 
 export type ErrorReason = keyof typeof errorReasons;

@@ -13,8 +13,12 @@ import type { EventDraft, RealtimeEvent } from '../shared/events';
  * Topic names are unique per test, so an engine backed by a shared store
  * (Redis) needs no cleanup between tests or runs.
  */
-export function describeEngineContract(name: string, makeEngine: () => Promise<EventEngine>) {
-  describe(`EventEngine contract: ${name}`, () => {
+export function describeEngineContract(
+  name: string,
+  makeEngine: () => Promise<EventEngine>,
+  describeFn: (name: string, body: () => void) => void = describe,
+) {
+  describeFn(`EventEngine contract: ${name}`, () => {
     const open: EventEngine[] = [];
     afterEach(async () => {
       await Promise.all(open.splice(0).map((engine) => engine.close()));
@@ -222,7 +226,8 @@ export function describeEngineContract(name: string, makeEngine: () => Promise<E
         const t = topic();
         const other = topic('other');
         const got: RealtimeEvent[] = [];
-        const stop = e.subscribe(t, (ev) => got.push(ev));
+        const feed = e.subscribe(t, (ev) => got.push(ev));
+        await feed.ready;
         const before = await e.readAfter(t, ORIGIN_EVENT_ID);
         expect(before.events).toEqual([]);
 
@@ -230,7 +235,7 @@ export function describeEngineContract(name: string, makeEngine: () => Promise<E
         const published = await Promise.all(Array.from({ length: 200 }, (_, i) => e.publish(t, draft(i), keep)));
         await eventually(async () => got.length, (n) => n >= 200, '200 live events');
         expect(got).toEqual(published);
-        stop();
+        feed.close();
       });
 
       test('unsubscribe stops delivery to that listener only and leaves the stats as they were', async () => {
@@ -242,29 +247,39 @@ export function describeEngineContract(name: string, makeEngine: () => Promise<E
 
         const stopped: RealtimeEvent[] = [];
         const kept: RealtimeEvent[] = [];
-        const stopFirst = e.subscribe(t, (ev) => stopped.push(ev));
-        const stopSecond = e.subscribe(t, (ev) => kept.push(ev));
+        const first = e.subscribe(t, (ev) => stopped.push(ev));
+        const second = e.subscribe(t, (ev) => kept.push(ev));
+        await Promise.all([first.ready, second.ready]);
         const one = await e.publish(t, draft(1), keep);
         await eventually(async () => stopped.length + kept.length, (n) => n === 2, 'both listeners');
 
-        stopFirst();
-        stopFirst(); // idempotent
+        first.close();
+        first.close(); // idempotent
         const two = await e.publish(t, draft(2), keep);
         // The listener still subscribed is the barrier: once it has the event, the stopped one would have too.
         await eventually(async () => kept.length, (n) => n === 2, 'the remaining listener');
         expect(kept).toEqual([one, two]);
         expect(stopped).toEqual([one]);
 
-        stopSecond();
+        second.close();
         expect(e.stats()).toEqual(baseline);
       });
 
       test('subscribing to a topic never written and leaving again leaves no trace in stats', async () => {
         const e = await engine();
         const baseline = e.stats();
-        const stops = Array.from({ length: 10 }, (_, i) => e.subscribe(topic(String(i)), () => undefined));
-        for (const stop of stops) stop();
+        const feeds = Array.from({ length: 10 }, (_, i) => e.subscribe(topic(String(i)), () => undefined));
+        await Promise.all(feeds.map((feed) => feed.ready));
+        for (const feed of feeds) feed.close();
         expect(e.stats()).toEqual(baseline);
+      });
+
+      test('head is the newest id of a topic, null for one never written', async () => {
+        const e = await engine();
+        const t = topic();
+        expect(await e.head(t)).toBeNull();
+        const events = await publishMany(e, t, 3, { maxEvents: 2, ttlMs: keep.ttlMs });
+        expect(await e.head(t)).toBe(events[2]!.id);
       });
     });
 

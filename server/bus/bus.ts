@@ -1,4 +1,5 @@
 import type { EventDraft, RealtimeEvent } from '../../shared/events';
+import { apiError } from '../errors';
 import type { EventEngine, Retention } from './engine';
 import { TopicSubscription, type SubscriptionOptions } from './subscription';
 import { TopicFanout, type BatchReceiver } from './topicFanout';
@@ -21,14 +22,26 @@ export class EventBus {
   private readonly fanouts = new Map<string, TopicFanout>();
   private subscriberCount = 0;
 
-  constructor(private readonly opts: BusOptions) {}
+  private readonly stopReconnect: () => void;
+
+  constructor(private readonly opts: BusOptions) {
+    this.stopReconnect = opts.engine.onReconnect(() => {
+      for (const fanout of this.fanouts.values()) void fanout.catchUp();
+    });
+  }
 
   get engine(): EventEngine {
     return this.opts.engine;
   }
 
+  /** Fails with `engine_unavailable` when the engine cannot take the event: never a silent drop. */
   async publish(topic: string, draft: EventDraft): Promise<RealtimeEvent> {
-    const event = await this.opts.engine.publish(topic, draft, this.opts.retentionOf(topic));
+    let event: RealtimeEvent;
+    try {
+      event = await this.opts.engine.publish(topic, draft, this.opts.retentionOf(topic));
+    } catch (cause) {
+      throw apiError('engine_unavailable', cause instanceof Error ? cause.message : undefined);
+    }
     this.opts.onPublished?.(event);
     return event;
   }
@@ -43,11 +56,15 @@ export class EventBus {
       fanout = new TopicFanout(this.opts.engine, topic, this.opts.batchWindowMs);
       this.fanouts.set(topic, fanout);
     }
-    const history = opts.startAfter === null ? null : this.opts.engine.readAfter(topic, opts.startAfter);
     const attached = fanout;
+    const { startAfter } = opts;
+    // The history is read once the live feed is certain to carry everything
+    // newer, so the two overlap and never leave a gap.
+    const history = startAfter === null ? null : attached.ready.then(() => this.opts.engine.readAfter(topic, startAfter));
     const subscription: TopicSubscription<E> = new TopicSubscription<E>(
       {
         topic,
+        ready: attached.ready,
         history,
         maxQueuedEvents: this.opts.maxQueuedEvents,
         detach: (receiver) => this.detach(topic, attached, receiver),
@@ -78,5 +95,11 @@ export class EventBus {
   /** Flushes every pending batch (graceful shutdown). */
   flushAll() {
     for (const fanout of this.fanouts.values()) fanout.flush();
+  }
+
+  close() {
+    this.stopReconnect();
+    for (const fanout of this.fanouts.values()) fanout.dispose();
+    this.fanouts.clear();
   }
 }

@@ -34,6 +34,11 @@ export interface EngineHealth {
 
 export type EventListener = (event: RealtimeEvent) => void;
 
+export interface LiveFeed {
+  ready: Promise<void>;
+  close(): void;
+}
+
 /**
  * Where events are numbered, kept and fanned out between nodes. The bus sits on
  * top and does batching and per-subscriber delivery; an engine only knows
@@ -45,8 +50,20 @@ export interface EventEngine {
   publish(topic: string, draft: EventDraft, retention: Retention): Promise<RealtimeEvent>;
   /** The retained events after `afterId` (`0-0`: all of them). */
   readAfter(topic: string, afterId: string): Promise<HistoryRead>;
-  /** Live events of a topic, from any node, in id order. Returns the unsubscribe function. */
-  subscribe(topic: string, listener: EventListener): () => void;
+  /**
+   * Live events of a topic, from any node, in id order. `ready` resolves once
+   * every event published from then on will reach the listener (for Redis: the
+   * SUBSCRIBE is confirmed), so a history read after it leaves no gap.
+   */
+  subscribe(topic: string, listener: EventListener): LiveFeed;
+  /** The newest id of a topic, or null. */
+  head(topic: string): Promise<string | null>;
+  /**
+   * Runs `listener` each time the live feed was interrupted and is back (Redis
+   * reconnected and resubscribed): events published meanwhile reach nobody
+   * live, so the bus reads them from history. Returns the remover.
+   */
+  onReconnect(listener: () => void): () => void;
   /** A small per-key position (the notification delivered cursor), with expiry. */
   getCursor(key: string): Promise<string | null>;
   setCursor(key: string, id: string, ttlMs: number): Promise<void>;

@@ -1,6 +1,7 @@
 import { ORIGIN_EVENT_ID, compareEventIds } from '../../shared/eventId';
 import type { EventDraft, RealtimeEvent } from '../../shared/events';
-import type { EventEngine, EventListener, HistoryRead, Retention } from './engine';
+import type { EventEngine, EventListener, HistoryRead, LiveFeed, Retention } from './engine';
+import { historyReaches } from './history';
 
 interface TopicLog {
   events: RealtimeEvent[];
@@ -96,11 +97,7 @@ export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine 
       trimExpired(log, now());
       const { events, trimmedThrough, originId } = log;
       const headId = `${log.lastMs}-${log.lastSeq}`;
-      const floor = trimmedThrough ?? originId;
-      const found =
-        afterId === ORIGIN_EVENT_ID
-          ? trimmedThrough === null
-          : compareEventIds(afterId, floor) >= 0 && compareEventIds(afterId, headId) <= 0;
+      const found = historyReaches(afterId, { headId, originId, trimmedThrough });
       const read = { found, headId, originId, trimmedThrough };
       if (!found) return { ...read, events: events.slice() };
       // Binary search for the first event after `afterId`: ids are increasing.
@@ -114,19 +111,32 @@ export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine 
       return { ...read, events: events.slice(lo) };
     },
 
-    subscribe(topic: string, listener: EventListener): () => void {
+    subscribe(topic: string, listener: EventListener): LiveFeed {
       let set = listeners.get(topic);
       if (!set) {
         set = new Set();
         listeners.set(topic, set);
       }
       set.add(listener);
-      return () => {
-        const current = listeners.get(topic);
-        if (!current) return;
-        current.delete(listener);
-        if (current.size === 0) listeners.delete(topic);
+      return {
+        ready: Promise.resolve(),
+        close: () => {
+          const current = listeners.get(topic);
+          if (!current) return;
+          current.delete(listener);
+          if (current.size === 0) listeners.delete(topic);
+        },
       };
+    },
+
+    async head(topic: string): Promise<string | null> {
+      const log = logs.get(topic);
+      return log ? `${log.lastMs}-${log.lastSeq}` : null;
+    },
+
+    onReconnect() {
+      // One process: the live feed is never interrupted.
+      return () => undefined;
     },
 
     async getCursor(key: string): Promise<string | null> {

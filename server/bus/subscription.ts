@@ -40,6 +40,8 @@ export interface SubscriptionOptions {
 
 export interface SubscriptionDeps {
   topic: string;
+  /** Resolves once the topic's live feed carries every new event. */
+  ready: Promise<void>;
   history: Promise<HistoryRead> | null;
   maxQueuedEvents: number;
   detach: (receiver: BatchReceiver) => void;
@@ -67,6 +69,11 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
     this.replaying = deps.history !== null;
     if (opts.signal.aborted) this.close();
     else opts.signal.addEventListener('abort', this.close, { once: true });
+  }
+
+  /** Resolves once every event published from now on will be delivered (rejects if the engine cannot say so). */
+  get ready(): Promise<void> {
+    return this.deps.ready;
   }
 
   receive(batch: readonly RealtimeEvent[]) {

@@ -1,38 +1,104 @@
+import { compareEventIds } from '../../shared/eventId';
 import type { RealtimeEvent } from '../../shared/events';
 import { isCriticalEvent } from '../../shared/priority';
-import type { EventEngine } from './engine';
+import type { EventEngine, LiveFeed } from './engine';
 
 /** Anything that takes the batches of a topic. */
 export interface BatchReceiver {
   receive(batch: readonly RealtimeEvent[]): void;
 }
 
+/** How long a catch-up waits before trying again while the engine is still away. */
+const CATCH_UP_RETRY_MS = 250;
+
 /**
  * One per topic with local subscribers on this node: a single engine
  * subscription and a single batch timer, whatever the number of subscribers.
  * Events wait at most the batch window; a critical event flushes what is
  * pending at once, itself included, so priority never reorders the topic.
+ *
+ * It remembers the last id it saw, so when the engine's live feed was cut
+ * (Redis went away and came back) it reads what was published meanwhile from
+ * the history and passes it on, in order, before the live events that
+ * arrived during the catch-up.
  */
 export class TopicFanout {
   readonly receivers = new Set<BatchReceiver>();
+  /** Resolves once every event published from now on reaches this fan-out. */
+  readonly ready: Promise<void>;
   private pending: RealtimeEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
-  private readonly stopEngine: () => void;
+  private readonly live: LiveFeed;
+  private lastSeenId: string | null = null;
+  /** Live events held while a catch-up reads the history; null when none runs. */
+  private heldDuringCatchUp: RealtimeEvent[] | null = null;
+  private disposed = false;
 
   constructor(
-    engine: EventEngine,
-    topic: string,
+    private readonly engine: EventEngine,
+    private readonly topic: string,
     private readonly batchWindowMs: number,
   ) {
-    this.stopEngine = engine.subscribe(topic, (event) => this.onEvent(event));
+    this.live = engine.subscribe(topic, (event) => this.onLive(event));
+    this.ready = this.live.ready.then(async () => {
+      // Where a catch-up would start if nothing arrives before the feed is cut.
+      const head = await engine.head(topic).catch(() => null);
+      this.lastSeenId ??= head;
+    });
+    // A failed start is reported to the subscriber awaiting `ready`; here it must not go unhandled.
+    this.ready.catch(() => undefined);
   }
 
-  private onEvent(event: RealtimeEvent) {
+  private onLive(event: RealtimeEvent) {
+    if (this.heldDuringCatchUp) this.heldDuringCatchUp.push(event);
+    else this.accept(event);
+  }
+
+  private accept(event: RealtimeEvent) {
+    if (this.lastSeenId !== null && event.type !== 'resync_required' && compareEventIds(event.id, this.lastSeenId) <= 0) return;
+    this.lastSeenId = event.id;
     this.pending.push(event);
     if (this.batchWindowMs === 0 || isCriticalEvent(event)) {
       this.flush();
     } else if (!this.timer) {
       this.timer = setTimeout(() => this.flush(), this.batchWindowMs);
+    }
+  }
+
+  /**
+   * Reads what was published since the last event seen and passes it on. When
+   * the history no longer reaches that far, subscribers get `resync_required`.
+   */
+  async catchUp(): Promise<void> {
+    if (this.heldDuringCatchUp || this.disposed) return;
+    this.heldDuringCatchUp = [];
+    try {
+      for (;;) {
+        const since = this.lastSeenId;
+        if (since === null) break;
+        try {
+          const read = await this.engine.readAfter(this.topic, since);
+          if (this.disposed) return;
+          if (read.found) {
+            for (const event of read.events) this.accept(event);
+          } else {
+            this.accept({
+              id: read.headId ?? since,
+              type: 'resync_required',
+              timestamp: new Date(),
+              data: { topic: this.topic, lastEventId: since, reason: 'history_trimmed' },
+            });
+          }
+          break;
+        } catch {
+          if (this.disposed) return;
+          await new Promise((resolve) => setTimeout(resolve, CATCH_UP_RETRY_MS));
+        }
+      }
+    } finally {
+      const held = this.heldDuringCatchUp ?? [];
+      this.heldDuringCatchUp = null;
+      for (const event of held) this.accept(event);
     }
   }
 
@@ -49,9 +115,11 @@ export class TopicFanout {
 
   /** Stops the timer and the engine subscription; pending events are dropped with the last receiver. */
   dispose() {
+    this.disposed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.pending = [];
-    this.stopEngine();
+    this.heldDuringCatchUp = null;
+    this.live.close();
   }
 }

@@ -38,7 +38,7 @@ export function createChatService(deps: ChatServiceDeps) {
   const running = new Set<Promise<void>>();
 
   async function investigationsOf(sessionId: string) {
-    const ids = sessions.watchedBy(sessionId);
+    const ids = await sessions.watchedBy(sessionId);
     return Promise.all(
       ids.map(async (id) => {
         const read = await bus.engine.readAfter(topics.investigation(id), ORIGIN_EVENT_ID);
@@ -75,12 +75,12 @@ export function createChatService(deps: ChatServiceDeps) {
 
   return {
     /** Checks (and on first use claims) the session for this caller. */
-    useSession(principal: Principal, sessionId: string, forReading = false) {
-      sessions.use(sessionId, principal.userId, forReading && isAdmin(principal));
+    async useSession(principal: Principal, sessionId: string, forReading = false) {
+      await sessions.use(sessionId, principal.userId, forReading && isAdmin(principal));
     },
 
     async send(principal: Principal, sessionId: string, content: string): Promise<{ messageId: string }> {
-      sessions.use(sessionId, principal.userId);
+      await sessions.use(sessionId, principal.userId);
       const count = inFlight.get(sessionId) ?? 0;
       if (count >= maxReplies) throw apiError('too_many_replies');
       const messageId = randomUUID();
@@ -100,14 +100,14 @@ export function createChatService(deps: ChatServiceDeps) {
     },
 
     async typing(principal: Principal, sessionId: string, isTyping: boolean) {
-      sessions.use(sessionId, principal.userId);
+      await sessions.use(sessionId, principal.userId);
       await bus.publish(topics.chat(sessionId), { type: 'typing', data: { sessionId, userId: principal.userId, isTyping } });
       return { ok: true as const };
     },
 
-    watch(principal: Principal, sessionId: string, investigationId: string) {
-      sessions.use(sessionId, principal.userId);
-      sessions.watch(sessionId, investigationId);
+    async watch(principal: Principal, sessionId: string, investigationId: string) {
+      await sessions.use(sessionId, principal.userId);
+      await sessions.watch(sessionId, investigationId);
       return { ok: true as const };
     },
 

@@ -5,7 +5,36 @@ export interface ChatSessionStoreOptions {
   maxWatchedPerSession: number;
   /** A session unused for this long is forgotten (its ownership and watches too). */
   idleTtlMs: number;
-  now?: () => number;
+}
+
+/** Sizes of the maps a store holds in this process (a shared store holds none). */
+export interface ChatSessionStats {
+  chatSessions: number;
+  chatOwners: number;
+  watchedInvestigations: number;
+}
+
+/**
+ * Chat session ownership and the investigations each session watches. A
+ * session belongs to the user who first used it; bounded per user
+ * (`too_many_sessions`) and per session (`too_many_watched`); a session idle
+ * for `idleTtlMs` is forgotten with its watches, and may then be claimed anew.
+ */
+export interface ChatSessionStore {
+  /**
+   * Claims the session for `userId` on first use, or checks it is theirs
+   * (`session_owned_by_other` otherwise), and marks it used. With
+   * `allowForeign` (admins reading) another user's session is allowed, not claimed.
+   */
+  use(sessionId: string, userId: string, allowForeign?: boolean): Promise<void>;
+  /** Adds an investigation to a session that `use` has claimed. */
+  watch(sessionId: string, investigationId: string): Promise<void>;
+  /** The live sessions watching an investigation, whichever node claimed them. */
+  watchersOf(investigationId: string): Promise<string[]>;
+  /** The investigations a live session watches. */
+  watchedBy(sessionId: string): Promise<string[]>;
+  stats(): ChatSessionStats;
+  close(): Promise<void>;
 }
 
 interface Session {
@@ -14,44 +43,56 @@ interface Session {
   lastUsed: number;
 }
 
-/**
- * Chat session ownership and the investigations each session watches. A
- * session belongs to the user who first used it; the maps are bounded per user
- * and per session, and idle sessions expire.
- */
-export class ChatSessionStore {
+/** One process's sessions, in maps swept of idle sessions. */
+export class MemoryChatSessionStore implements ChatSessionStore {
   private readonly sessions = new Map<string, Session>();
   private readonly byOwner = new Map<string, Set<string>>();
   private readonly watchers = new Map<string, Set<string>>();
-  private readonly now: () => number;
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly opts: ChatSessionStoreOptions) {
-    this.now = opts.now ?? Date.now;
+  constructor(private readonly opts: ChatSessionStoreOptions & { now?: () => number }) {
     this.sweeper = setInterval(() => this.sweep(), Math.min(opts.idleTtlMs, 60_000));
     this.sweeper.unref();
   }
 
-  /**
-   * Claims the session for `userId` on first use, or checks it is theirs.
-   * Admins may read any session (`allowForeign`) without claiming it.
-   */
-  use(sessionId: string, userId: string, allowForeign = false): void {
+  private now() {
+    return this.opts.now?.() ?? Date.now();
+  }
+
+  private isIdle(session: Session) {
+    return session.lastUsed <= this.now() - this.opts.idleTtlMs;
+  }
+
+  /** The session unless it is idle past the ttl (then it is forgotten now, not at the next sweep). */
+  private live(sessionId: string): Session | undefined {
     const session = this.sessions.get(sessionId);
+    if (session && this.isIdle(session)) {
+      this.forget(sessionId, session);
+      return undefined;
+    }
+    return session;
+  }
+
+  async use(sessionId: string, userId: string, allowForeign = false): Promise<void> {
+    const session = this.live(sessionId);
     if (session) {
       if (session.owner !== userId && !allowForeign) throw apiError('session_owned_by_other');
       session.lastUsed = this.now();
       return;
     }
-    const owned = this.byOwner.get(userId);
-    if (owned && owned.size >= this.opts.maxSessionsPerUser) throw apiError('too_many_sessions');
+    let owned = this.byOwner.get(userId);
+    if (owned && owned.size >= this.opts.maxSessionsPerUser) {
+      for (const id of owned) this.live(id);
+      owned = this.byOwner.get(userId);
+      if (owned && owned.size >= this.opts.maxSessionsPerUser) throw apiError('too_many_sessions');
+    }
     this.sessions.set(sessionId, { owner: userId, watched: new Set(), lastUsed: this.now() });
     if (owned) owned.add(sessionId);
     else this.byOwner.set(userId, new Set([sessionId]));
   }
 
-  watch(sessionId: string, investigationId: string): void {
-    const session = this.sessions.get(sessionId);
+  async watch(sessionId: string, investigationId: string): Promise<void> {
+    const session = this.live(sessionId);
     if (!session) throw new Error(`watch on an unclaimed session ${sessionId}`);
     if (session.watched.has(investigationId)) return;
     if (session.watched.size >= this.opts.maxWatchedPerSession) throw apiError('too_many_watched');
@@ -61,12 +102,12 @@ export class ChatSessionStore {
     else this.watchers.set(investigationId, new Set([sessionId]));
   }
 
-  watchersOf(investigationId: string): ReadonlySet<string> {
-    return this.watchers.get(investigationId) ?? emptySet;
+  async watchersOf(investigationId: string): Promise<string[]> {
+    return [...(this.watchers.get(investigationId) ?? [])].filter((id) => this.live(id) !== undefined);
   }
 
-  watchedBy(sessionId: string): string[] {
-    return [...(this.sessions.get(sessionId)?.watched ?? [])];
+  async watchedBy(sessionId: string): Promise<string[]> {
+    return [...(this.live(sessionId)?.watched ?? [])];
   }
 
   private forget(sessionId: string, session: Session) {
@@ -82,17 +123,14 @@ export class ChatSessionStore {
   }
 
   sweep() {
-    const oldest = this.now() - this.opts.idleTtlMs;
-    for (const [id, session] of this.sessions) if (session.lastUsed < oldest) this.forget(id, session);
+    for (const [id, session] of this.sessions) if (this.isIdle(session)) this.forget(id, session);
   }
 
-  stats() {
+  stats(): ChatSessionStats {
     return { chatSessions: this.sessions.size, chatOwners: this.byOwner.size, watchedInvestigations: this.watchers.size };
   }
 
-  close() {
+  async close() {
     clearInterval(this.sweeper);
   }
 }
-
-const emptySet: ReadonlySet<string> = new Set();

@@ -1,38 +1,103 @@
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+/**
+ * Rate limits of incoming requests. With Redis, the per-user HTTP budget is
+ * shared by every node under one key (P = the deployment's prefix):
+ *
+ *   P rl:user:<userId>   rate-limiter-flexible's counter of the user's window (PX = the window)
+ *
+ * Per-connection budgets stay in this process's memory: a connection lives on one node.
+ */
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { RedisClients } from '../redis/connect';
 
 export interface MessageRateLimiterOptions {
   perSecond: number;
   burst: number;
 }
 
+export interface RateLimiter {
+  /** One request of a WebSocket connection; true when it may go on. */
+  consumeConnection(connectionId: string): Promise<boolean>;
+  /** One HTTP request of a (non-service) user, counted across nodes when the store is shared. */
+  consumeUser(userId: string): Promise<boolean>;
+  /** Forgets a connection's budget (it closed). */
+  forgetConnection(connectionId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
 /**
- * The per-connection budget of incoming requests: `burst` requests per window
- * of `burst / perSecond` seconds (rate-limiter-flexible's fixed window). That
- * lets a client send `burst` at once and holds it to `perSecond` on average,
- * which is what DESIGN.md's "token bucket, 20/s, burst 40" asks; unlike a true
- * bucket, a client may spend two bursts back to back across a window edge.
+ * `burst` requests per window of `burst / perSecond` seconds
+ * (rate-limiter-flexible's fixed window). That lets a client send `burst` at
+ * once and holds it to `perSecond` on average, which is what DESIGN.md's
+ * "token bucket, 20/s, burst 40" asks; unlike a true bucket, a client may
+ * spend two bursts back to back across a window edge.
  */
-export class MessageRateLimiter {
-  private readonly limiter: RateLimiterMemory;
+function windowOf(opts: MessageRateLimiterOptions) {
+  const points = Math.max(opts.burst, opts.perSecond);
+  return { points, duration: points / opts.perSecond };
+}
+
+async function allowed(limiter: RateLimiterAbstract, key: string): Promise<boolean> {
+  try {
+    await limiter.consume(key);
+    return true;
+  } catch (rejection) {
+    if (rejection instanceof RateLimiterRes) return false;
+    throw rejection;
+  }
+}
+
+/** Everything in this process. */
+export class MemoryRateLimiter implements RateLimiter {
+  private readonly connections: RateLimiterMemory;
+  private readonly users: RateLimiterMemory;
 
   constructor(opts: MessageRateLimiterOptions) {
-    const points = Math.max(opts.burst, opts.perSecond);
-    this.limiter = new RateLimiterMemory({ keyPrefix: 'msg', points, duration: points / opts.perSecond });
+    const window = windowOf(opts);
+    this.connections = new RateLimiterMemory({ keyPrefix: 'conn', ...window });
+    this.users = new RateLimiterMemory({ keyPrefix: 'user', ...window });
   }
 
-  /** True when the request may go on. */
-  async consume(key: string): Promise<boolean> {
-    try {
-      await this.limiter.consume(key);
-      return true;
-    } catch (rejection) {
-      if (rejection instanceof RateLimiterRes) return false;
-      throw rejection;
-    }
+  consumeConnection(connectionId: string) {
+    return allowed(this.connections, connectionId);
   }
 
-  /** Forgets a key (its connection closed). */
-  async forget(key: string): Promise<void> {
-    await this.limiter.delete(key);
+  consumeUser(userId: string) {
+    return allowed(this.users, userId);
+  }
+
+  async forgetConnection(connectionId: string) {
+    await this.connections.delete(connectionId);
+  }
+
+  async close() {}
+}
+
+/**
+ * Per-user budgets in Redis, per-connection ones in memory. Redis counts in
+ * whole seconds, so its window is rounded up and its points scaled to keep
+ * the rate. While Redis is unreachable, an insurance limiter in this process
+ * (the same budget, per node) decides instead: an outage neither blocks
+ * everyone nor lifts the limit.
+ */
+export class RedisRateLimiter extends MemoryRateLimiter {
+  private readonly sharedUsers: RateLimiterRedis;
+
+  constructor(redis: RedisClients, opts: MessageRateLimiterOptions) {
+    super(opts);
+    const window = windowOf(opts);
+    const duration = Math.max(1, Math.ceil(window.duration));
+    const points = Math.max(window.points, Math.round(opts.perSecond * duration));
+    this.sharedUsers = new RateLimiterRedis({
+      storeClient: redis.command,
+      keyPrefix: `${redis.prefix}rl:user`,
+      points,
+      duration,
+      rejectIfRedisNotReady: true,
+      insuranceLimiter: new RateLimiterMemory({ keyPrefix: 'user-insurance', points, duration }),
+    });
+  }
+
+  override consumeUser(userId: string) {
+    return allowed(this.sharedUsers, userId);
   }
 }

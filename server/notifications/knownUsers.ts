@@ -1,13 +1,28 @@
 /**
  * Users seen recently (authenticated within the notification retention), so a
- * broadcast reaches the offline ones too. Bounded: the oldest are dropped past
- * `maxUsers`, and entries expire with the retention.
+ * broadcast reaches the offline ones too. Bounded: past `maxUsers` the least
+ * recently seen are dropped, and entries expire with the retention.
  */
-export class KnownUsers {
+export interface KnownUsers {
+  /** Marks the user seen now. */
+  touch(userId: string): Promise<void>;
+  /** The users seen within the retention, on any node sharing the store. */
+  list(): Promise<string[]>;
+  /** Sizes of what this process holds (a shared store holds nothing). */
+  stats(): { knownUsers: number };
+  close(): Promise<void>;
+}
+
+export interface KnownUsersOptions {
+  ttlMs: number;
+  maxUsers: number;
+}
+
+export class MemoryKnownUsers implements KnownUsers {
   private readonly lastSeen = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
 
-  constructor(private readonly opts: { ttlMs: number; maxUsers: number; now?: () => number }) {
+  constructor(private readonly opts: KnownUsersOptions & { now?: () => number }) {
     this.sweeper = setInterval(() => this.sweep(), Math.min(opts.ttlMs, 60_000));
     this.sweeper.unref();
   }
@@ -16,7 +31,7 @@ export class KnownUsers {
     return this.opts.now?.() ?? Date.now();
   }
 
-  touch(userId: string) {
+  async touch(userId: string) {
     // Re-inserting keeps the Map in least-recently-seen order.
     this.lastSeen.delete(userId);
     this.lastSeen.set(userId, this.now());
@@ -26,24 +41,24 @@ export class KnownUsers {
     }
   }
 
-  list(): string[] {
+  async list(): Promise<string[]> {
     const since = this.now() - this.opts.ttlMs;
-    return [...this.lastSeen].filter(([, at]) => at >= since).map(([id]) => id);
+    return [...this.lastSeen].filter(([, at]) => at > since).map(([id]) => id);
   }
 
   sweep() {
     const since = this.now() - this.opts.ttlMs;
     for (const [id, at] of this.lastSeen) {
-      if (at >= since) break;
+      if (at > since) break;
       this.lastSeen.delete(id);
     }
   }
 
-  get size() {
-    return this.lastSeen.size;
+  stats() {
+    return { knownUsers: this.lastSeen.size };
   }
 
-  close() {
+  async close() {
     clearInterval(this.sweeper);
   }
 }

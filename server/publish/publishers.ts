@@ -32,7 +32,7 @@ export function createPublishers(deps: PublisherDeps) {
   /** Investigation events also reach the chat sessions watching the investigation. */
   async function publishInvestigationEvent(investigationId: string, draft: Parameters<EventBus['publish']>[1]): Promise<RealtimeEvent> {
     const event = await bus.publish(topics.investigation(investigationId), draft);
-    const watching = [...sessions.watchersOf(investigationId)];
+    const watching = await sessions.watchersOf(investigationId);
     await Promise.all(watching.map((sessionId) => bus.publish(topics.chat(sessionId), draft)));
     return event;
   }
@@ -78,7 +78,7 @@ export function createPublishers(deps: PublisherDeps) {
       const recipients =
         'userIds' in input
           ? new Set(input.userIds)
-          : new Set([...deps.knownUsers.list(), ...deps.connectedUsers()]);
+          : new Set([...(await deps.knownUsers.list()), ...deps.connectedUsers()]);
       const data = link === undefined ? { title, body, level } : { title, body, level, link };
       const events = await Promise.all(
         [...recipients].map((userId) => bus.publish(topics.notification(userId), { type: 'notification', data })),

@@ -8,7 +8,7 @@ import { subscribe } from './subscribe';
 
 export const chatRouter = router({
   onEvent: authedProcedure.input(chatSubscribeInput).subscription(async ({ ctx, input, signal }) => {
-    ctx.app.chat.useSession(ctx.principal, input.sessionId, true);
+    await ctx.app.chat.useSession(ctx.principal, input.sessionId, true);
     return subscribe<ChatEvent>(ctx, topics.chat(input.sessionId), {
       startAfter: input.lastEventId ?? null,
       ifUnknown: 'resync',

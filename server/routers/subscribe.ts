@@ -1,6 +1,7 @@
 import { CloseCode } from '../../shared/closeCodes';
 import type { RealtimeEvent } from '../../shared/events';
 import type { SubscriptionOptions } from '../bus/subscription';
+import { apiError } from '../errors';
 import type { Context } from '../trpc/context';
 
 type Options = Pick<SubscriptionOptions, 'startAfter' | 'ifUnknown' | 'onDelivered'> & { signal: AbortSignal | undefined };
@@ -11,7 +12,7 @@ type Options = Pick<SubscriptionOptions, 'startAfter' | 'ifUnknown' | 'onDeliver
  * each batch, closes a connection that cannot keep up with 4013, and frees
  * everything when the subscription ends, however it ends.
  */
-export function subscribe<E extends RealtimeEvent>(ctx: Context, topic: string, opts: Options) {
+export async function subscribe<E extends RealtimeEvent>(ctx: Context, topic: string, opts: Options) {
   const connection = ctx.connection!;
   const { app } = ctx;
   const { signal, release } = connection.leaseSubscription(opts.signal ?? new AbortController().signal);
@@ -24,7 +25,7 @@ export function subscribe<E extends RealtimeEvent>(ctx: Context, topic: string, 
     // last id it read.
     connection.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
   };
-  return app.bus.open<E>(topic, {
+  const subscription = app.bus.open<E>(topic, {
     startAfter: opts.startAfter,
     ifUnknown: opts.ifUnknown,
     signal,
@@ -38,4 +39,24 @@ export function subscribe<E extends RealtimeEvent>(ctx: Context, topic: string, 
       if (connection.bufferedAmount > limit) slow();
     },
   });
+  // `started` goes to the client only once nothing published from then on can
+  // be missed; an engine that cannot promise that in time is an error.
+  try {
+    await withTimeout(subscription.ready, SUBSCRIBE_TIMEOUT_MS);
+  } catch (cause) {
+    subscription.close();
+    throw apiError('engine_unavailable', cause instanceof Error ? cause.message : undefined);
+  }
+  return subscription;
+}
+
+/** How long a new subscription waits for the engine's live feed (Redis SUBSCRIBE) before failing. */
+const SUBSCRIBE_TIMEOUT_MS = 5_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -2,31 +2,25 @@ import type { ConnectionType } from '../../shared/health';
 import type { Connection } from './connection';
 
 /**
- * Every open connection, and the authenticated ones by user. Entries are added
- * at the upgrade and removed on the close event; nothing else holds them.
+ * Every open connection of this node, and the authenticated ones by user.
+ * Entries are added at the upgrade and removed on the close event; nothing
+ * else holds them. The per-user limit is the UserConnectionCounter's.
  */
 export class ConnectionRegistry {
   readonly connections = new Map<string, Connection>();
   private readonly byUser = new Map<string, Set<Connection>>();
   private subscriptionTotal = 0;
 
-  constructor(private readonly maxPerUser: number) {}
-
   add(conn: Connection) {
     this.connections.set(conn.id, conn);
   }
 
-  /** Counts the connection for its user; false when the user is at the limit. */
-  admit(conn: Connection): boolean {
+  /** Files an authenticated connection under its user (once the counter admitted it). */
+  addToUser(conn: Connection) {
     const userId = conn.principal!.userId;
-    let set = this.byUser.get(userId);
-    if (set && set.size >= this.maxPerUser) return false;
-    if (!set) {
-      set = new Set();
-      this.byUser.set(userId, set);
-    }
-    set.add(conn);
-    return true;
+    const set = this.byUser.get(userId);
+    if (set) set.add(conn);
+    else this.byUser.set(userId, new Set([conn]));
   }
 
   remove(conn: Connection) {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { TRPCError } from '@trpc/server';
 import { getWSConnectionHandler, type CreateWSSContextFnOptions } from '@trpc/server/adapters/ws';
 import { parseConnectionParamsFromUnknown } from '@trpc/server/http';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
@@ -57,20 +58,33 @@ export function attachWsTransport(server: Server, app: AppServices) {
       throw verified.error;
     }
     conn.principal = verified.principal;
-    if (!registry.admit(conn)) {
-      logger.info({ event: 'connection_limit', connectionId: conn.id, userId: conn.principal.userId });
+    const { userId } = conn.principal;
+    const admitted = await app.connectionCounter.acquire(userId, conn.id);
+    if (gone.has(conn)) {
+      // The peer left while it was being counted: its close handler found nothing to release.
+      if (admitted) void app.connectionCounter.release(userId, conn.id);
+      throw new TRPCError({ code: 'CLIENT_CLOSED_REQUEST', message: 'the connection closed while it was being admitted' });
+    }
+    if (!admitted) {
+      logger.info({ event: 'connection_limit', connectionId: conn.id, userId });
       conn.closeSoon(CloseCode.TOO_MANY_CONNECTIONS, 'too_many_connections');
       throw apiError('too_many_connections');
     }
+    counted.add(conn);
+    registry.addToUser(conn);
     conn.cancel(authTimer.get(conn));
     authTimer.delete(conn);
-    app.knownUsers.touch(conn.principal.userId);
+    app.knownUsers.touch(userId).catch((err: Error) => logger.warn({ event: 'known_users_unavailable', userId, message: err.message }));
     conn.schedule(conn.principal.expiresAt - Date.now(), () => conn.close(CloseCode.UNAUTHORIZED, 'token_expired'));
     logger.debug({ event: 'authenticated', connectionId: conn.id, userId: conn.principal.userId });
     return { app, principal: conn.principal, connection: conn };
   }
 
   const authTimer = new WeakMap<Connection, NodeJS.Timeout>();
+  /** Connections the UserConnectionCounter counts, released on close. */
+  const counted = new WeakSet<Connection>();
+  /** Connections whose close event has fired. */
+  const gone = new WeakSet<Connection>();
 
   const handleConnection = getWSConnectionHandler<typeof appRouter>({
     wss,
@@ -119,9 +133,11 @@ export function attachWsTransport(server: Server, app: AppServices) {
         ws.on('message', checkFirstFrame);
       }
       ws.once('close', (code) => {
+        gone.add(conn);
         conn.dispose();
         registry.remove(conn);
-        void app.rateLimiter.forget(conn.id);
+        if (counted.delete(conn)) void app.connectionCounter.release(conn.principal!.userId, conn.id);
+        void app.rateLimiter.forgetConnection(conn.id);
         metrics.connections.dec({ type: conn.type });
         metrics.closed.inc({ code: String(code) });
         logger.debug({ event: 'closed', connectionId: conn.id, code, path: pathOnly(req.url) });

@@ -31,8 +31,10 @@ export const authedProcedure = t.procedure.use(async ({ ctx, type, next }) => {
   const { principal, connection, app } = ctx;
   if (!principal) throw apiError('token_missing');
   if (type === 'subscription' && !connection) throw apiError('websocket_required');
-  const key = connection ? connection.id : isService(principal) ? null : `http:${principal.userId}`;
-  if (key !== null && !(await app.rateLimiter.consume(key))) {
+  const allowed = connection
+    ? await app.rateLimiter.consumeConnection(connection.id)
+    : isService(principal) || (await app.rateLimiter.consumeUser(principal.userId));
+  if (!allowed) {
     app.metrics.rateLimited.inc();
     throw apiError('rate_limited');
   }

@@ -1,0 +1,155 @@
+/**
+ * Chat sessions in Redis, shared by every node. Keys (P = the deployment's prefix):
+ *
+ *   P chat:owner:<sessionId>        string: the owner's user id; PX idle ttl, refreshed on every use
+ *   P chat:watched:<sessionId>      set: the investigations the session watches; expires with the owner key
+ *   P chat:sessions-of:<userId>     sorted set: the user's sessions, scored by their expiry (ms, Redis clock),
+ *                                   so the per-user bound counts live sessions only
+ *   P chat:watchers:<investigationId>  sorted set: the sessions watching it, scored by the session's expiry;
+ *                                   members past their score are dropped on read, and the key expires with
+ *                                   its last session
+ *
+ * Claiming is one Lua script (read owner, check the bound, SET), so two nodes
+ * cannot both claim a session. Times come from Redis's clock (TIME), never a
+ * node's. The scripts build the keys of other users and investigations from
+ * the prefix they are given: one Redis (or a primary with replicas), not a
+ * Redis Cluster.
+ */
+import type { Logger } from '../observability/logger';
+import { apiError, ApiError } from '../errors';
+import type { RedisClients } from '../redis/connect';
+import { luaCommand, luaNowMs } from '../redis/luaCommand';
+import type { ChatSessionStats, ChatSessionStore, ChatSessionStoreOptions } from './sessionStore';
+
+const extend = `
+local function extend(key, ttl)
+  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+end
+`;
+
+/** KEYS: owner, watched, sessions-of(user). ARGV: sessionId, userId, allowForeign (1|0), ttlMs, maxSessions, prefix. */
+const useScript = luaCommand(
+  'rtChatSessionUse',
+  `${luaNowMs}${extend}
+local owner_key, watched_key, mine_key = KEYS[1], KEYS[2], KEYS[3]
+local sid, uid, foreign = ARGV[1], ARGV[2], ARGV[3] == '1'
+local ttl, max, prefix = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local now = now_ms()
+local expires = now + ttl
+local owner = redis.call('GET', owner_key)
+if owner then
+  if owner ~= uid and not foreign then return 'session_owned_by_other' end
+  redis.call('PEXPIRE', owner_key, ttl)
+  redis.call('PEXPIRE', watched_key, ttl)
+  local owned = prefix .. 'chat:sessions-of:' .. owner
+  redis.call('ZADD', owned, expires, sid)
+  extend(owned, ttl)
+  for _, investigation in ipairs(redis.call('SMEMBERS', watched_key)) do
+    local watchers = prefix .. 'chat:watchers:' .. investigation
+    redis.call('ZADD', watchers, expires, sid)
+    extend(watchers, ttl)
+  end
+  return 'ok'
+end
+redis.call('ZREMRANGEBYSCORE', mine_key, '-inf', now)
+if redis.call('ZCARD', mine_key) >= max then return 'too_many_sessions' end
+redis.call('SET', owner_key, uid, 'PX', ttl)
+redis.call('DEL', watched_key)
+redis.call('ZADD', mine_key, expires, sid)
+extend(mine_key, ttl)
+return 'ok'
+`,
+);
+
+/** KEYS: owner, watched. ARGV: sessionId, investigationId, maxWatched, prefix. */
+const watchScript = luaCommand(
+  'rtChatSessionWatch',
+  `${luaNowMs}${extend}
+local owner_key, watched_key = KEYS[1], KEYS[2]
+local sid, investigation, max, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local left = redis.call('PTTL', owner_key)
+if left < 0 then return 'unclaimed' end
+if redis.call('SISMEMBER', watched_key, investigation) == 1 then return 'ok' end
+if redis.call('SCARD', watched_key) >= max then return 'too_many_watched' end
+redis.call('SADD', watched_key, investigation)
+redis.call('PEXPIRE', watched_key, left)
+local watchers = prefix .. 'chat:watchers:' .. investigation
+redis.call('ZADD', watchers, now_ms() + left, sid)
+extend(watchers, left)
+return 'ok'
+`,
+);
+
+/** KEYS: watchers. Drops the sessions past their expiry, returns the others. */
+const watchersScript = luaCommand(
+  'rtChatSessionWatchers',
+  `${luaNowMs}
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms())
+return redis.call('ZRANGE', KEYS[1], 0, -1)
+`,
+);
+
+export class RedisChatSessionStore implements ChatSessionStore {
+  private readonly prefix: string;
+
+  constructor(
+    private readonly redis: RedisClients,
+    private readonly opts: ChatSessionStoreOptions & { logger: Logger },
+  ) {
+    this.prefix = redis.prefix;
+  }
+
+  private key(kind: 'owner' | 'watched' | 'sessions-of' | 'watchers', id: string) {
+    return `${this.prefix}chat:${kind}:${id}`;
+  }
+
+  /** A Redis failure becomes `store_unavailable` (SERVICE_UNAVAILABLE), never an internal error. */
+  private async call<T>(what: string, run: () => Promise<unknown>): Promise<T> {
+    try {
+      return (await run()) as T;
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      this.opts.logger.warn({ event: 'chat_store_unavailable', op: what, message: (err as Error).message });
+      throw apiError('store_unavailable');
+    }
+  }
+
+  async use(sessionId: string, userId: string, allowForeign = false): Promise<void> {
+    const result = await this.call<string>('use', () =>
+      useScript.run(
+        this.redis.command,
+        [this.key('owner', sessionId), this.key('watched', sessionId), this.key('sessions-of', userId)],
+        [sessionId, userId, allowForeign ? 1 : 0, this.opts.idleTtlMs, this.opts.maxSessionsPerUser, this.prefix],
+      ),
+    );
+    if (result === 'session_owned_by_other' || result === 'too_many_sessions') throw apiError(result);
+  }
+
+  async watch(sessionId: string, investigationId: string): Promise<void> {
+    const result = await this.call<string>('watch', () =>
+      watchScript.run(
+        this.redis.command,
+        [this.key('owner', sessionId), this.key('watched', sessionId)],
+        [sessionId, investigationId, this.opts.maxWatchedPerSession, this.prefix],
+      ),
+    );
+    if (result === 'too_many_watched') throw apiError(result);
+    if (result === 'unclaimed') throw new Error(`watch on an unclaimed session ${sessionId}`);
+  }
+
+  watchersOf(investigationId: string): Promise<string[]> {
+    return this.call('watchersOf', () => watchersScript.run(this.redis.command, [this.key('watchers', investigationId)], []));
+  }
+
+  watchedBy(sessionId: string): Promise<string[]> {
+    return this.call('watchedBy', () => this.redis.command.smembers(this.key('watched', sessionId)));
+  }
+
+  /** Nothing is held in this process. */
+  stats(): ChatSessionStats {
+    return { chatSessions: 0, chatOwners: 0, watchedInvestigations: 0 };
+  }
+
+  /** The Redis clients belong to the server, which closes them. */
+  async close(): Promise<void> {}
+}

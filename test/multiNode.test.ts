@@ -1,0 +1,95 @@
+import { expect, test } from 'vitest';
+import { collect, type InvestigationItem } from './support/collect';
+import { REDIS_URL, describeWithRedis, uniquePrefix } from './support/redis';
+import { startServer, type TestServer } from './support/server';
+
+/** Nodes of one deployment: one Redis, one key prefix. */
+async function startNodes(n: number, limits: NonNullable<Parameters<typeof startServer>[0]>['limits'] = {}) {
+  const prefix = uniquePrefix();
+  const nodes: TestServer[] = [];
+  for (let i = 0; i < n; i++) nodes.push(await startServer({ redisUrl: REDIS_URL, redisKeyPrefix: prefix, limits }));
+  return {
+    nodes,
+    async [Symbol.asyncDispose]() {
+      for (const node of nodes) await node[Symbol.asyncDispose]();
+    },
+  };
+}
+
+async function subscriber(node: TestServer, user: string, investigationId: string, lastEventId?: string) {
+  const token = await node.token({ sub: user, investigations: [investigationId] });
+  const { client } = node.wsClient({ token });
+  const sub = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId, lastEventId }, o));
+  await sub.started;
+  return sub;
+}
+
+function progress(node: TestServer, investigationId: string, value: number) {
+  return node.server.notifyInvestigationUpdate({ investigationId, updateType: 'progress', data: { progress: value % 101, stage: `step ${value}` } });
+}
+
+describeWithRedis('several nodes sharing one Redis', () => {
+  test('published on A, received on B and C in order, with the same ids and history everywhere', async () => {
+    await using cluster = await startNodes(3);
+    const [a, b, c] = cluster.nodes as [TestServer, TestServer, TestServer];
+    const onB = await subscriber(b, 'u-b', 'inv-1');
+    const onC = await subscriber(c, 'u-c', 'inv-1');
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) ids.push((await progress(a, 'inv-1', i)).id);
+    const anomaly = await a.server.notifyAnomalyDetected({
+      investigationId: 'inv-1',
+      anomaly: { severity: 'critical', description: 'overpriced', contractId: 'CT-1', confidence: 0.9 },
+    });
+    ids.push(anomaly.id);
+    for (const sub of [onB, onC]) {
+      const got = await sub.take(ids.length);
+      expect(got.map((item) => item.id)).toEqual(ids);
+      expect(got.at(-1)!.data).toMatchObject({ type: 'anomaly_detected', data: { severity: 'critical' } });
+      expect(got[0]!.data.timestamp).toBeInstanceOf(Date);
+    }
+  });
+
+  test('a client takes 3 events on A, leaves, 3 more are published, it resumes on B and gets exactly the 3 missed', async () => {
+    await using cluster = await startNodes(2);
+    const [a, b] = cluster.nodes as [TestServer, TestServer];
+    const first = await subscriber(a, 'mover', 'inv-2');
+    const before = [];
+    for (let i = 0; i < 3; i++) before.push((await progress(a, 'inv-2', i)).id);
+    const seen = await first.take(3);
+    expect(seen.map((item) => item.id)).toEqual(before);
+    first.unsubscribe();
+
+    const missed = [];
+    for (let i = 3; i < 6; i++) missed.push((await progress(b, 'inv-2', i)).id);
+    const resumed = await subscriber(b, 'mover', 'inv-2', seen.at(-1)!.id);
+    const live = (await progress(a, 'inv-2', 6)).id;
+    const got = await resumed.take(4);
+    expect(got.map((item) => item.id)).toEqual([...missed, live]);
+  });
+
+  test('resuming on other nodes while events are published in a tight loop loses and duplicates nothing (10 000 events)', async () => {
+    await using cluster = await startNodes(2, { HISTORY_SIZE: 20_000, RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 });
+    const [a, b] = cluster.nodes as [TestServer, TestServer];
+    const total = 10_000;
+    const ids: string[] = [];
+    const resuming: Promise<{ from: number; sub: Awaited<ReturnType<typeof subscriber>> }>[] = [];
+    // Publish on A in a tight loop; every 1 000 events a client starts resuming (on B or A) from an
+    // id published earlier, without pausing the loop: the switch from replay to live happens while
+    // events keep arriving.
+    for (let i = 0; i < total; i++) {
+      ids.push((await progress(a, 'inv-race', i)).id);
+      if (i > 0 && i % 1_000 === 0) {
+        const from = i - 500;
+        const node = resuming.length % 2 === 0 ? b : a;
+        resuming.push(subscriber(node, `r${resuming.length}`, 'inv-race', ids[from]).then((sub) => ({ from, sub })));
+      }
+    }
+    const resumers = await Promise.all(resuming);
+    for (const { from, sub } of resumers) {
+      const expected = ids.slice(from + 1);
+      const got = await sub.take(expected.length);
+      expect(got.length).toBe(expected.length);
+      expect(got.map((item) => item.id)).toEqual(expected);
+    }
+  }, 120_000);
+});

@@ -1,0 +1,137 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, test } from 'vitest';
+import type { ChatSessionStore, ChatSessionStoreOptions } from '../../server/chat/sessionStore';
+import { nodesTracker, type NodesFactory } from '../support/sharedStores';
+import { waitFor } from '../support/wait';
+
+const roomy: ChatSessionStoreOptions = { maxSessionsPerUser: 100, maxWatchedPerSession: 50, idleTtlMs: 60_000 };
+
+/**
+ * What every ChatSessionStore does, through the interface only. `nodes(opts)`
+ * gives stores over one shared state: two `node()`s are two servers (the same
+ * store in memory), so a claim made on one is seen by the other.
+ */
+export function describeChatSessionStoreContract(name: string, nodesOf: NodesFactory<ChatSessionStore, ChatSessionStoreOptions>) {
+  describe(`ChatSessionStore contract: ${name}`, () => {
+    const tracker = nodesTracker();
+    afterEach(() => tracker.closeAll());
+    const nodes = (opts: Partial<ChatSessionStoreOptions> = {}) => tracker.track(nodesOf({ ...roomy, ...opts }));
+    const id = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
+
+    test('the first user to use a session owns it: another user is refused, on any node', async () => {
+      const shared = nodes();
+      const [a, b] = [await shared.node(), await shared.node()];
+      const session = id('s');
+
+      await a.use(session, 'alice');
+      await expect(b.use(session, 'bob')).rejects.toMatchObject({ code: 'FORBIDDEN', reason: 'session_owned_by_other' });
+      await expect(a.use(session, 'bob')).rejects.toMatchObject({ reason: 'session_owned_by_other' });
+      // Still alice's, from both nodes.
+      await a.use(session, 'alice');
+      await b.use(session, 'alice');
+    });
+
+    test('two users racing for a new session: exactly one wins', async () => {
+      const shared = nodes();
+      const [a, b] = [await shared.node(), await shared.node()];
+      const sessions = Array.from({ length: 20 }, () => id('race'));
+
+      const results = await Promise.all(
+        sessions.map((session) =>
+          Promise.allSettled([a.use(session, 'alice'), b.use(session, 'bob')]).then((r) => r.map((x) => x.status)),
+        ),
+      );
+      for (const outcome of results) expect(outcome.filter((s) => s === 'fulfilled')).toHaveLength(1);
+    });
+
+    test('an admin read (allowForeign) of another user’s session is allowed and claims nothing', async () => {
+      const shared = nodes();
+      const [a, b] = [await shared.node(), await shared.node()];
+      const session = id('s');
+      await a.use(session, 'alice');
+
+      await b.use(session, 'admin', true);
+      await a.use(session, 'alice');
+      await expect(b.use(session, 'admin')).rejects.toMatchObject({ reason: 'session_owned_by_other' });
+    });
+
+    test('a user owns at most maxSessionsPerUser sessions; other users are unaffected', async () => {
+      const shared = nodes({ maxSessionsPerUser: 2 });
+      const [a, b] = [await shared.node(), await shared.node()];
+      const [s1, s2, s3] = [id('s1'), id('s2'), id('s3')];
+
+      await a.use(s1, 'alice');
+      await b.use(s2, 'alice');
+      await expect(a.use(s3, 'alice')).rejects.toMatchObject({ code: 'TOO_MANY_REQUESTS', reason: 'too_many_sessions' });
+      await expect(b.use(s3, 'alice')).rejects.toMatchObject({ reason: 'too_many_sessions' });
+      // Using one already owned is not a new session.
+      await b.use(s1, 'alice');
+      await b.use(s3, 'bob');
+    });
+
+    test('a session watches at most maxWatchedPerSession investigations; watching one again is free', async () => {
+      const shared = nodes({ maxWatchedPerSession: 2 });
+      const [a, b] = [await shared.node(), await shared.node()];
+      const session = id('s');
+      await a.use(session, 'alice');
+
+      await a.watch(session, 'inv-1');
+      await b.watch(session, 'inv-2');
+      await a.watch(session, 'inv-1');
+      await expect(b.watch(session, 'inv-3')).rejects.toMatchObject({ code: 'TOO_MANY_REQUESTS', reason: 'too_many_watched' });
+      expect((await a.watchedBy(session)).sort()).toEqual(['inv-1', 'inv-2']);
+    });
+
+    test('watchersOf and watchedBy agree across nodes', async () => {
+      const shared = nodes();
+      const [a, b] = [await shared.node(), await shared.node()];
+      const [s1, s2] = [id('s1'), id('s2')];
+      const [i1, i2] = [id('inv'), id('inv')];
+      await a.use(s1, 'alice');
+      await b.use(s2, 'bob');
+
+      await a.watch(s1, i1);
+      await b.watch(s2, i1);
+      await b.watch(s2, i2);
+
+      expect((await a.watchersOf(i1)).sort()).toEqual([s1, s2].sort());
+      expect(await b.watchersOf(i2)).toEqual([s2]);
+      expect(await a.watchersOf(id('nobody-watches'))).toEqual([]);
+      expect((await a.watchedBy(s2)).sort()).toEqual([i1, i2].sort());
+      expect(await b.watchedBy(s1)).toEqual([i1]);
+      expect(await a.watchedBy(id('never-used'))).toEqual([]);
+    });
+
+    test('an idle session expires with its watches; then anyone may claim it, and the maps are empty', async () => {
+      const shared = nodes({ idleTtlMs: 300 });
+      const [a, b] = [await shared.node(), await shared.node()];
+      const session = id('s');
+      const investigation = id('inv');
+      await a.use(session, 'alice');
+      await a.watch(session, investigation);
+      expect(await b.watchersOf(investigation)).toEqual([session]);
+
+      await waitFor(() => b.watchersOf(investigation), (w) => w.length === 0, 'the idle session to stop watching');
+      expect(await b.watchedBy(session)).toEqual([]);
+      await waitFor(() => a.stats(), (s) => s.chatSessions === 0 && s.chatOwners === 0 && s.watchedInvestigations === 0, 'the maps to empty');
+
+      await b.use(session, 'bob');
+      await expect(a.use(session, 'alice')).rejects.toMatchObject({ reason: 'session_owned_by_other' });
+      expect(await a.watchedBy(session)).toEqual([]);
+    });
+
+    test('expired sessions no longer count toward the per-user bound', async () => {
+      const shared = nodes({ maxSessionsPerUser: 1, idleTtlMs: 300 });
+      const [a, b] = [await shared.node(), await shared.node()];
+      await a.use(id('old'), 'alice');
+      await expect(b.use(id('new'), 'alice')).rejects.toMatchObject({ reason: 'too_many_sessions' });
+
+      const fresh = id('fresh');
+      await waitFor(
+        () => b.use(fresh, 'alice').then(() => 'claimed', (err: { reason?: string }) => err.reason),
+        (r) => r === 'claimed',
+        'the expired session to free its slot',
+      );
+    });
+  });
+}
