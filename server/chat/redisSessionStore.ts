@@ -84,7 +84,9 @@ return 'ok'
 const watchersScript = luaCommand(
   'rtChatSessionWatchers',
   `${luaNowMs}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_ms())
+-- Exclusive, as Redis's own key expiry is: a member lives through its last
+-- millisecond exactly as the session's keys do.
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now_ms())
 return redis.call('ZRANGE', KEYS[1], 0, -1)
 `,
 );
