@@ -29,6 +29,10 @@ local function trim_expired(stream, meta, ttl)
   local t = redis.call('TIME')
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   local min_id = tostring(now - ttl) .. '-0'
+  -- Look at the oldest entry first: a reverse range that matches nothing
+  -- walks the whole stream.
+  local oldest = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)
+  if #oldest == 0 or cmp(oldest[1][1], min_id) >= 0 then return end
   local newest_old = redis.call('XREVRANGE', stream, '(' .. min_id, '-', 'COUNT', 1)
   if #newest_old > 0 then
     redis.call('HSET', meta, 'trimmed', newest_old[1][1])
