@@ -74,6 +74,17 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
   const registry = new ConnectionRegistry();
   const stores = createStores({ limits, redis, logger });
   const { sessions, knownUsers, connectionCounter, rateLimiter } = stores;
+  // Users connected for longer than the notification retention stay known
+  // (broadcasts from any node reach them): touched again well before expiry.
+  const touchConnected = setInterval(
+    () => {
+      for (const userId of registry.connectedUsers()) {
+        knownUsers.touch(userId).catch((err: unknown) => logger.warn({ event: 'known_user_touch_failed', err }));
+      }
+    },
+    Math.min((limits.NOTIFICATION_TTL_SECONDS * 1000) / 4, 10 * 60_000),
+  );
+  touchConnected.unref();
   const publishers = createPublishers({ bus, sessions, knownUsers, connectedUsers: () => registry.connectedUsers() });
   const chat = createChatService({ bus, sessions, agent: options.chatAgent ?? createBuiltinAgent(), logger });
 
@@ -160,6 +171,7 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
           httpServer.close(() => resolve());
           httpServer.closeAllConnections();
         });
+        clearInterval(touchConnected);
         await stores.close();
         bus.close();
         await engine.close();
