@@ -1,17 +1,25 @@
 import { expect, test } from 'vitest';
-import { collect, type InvestigationItem } from './support/collect';
+import { Redis } from 'ioredis';
+import { collect, type InvestigationItem, type NotificationItem } from './support/collect';
+import { waitFor } from './support/wait';
 import { REDIS_URL, describeWithRedis, uniquePrefix } from './support/redis';
 import { startServer, type TestServer } from './support/server';
 
 /** Nodes of one deployment: one Redis, one key prefix. */
-async function startNodes(n: number, limits: NonNullable<Parameters<typeof startServer>[0]>['limits'] = {}) {
+async function startNodes(
+  n: number, limits: NonNullable<Parameters<typeof startServer>[0]>['limits'] = {}) {
   const prefix = uniquePrefix();
   const nodes: TestServer[] = [];
+  const redis = new Redis(REDIS_URL);
   for (let i = 0; i < n; i++) nodes.push(await startServer({ redisUrl: REDIS_URL, redisKeyPrefix: prefix, limits }));
   return {
     nodes,
+    prefix,
+    /** A plain Redis connection, to look at what the nodes keep there. */
+    redis,
     async [Symbol.asyncDispose]() {
       for (const node of nodes) await node[Symbol.asyncDispose]();
+      redis.disconnect();
     },
   };
 }
@@ -92,4 +100,47 @@ describeWithRedis('several nodes sharing one Redis', () => {
       expect(got.map((item) => item.id)).toEqual(expected);
     }
   }, 120_000);
+
+  test('a node listens to a topic channel only while it has local subscribers of it', async () => {
+    await using cluster = await startNodes(2);
+    const [a, b] = cluster.nodes as [TestServer, TestServer];
+    const channel = `${cluster.prefix}c:investigation:inv-ch`;
+    const listeners = async () => {
+      const reply = (await cluster.redis.pubsub('NUMSUB', channel)) as [string, number];
+      return Number(reply[1]);
+    };
+    expect(await listeners()).toBe(0);
+    const onA = await subscriber(a, 'u1', 'inv-ch');
+    const alsoOnA = await subscriber(a, 'u2', 'inv-ch');
+    expect(await listeners()).toBe(1); // one per node, however many local subscribers
+    const onB = await subscriber(b, 'u3', 'inv-ch');
+    expect(await listeners()).toBe(2);
+    onA.unsubscribe();
+    await waitFor(() => a.server.stats().subscriptions, (n) => n === 1, 'one subscription left on A');
+    expect(await listeners()).toBe(2);
+    alsoOnA.unsubscribe();
+    await waitFor(listeners, (n) => n === 1, 'A to drop the channel with its last subscriber');
+    onB.unsubscribe();
+    await waitFor(listeners, (n) => n === 0, 'B to drop it too');
+  });
+
+  test('an offline user\'s notification is delivered once, on whichever node they next subscribe', async () => {
+    await using cluster = await startNodes(2);
+    const [a, b] = cluster.nodes as [TestServer, TestServer];
+    const sent = await a.server.sendNotification({ userIds: ['offline-user'], title: 'Report ready', body: 'inv-9', level: 'info' });
+    const token = await b.token({ sub: 'offline-user' });
+
+    const first = collect<NotificationItem>((o) => b.wsClient({ token }).client.notification.onNotification.subscribe(undefined, o));
+    const [delivered] = await first.take(1);
+    expect(delivered!.id).toBe(sent.ids[0]);
+    expect(delivered!.data).toMatchObject({ type: 'notification', data: { title: 'Report ready' } });
+    first.unsubscribe();
+
+    // Back on A later: the delivered cursor lives in Redis, so the old one is not repeated.
+    const second = collect<NotificationItem>((o) => a.wsClient({ token }).client.notification.onNotification.subscribe(undefined, o));
+    await second.started;
+    const fresh = await b.server.sendNotification({ userIds: ['offline-user'], title: 'Second', body: 'new', level: 'warning' });
+    const [next] = await second.take(1);
+    expect(next!.id).toBe(fresh.ids[0]);
+  });
 });

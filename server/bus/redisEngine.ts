@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import type { EventDraft, RealtimeEvent } from '../../shared/events';
 import type { Logger } from '../observability/logger';
 import type { RedisClients } from '../redis/connect';
@@ -7,12 +6,6 @@ import type { EngineHealth, EventEngine, EventListener, HistoryRead, LiveFeed, R
 
 type StreamEntry = [id: string, fields: string[]];
 type ReadReply = [found: number, head: string, origin: string, trimmed: string, entries: StreamEntry[]];
-
-interface Commands {
-  rtPublish(stream: string, meta: string, channel: string, maxEvents: number, ttlMs: number, payload: string): Promise<string>;
-  rtRead(stream: string, meta: string, afterId: string): Promise<ReadReply>;
-  rtSetCursor(key: string, id: string, ttlMs: number): Promise<number>;
-}
 
 /** An event as stored: the id is the stream id, the timestamp its milliseconds (Redis's clock, one for all nodes). */
 function decode(id: string, payload: string): RealtimeEvent {
@@ -26,11 +19,7 @@ function decode(id: string, payload: string): RealtimeEvent {
  * subscribes to a topic's channel only while it has local subscribers of it.
  */
 export function createRedisEngine(clients: RedisClients, logger: Logger): EventEngine {
-  const { prefix, subscriber } = clients;
-  const command = clients.command as Redis & Commands;
-  command.defineCommand('rtPublish', { numberOfKeys: 2, lua: publishScript });
-  command.defineCommand('rtRead', { numberOfKeys: 2, lua: readScript });
-  command.defineCommand('rtSetCursor', { numberOfKeys: 1, lua: setCursorScript });
+  const { prefix, subscriber, command } = clients;
 
   const keys = (topic: string) => ({ stream: `${prefix}s:${topic}`, meta: `${prefix}m:${topic}`, channel: `${prefix}c:${topic}` });
   /** Local listeners by channel; a channel is subscribed while its set is non-empty. */
@@ -90,13 +79,13 @@ export function createRedisEngine(clients: RedisClients, logger: Logger): EventE
     async publish(topic: string, draft: EventDraft, retention: Retention): Promise<RealtimeEvent> {
       const k = keys(topic);
       const payload = JSON.stringify({ type: draft.type, data: draft.data });
-      const id = await command.rtPublish(k.stream, k.meta, k.channel, retention.maxEvents, retention.ttlMs, payload);
+      const id = (await publishScript.run(command, [k.stream, k.meta], [k.channel, retention.maxEvents, retention.ttlMs, payload])) as string;
       return decode(id, payload);
     },
 
     async readAfter(topic: string, afterId: string): Promise<HistoryRead> {
       const k = keys(topic);
-      const [found, head, origin, trimmed, entries] = await command.rtRead(k.stream, k.meta, afterId);
+      const [found, head, origin, trimmed, entries] = (await readScript.run(command, [k.stream, k.meta], [afterId])) as ReadReply;
       return {
         found: found === 1,
         headId: head || null,
@@ -146,7 +135,7 @@ export function createRedisEngine(clients: RedisClients, logger: Logger): EventE
     },
 
     async setCursor(key: string, id: string, ttlMs: number): Promise<void> {
-      await command.rtSetCursor(`${prefix}cursor:${key}`, id, ttlMs);
+      await setCursorScript.run(command, [`${prefix}cursor:${key}`], [id, ttlMs]);
     },
 
     health(): EngineHealth {

@@ -18,19 +18,13 @@
 import type { Logger } from '../observability/logger';
 import { apiError, ApiError } from '../errors';
 import type { RedisClients } from '../redis/connect';
-import { luaCommand, luaNowMs } from '../redis/luaCommand';
+import { luaCommand, luaExtendTtl, luaNowMs } from '../redis/luaCommand';
 import type { ChatSessionStats, ChatSessionStore, ChatSessionStoreOptions } from './sessionStore';
-
-const extend = `
-local function extend(key, ttl)
-  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
-end
-`;
 
 /** KEYS: owner, watched, sessions-of(user). ARGV: sessionId, userId, allowForeign (1|0), ttlMs, maxSessions, prefix. */
 const useScript = luaCommand(
   'rtChatSessionUse',
-  `${luaNowMs}${extend}
+  `${luaNowMs}${luaExtendTtl}
 local owner_key, watched_key, mine_key = KEYS[1], KEYS[2], KEYS[3]
 local sid, uid, foreign = ARGV[1], ARGV[2], ARGV[3] == '1'
 local ttl, max, prefix = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
@@ -64,7 +58,7 @@ return 'ok'
 /** KEYS: owner, watched. ARGV: sessionId, investigationId, maxWatched, prefix. */
 const watchScript = luaCommand(
   'rtChatSessionWatch',
-  `${luaNowMs}${extend}
+  `${luaNowMs}${luaExtendTtl}
 local owner_key, watched_key = KEYS[1], KEYS[2]
 local sid, investigation, max, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local left = redis.call('PTTL', owner_key)

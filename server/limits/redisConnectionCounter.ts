@@ -17,19 +17,13 @@
  */
 import type { Logger } from '../observability/logger';
 import type { RedisClients } from '../redis/connect';
-import { luaCommand, luaNowMs } from '../redis/luaCommand';
+import { luaCommand, luaExtendTtl, luaNowMs } from '../redis/luaCommand';
 import type { UserConnectionCounter } from './connectionCounter';
-
-const extend = `
-local function extend(key, ttl)
-  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
-end
-`;
 
 /** KEYS: the user's set. ARGV: connectionId, max, leaseMs. Returns 1 when counted. */
 const acquireScript = luaCommand(
   'rtConnAcquire',
-  `${luaNowMs}${extend}
+  `${luaNowMs}${luaExtendTtl}
 local key, id, max, lease = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
@@ -43,7 +37,7 @@ return 1
 /** KEYS: one user set per connection. ARGV: leaseMs, then the connection ids in the order of KEYS. */
 const renewScript = luaCommand(
   'rtConnRenew',
-  `${luaNowMs}${extend}
+  `${luaNowMs}${luaExtendTtl}
 local lease = tonumber(ARGV[1])
 local expires = now_ms() + lease
 for i, key in ipairs(KEYS) do

@@ -23,6 +23,13 @@ local function now_ms()
 end
 `;
 
+/** Extends a key's expiry to at least `ttl` ms; never shortens it. */
+export const luaExtendTtl = `
+local function extend(key, ttl)
+  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+end
+`;
+
 export function luaCommand(name: string, lua: string): LuaCommand {
   const ensure = (client: Redis) => {
     if (!(name in (client.scriptsSet as Record<string, unknown>))) client.defineCommand(name, { lua });

@@ -12,8 +12,10 @@
  * without a publish: then the topic is forgotten and every old id resyncs.
  */
 
+import { luaCommand, luaNowMs } from './luaCommand';
+
 /** Shared helpers: id comparison and trimming by age, which records what it trims. */
-const helpers = `
+const helpers = `${luaNowMs}
 local function parse(id)
   local d = string.find(id, '-', 1, true)
   return tonumber(string.sub(id, 1, d - 1)), tonumber(string.sub(id, d + 1))
@@ -26,8 +28,7 @@ local function cmp(a, b)
   return 0
 end
 local function trim_expired(stream, meta, ttl)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local now = now_ms()
   local min_id = tostring(now - ttl) .. '-0'
   -- Look at the oldest entry first: a reverse range that matches nothing
   -- walks the whole stream.
@@ -45,7 +46,7 @@ end
  * KEYS: stream, meta. ARGV: channel, maxEvents, ttlMs, payload.
  * Returns the new id.
  */
-export const publishScript = `${helpers}
+export const publishScript = luaCommand('rtPublish', `${helpers}
 local stream, meta = KEYS[1], KEYS[2]
 local max_events, ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
 local id = redis.call('XADD', stream, '*', 'e', ARGV[4])
@@ -63,7 +64,7 @@ redis.call('PEXPIRE', stream, forget_after)
 redis.call('PEXPIRE', meta, forget_after)
 redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[4])
 return id
-`;
+`);
 
 /**
  * KEYS: stream, meta. ARGV: afterId ('0-0' for all).
@@ -71,7 +72,7 @@ return id
  * ids; entries are all retained ones when not found. The rule is the one of
  * server/bus/history.ts.
  */
-export const readScript = `${helpers}
+export const readScript = luaCommand('rtRead', `${helpers}
 local stream, meta = KEYS[1], KEYS[2]
 local after = ARGV[1]
 local m = redis.call('HMGET', meta, 'head', 'origin', 'trimmed', 'ttl')
@@ -97,10 +98,10 @@ else
   entries = redis.call('XRANGE', stream, '-', '+')
 end
 return { found and 1 or 0, head, origin, trimmed or '', entries }
-`;
+`);
 
 /** KEYS: cursor. ARGV: id, ttlMs. Moves the cursor forward only; refreshes its expiry. */
-export const setCursorScript = `${helpers}
+export const setCursorScript = luaCommand('rtSetCursor', `${helpers}
 local current = redis.call('GET', KEYS[1])
 if current and cmp(current, ARGV[1]) >= 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -108,4 +109,4 @@ if current and cmp(current, ARGV[1]) >= 0 then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
-`;
+`);
