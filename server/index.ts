@@ -85,7 +85,7 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
     Math.min((limits.NOTIFICATION_TTL_SECONDS * 1000) / 4, 10 * 60_000),
   );
   touchConnected.unref();
-  const publishers = createPublishers({ bus, sessions, knownUsers, connectedUsers: () => registry.connectedUsers() });
+  const publishers = createPublishers({ bus, sessions, knownUsers, logger, connectedUsers: () => registry.connectedUsers() });
   const chat = createChatService({ bus, sessions, agent: options.chatAgent ?? createBuiltinAgent(), logger });
 
   const app: AppServices = {

@@ -19,7 +19,10 @@ export const errorReasons = {
   too_many_replies: { code: 'TOO_MANY_REQUESTS', message: 'the assistant is still answering earlier messages of this session' },
   auth_timeout: { code: 'UNAUTHORIZED', message: 'no token arrived within AUTH_TIMEOUT_MS' },
   websocket_required: { code: 'BAD_REQUEST', message: 'subscriptions are served over the WebSocket endpoint /api/v1/ws' },
-  engine_unavailable: { code: 'SERVICE_UNAVAILABLE', message: 'the event store is unavailable; the event was not accepted' },
+  engine_unavailable: {
+    code: 'SERVICE_UNAVAILABLE',
+    message: 'the event store did not confirm this request (for a publish: the event may still have been stored if the store went away mid-call)',
+  },
   server_closing: { code: 'SERVICE_UNAVAILABLE', message: 'the server is shutting down' },
   store_unavailable: { code: 'SERVICE_UNAVAILABLE', message: 'the shared state (Redis) is unavailable; try again' },
 } as const satisfies Record<string, { code: TRPC_ERROR_CODE_KEY; message: string }>;

@@ -13,12 +13,15 @@ import { topics } from '../../shared/topics';
 import type { EventBus } from '../bus/bus';
 import type { ChatSessionStore } from '../chat/sessionStore';
 import type { KnownUsers } from '../notifications/knownUsers';
+import { apiError } from '../errors';
+import type { Logger } from '../observability/logger';
 
 export interface PublisherDeps {
   bus: EventBus;
   sessions: ChatSessionStore;
   knownUsers: KnownUsers;
   connectedUsers: () => Iterable<string>;
+  logger: Logger;
 }
 
 /**
@@ -31,9 +34,18 @@ export function createPublishers(deps: PublisherDeps) {
 
   /** Investigation events also reach the chat sessions watching the investigation. */
   async function publishInvestigationEvent(investigationId: string, draft: Parameters<EventBus['publish']>[1]): Promise<RealtimeEvent> {
+    // Watchers first: if they cannot be read, nothing is stored and the caller
+    // may simply retry. Once the event itself is stored it is accepted; a copy
+    // that fails is logged rather than turned into an error a retry would
+    // answer with a duplicate.
+    const watching = await sessions.watchersOf(investigationId).catch((cause: unknown) => {
+      // To a publisher this is the same outage as the event store's own.
+      throw apiError('engine_unavailable', cause instanceof Error ? cause.message : undefined);
+    });
     const event = await bus.publish(topics.investigation(investigationId), draft);
-    const watching = await sessions.watchersOf(investigationId);
-    await Promise.all(watching.map((sessionId) => bus.publish(topics.chat(sessionId), draft)));
+    const copies = await Promise.allSettled(watching.map((sessionId) => bus.publish(topics.chat(sessionId), draft)));
+    const failed = copies.filter((c) => c.status === 'rejected').length;
+    if (failed > 0) deps.logger.error({ event: 'chat_copy_failed', investigationId, eventId: event.id, failed });
     return event;
   }
 

@@ -61,7 +61,10 @@ export function connectRedis(url: string, prefix: string, logger: Logger): Redis
       await Promise.all([whenReady(command, timeoutMs, 'commands'), whenReady(subscriber, timeoutMs, 'pub/sub')]);
     },
     async close() {
-      await Promise.allSettled([command.quit(), subscriber.quit()]);
+      // quit() waits behind the offline queue, which never drains while Redis
+      // is away: a client not connected is cut off at once, so a node stops
+      // during an outage too.
+      await Promise.allSettled([command, subscriber].map((client) => (client.status === 'ready' ? client.quit() : undefined)));
       command.disconnect();
       subscriber.disconnect();
     },

@@ -2,6 +2,7 @@ import { ORIGIN_EVENT_ID } from '../../shared/eventId';
 import type { NotificationEvent } from '../../shared/events';
 import { notificationSubscribeInput, sendNotificationInput } from '../../shared/inputs';
 import { topics } from '../../shared/topics';
+import { apiError } from '../errors';
 import { authedProcedure, router, serviceProcedure } from '../trpc/init';
 import { subscribe } from './subscribe';
 
@@ -18,7 +19,13 @@ export const notificationRouter = router({
     const userId = principal.userId;
     const ttlMs = app.config.limits.NOTIFICATION_TTL_SECONDS * 1000;
     const explicit = input?.lastEventId ?? null;
-    const cursor = explicit ?? (await app.engine.getCursor(cursorKey(userId))) ?? ORIGIN_EVENT_ID;
+    const cursor =
+      explicit ??
+      (await app.engine.getCursor(cursorKey(userId)).catch((cause: unknown) => {
+        // No cursor, no start: refused like any subscription the engine cannot serve now.
+        throw apiError('engine_unavailable', cause instanceof Error ? cause.message : undefined);
+      })) ??
+      ORIGIN_EVENT_ID;
     return subscribe<NotificationEvent>(ctx, topics.notification(userId), {
       startAfter: cursor,
       ifUnknown: explicit ? 'resync' : 'replay_retained',

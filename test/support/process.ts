@@ -3,7 +3,6 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const tsxBin = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 
 export interface StartedProcess {
   child: ChildProcess;
@@ -17,12 +16,13 @@ export interface StartedProcess {
 }
 
 /**
- * Runs `server/main.ts` (what `npm start` runs) as its own process with the
- * given environment. Disposable: the process is stopped with SIGTERM, then
- * SIGKILL if it lingers.
+ * Runs `server/main.ts` as its own process, the way `npm start` does (`node
+ * --import tsx`: one process, so its pid is the server's and a signal reaches
+ * the server itself). Disposable: stopped with SIGTERM, then SIGKILL if it
+ * lingers.
  */
 export function startMain(env: Record<string, string | undefined>): StartedProcess {
-  const child = spawn(tsxBin, ['server/main.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
