@@ -32,6 +32,8 @@ export const envSchema = z.object({
   MAX_CHAT_SESSIONS_PER_USER: positiveInt('MAX_CHAT_SESSIONS_PER_USER'),
   MAX_WATCHED_PER_SESSION: positiveInt('MAX_WATCHED_PER_SESSION'),
   AUTH_TIMEOUT_MS: positiveInt('AUTH_TIMEOUT_MS'),
+  /** Serve the built dashboard at `/`; on by default outside production. */
+  SERVE_DASHBOARD: z.enum(['true', 'false', '1', '0']).optional(),
 });
 
 export type EnvConfig = z.infer<typeof envSchema>;
@@ -46,6 +48,8 @@ export interface RealtimeConfig {
   /** Prefix of every Redis key and channel. */
   redisKeyPrefix: string;
   logLevel: EnvConfig['LOG_LEVEL'];
+  /** Serve the dashboard (client/dashboard/dist) at `/`. */
+  serveDashboard: boolean;
   limits: { [K in LimitName]: number };
 }
 
@@ -68,6 +72,7 @@ export function resolveConfig(input: RealtimeConfigInput): RealtimeConfig {
     redisUrl: input.redisUrl,
     redisKeyPrefix: input.redisKeyPrefix ?? 'rt:',
     logLevel: input.logLevel ?? 'info',
+    serveDashboard: input.serveDashboard ?? false,
     limits: { ...limitDefaults, ...input.limits },
   };
 }
@@ -106,6 +111,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, generateSecret: () => stri
       redisUrl: e.REDIS_URL,
       redisKeyPrefix: e.REDIS_KEY_PREFIX,
       logLevel: e.LOG_LEVEL,
+      serveDashboard: e.SERVE_DASHBOARD === undefined ? !production : e.SERVE_DASHBOARD === 'true' || e.SERVE_DASHBOARD === '1',
       limits,
     },
   };

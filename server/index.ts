@@ -17,6 +17,7 @@ import { createPublishers } from './publish/publishers';
 import { connectRedis } from './redis/connect';
 import { ConnectionRegistry } from './transport/connectionRegistry';
 import { createStores } from './stores';
+import type { DashboardOptions } from './transport/dashboardStatic';
 import { createHttpServer } from './transport/httpTransport';
 import { attachWsTransport } from './transport/wsTransport';
 
@@ -26,6 +27,7 @@ export type { InvestigationSnapshot } from './chat/investigationSnapshot';
 export type { EventEngine } from './bus/engine';
 export type { RealtimeConfig, RealtimeConfigInput } from './config';
 export { issueToken, type TokenClaims } from './auth/issueToken';
+export type { DashboardOptions } from './transport/dashboardStatic';
 
 export interface RealtimeServerOptions extends RealtimeConfigInput {
   /** The assistant behind chat.send; the built-in one answers from live state. */
@@ -33,6 +35,12 @@ export interface RealtimeServerOptions extends RealtimeConfigInput {
   /** Defaults to the in-memory engine (one node). */
   engine?: EventEngine;
   logger?: Logger;
+  /**
+   * Where the built dashboard is (default client/dashboard/dist) and, in
+   * development mode only, the token its sign-in form is pre-filled with.
+   * Served only when `serveDashboard` is on.
+   */
+  dashboard?: DashboardOptions;
 }
 
 export interface ListenAddress {
@@ -115,7 +123,7 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
     },
   };
 
-  const httpServer = createHttpServer(app);
+  const httpServer = createHttpServer(app, options.dashboard);
   const ws = attachWsTransport(httpServer, app);
   let closing: Promise<void> | null = null;
 

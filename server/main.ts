@@ -19,7 +19,13 @@ async function main() {
     throw error;
   }
   const { config, devMode } = loaded;
-  const server = createRealtimeServer(config);
+  const day = { expiresInSeconds: 86_400 };
+  const devUserClaims = { sub: 'dev-user', roles: ['user'], investigations: ['*'], analyses: ['*'] };
+  const server = createRealtimeServer({
+    ...config,
+    // Pre-fills the dashboard's sign-in form; only in development mode.
+    dashboard: devMode ? { devToken: () => issueToken(config.jwtSecret, devUserClaims, day) } : {},
+  });
   const address = await server.listen();
 
   const lines = [
@@ -30,9 +36,9 @@ async function main() {
     `  Health     ${address.httpUrl}/api/v1/ws/health`,
     `  Metrics    ${address.httpUrl}/metrics`,
   ];
+  if (config.serveDashboard) lines.push(`  Dashboard  ${address.httpUrl}/`);
   if (devMode) {
-    const day = { expiresInSeconds: 86_400 };
-    const user = await issueToken(config.jwtSecret, { sub: 'dev-user', roles: ['user'], investigations: ['*'], analyses: ['*'] }, day);
+    const user = await issueToken(config.jwtSecret, devUserClaims, day);
     const service = await issueToken(config.jwtSecret, { sub: 'dev-service', roles: ['service'] }, day);
     lines.push(
       '',

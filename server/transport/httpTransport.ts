@@ -7,6 +7,7 @@ import type { AppServices } from '../app';
 import { verifyToken } from '../auth/verifyToken';
 import { appRouter } from '../routers';
 import type { Context } from '../trpc/context';
+import { createDashboardHandler, type DashboardOptions } from './dashboardStatic';
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body);
@@ -15,10 +16,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown) {
 }
 
 /**
- * One HTTP server for everything: tRPC over HTTP, health, metrics; the
- * WebSocket endpoint is attached to its upgrade event.
+ * One HTTP server for everything: tRPC over HTTP, health, metrics, and (when
+ * `serveDashboard` is on) the dashboard at `/`; the WebSocket endpoint is
+ * attached to its upgrade event.
  */
-export function createHttpServer(app: AppServices) {
+export function createHttpServer(app: AppServices, dashboard: DashboardOptions = {}) {
   async function createContext({ req }: { req: IncomingMessage }): Promise<Context> {
     const header = req.headers.authorization;
     if (!header) return { app, principal: null, connection: null };
@@ -39,6 +41,9 @@ export function createHttpServer(app: AppServices) {
     },
   });
 
+  const dashboardHandler = app.config.serveDashboard ? createDashboardHandler(dashboard) : null;
+  const notFound = (res: ServerResponse) => sendJson(res, 404, { error: 'not found', endpoints: paths });
+
   return createServer((req, res) => {
     const url = req.url ?? '/';
     const path = url.split('?', 1)[0]!;
@@ -58,8 +63,19 @@ export function createHttpServer(app: AppServices) {
           sendJson(res, 500, { error: 'metrics unavailable' });
         },
       );
+    } else if (dashboardHandler) {
+      dashboardHandler(req, res, path).then(
+        (handled) => {
+          if (!handled) notFound(res);
+        },
+        (err: unknown) => {
+          app.logger.error({ event: 'dashboard_failed', path, err });
+          if (!res.headersSent) sendJson(res, 500, { error: 'dashboard unavailable' });
+          else res.destroy();
+        },
+      );
     } else {
-      sendJson(res, 404, { error: 'not found', endpoints: paths });
+      notFound(res);
     }
   });
 }

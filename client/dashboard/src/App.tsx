@@ -1,0 +1,161 @@
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { createRealtimeClient, type RealtimeClient } from '../../index';
+import {
+  RealtimeProvider,
+  useAnalysisUpdates,
+  useChat,
+  useConnectionState,
+  useInvestigationUpdates,
+  useNotifications,
+} from '../../react/index';
+import { AnalysisPanel } from './components/AnalysisPanel';
+import { ChatPanel } from './components/ChatPanel';
+import { ConnectionBadge } from './components/ConnectionBadge';
+import { AnomalyAlerts, InvestigationOverview, Timeline } from './components/InvestigationPanels';
+import { NotificationsPanel } from './components/NotificationsPanel';
+import { SignIn } from './components/SignIn';
+import {
+  defaultWsUrl,
+  loadDashboardConfig,
+  readClaims,
+  saveToken,
+  savedToken,
+  watchedFromUrl,
+  writeWatchedToUrl,
+  type DashboardConfig,
+  type Watched,
+} from './session';
+
+export function App() {
+  const [config, setConfig] = useState<DashboardConfig | null>(null);
+  const [token, setToken] = useState<string | null>(savedToken);
+  const [client, setClient] = useState<RealtimeClient | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  useEffect(() => {
+    void loadDashboardConfig().then(setConfig);
+  }, []);
+
+  // One client per token: a new token is a new connection; signing out closes it.
+  useEffect(() => {
+    if (!token) {
+      setClient(null);
+      return;
+    }
+    const next = createRealtimeClient({ url: defaultWsUrl(), getToken: () => token });
+    setClient(next);
+    return () => void next.close();
+  }, [token]);
+
+  function signIn(value: string) {
+    saveToken(value);
+    setNotice(null);
+    setToken(value);
+  }
+
+  function signOut(reason: string | null = null) {
+    saveToken(null);
+    setNotice(reason);
+    setToken(null);
+  }
+
+  if (!token || !client) {
+    return <SignIn devToken={config?.devToken ?? null} configLoaded={config !== null} notice={notice} onSignIn={signIn} />;
+  }
+  return (
+    <RealtimeProvider client={client}>
+      <Dashboard token={token} onSignOut={signOut} />
+    </RealtimeProvider>
+  );
+}
+
+function Dashboard({ token, onSignOut }: { token: string; onSignOut: (reason?: string | null) => void }) {
+  const claims = useMemo(() => readClaims(token), [token]);
+  const userId = claims?.sub ?? null;
+  const [watched, setWatched] = useState<Watched>(() => watchedFromUrl(userId));
+  const connection = useConnectionState();
+
+  useEffect(() => writeWatchedToUrl(watched), [watched]);
+
+  // A refused token is final for this client: back to the sign-in form, saying why.
+  useEffect(() => {
+    if (connection.status === 'closed' && connection.code === 4001) {
+      onSignOut(`The server refused the token (${connection.reason || 'invalid or expired'}). Paste a new one.`);
+    }
+  }, [connection, onSignOut]);
+
+  const inv = useInvestigationUpdates(watched.investigation || null);
+  const analysis = useAnalysisUpdates(watched.analysis || null);
+  const chat = useChat(watched.session || null);
+  const notifications = useNotifications();
+
+  // The assistant answers from the investigations its session watches; asked
+  // again after each reconnect, in case the server that answers now lost it.
+  const { watchInvestigation } = chat;
+  const isOpen = connection.status === 'open';
+  useEffect(() => {
+    if (isOpen && watched.investigation) watchInvestigation(watched.investigation).catch(() => undefined);
+  }, [watchInvestigation, watched.investigation, isOpen]);
+
+  return (
+    <div className="app">
+      <header className="topbar">
+        <div className="brand">
+          <span className="brand-mark" aria-hidden="true">
+            C
+          </span>
+          <span>
+            Cidadão.AI <strong>Realtime</strong>
+          </span>
+        </div>
+        <WatchForm watched={watched} onChange={setWatched} />
+        <div className="topbar-end">
+          <ConnectionBadge />
+          <span className="user" data-testid="user-id" title={claims?.roles?.join(', ')}>
+            {userId ?? 'unknown user'}
+          </span>
+          <button type="button" className="button button-ghost button-small" data-testid="sign-out" onClick={() => onSignOut(null)}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main className="grid">
+        <InvestigationOverview id={watched.investigation} inv={inv} />
+        <AnomalyAlerts anomalies={inv.anomalies} />
+        <Timeline events={inv.timeline} />
+        <AnalysisPanel id={watched.analysis} analysis={analysis} />
+        <NotificationsPanel notifications={notifications} />
+        <ChatPanel sessionId={watched.session} chat={chat} selfUserId={userId} />
+      </main>
+    </div>
+  );
+}
+
+function WatchForm({ watched, onChange }: { watched: Watched; onChange: (w: Watched) => void }) {
+  const [draft, setDraft] = useState(watched);
+  useEffect(() => setDraft(watched), [watched]);
+  const dirty = draft.investigation !== watched.investigation || draft.analysis !== watched.analysis || draft.session !== watched.session;
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    onChange({ investigation: draft.investigation.trim(), analysis: draft.analysis.trim(), session: draft.session.trim() });
+  }
+
+  const field = (key: keyof Watched, label: string) => (
+    <label className="watch-field">
+      <span>{label}</span>
+      <input data-testid={`watch-${key}`} value={draft[key]} onChange={(e) => setDraft({ ...draft, [key]: e.target.value })} spellCheck={false} />
+    </label>
+  );
+
+  return (
+    <form className="watch" onSubmit={submit} data-testid="watch-form">
+      {field('investigation', 'Investigation')}
+      {field('analysis', 'Analysis')}
+      {field('session', 'Chat session')}
+      <button type="submit" className="button button-small" disabled={!dirty} data-testid="watch-apply">
+        Watch
+      </button>
+    </form>
+  );
+}

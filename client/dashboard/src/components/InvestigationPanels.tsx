@@ -1,0 +1,197 @@
+import type { Anomaly, InvestigationEvent, InvestigationUpdates, Severity } from '../../../react/index';
+import { severityRank } from '../../../react/index';
+import { capitalize, formatJson, formatPercent, formatTime } from '../format';
+import { Card, Empty, Pill, ProgressBar, StreamNotices } from './common';
+
+const statusTone = {
+  pending: 'neutral',
+  running: 'info',
+  completed: 'success',
+  failed: 'danger',
+  cancelled: 'neutral',
+} as const;
+
+const reportTone = { queued: 'neutral', generating: 'info', ready: 'success', failed: 'danger' } as const;
+
+/** Status, progress, report and the agents' findings of one investigation. */
+export function InvestigationOverview({ id, inv }: { id: string; inv: InvestigationUpdates }) {
+  return (
+    <Card
+      title="Investigation"
+      className="area-overview"
+      testId="investigation-panel"
+      subtitle={<code className="entity-id">{id}</code>}
+      actions={
+        inv.status ? (
+          <Pill tone={statusTone[inv.status]} testId="investigation-status" value={inv.status}>
+            {capitalize(inv.status)}
+          </Pill>
+        ) : (
+          <Pill tone="neutral" testId="investigation-status" value="">
+            No status yet
+          </Pill>
+        )
+      }
+    >
+      <StreamNotices subscription={inv.subscription} error={inv.subscriptionError} resyncRequired={inv.resyncRequired} onResync={inv.resync} testIdPrefix="investigation" />
+      <div className="overview-grid">
+        <div className="overview-progress">
+          <div className="metric-row">
+            <span className="metric-value" data-testid="investigation-progress-text">
+              {inv.progress === null ? '—' : formatPercent(inv.progress)}
+            </span>
+            <span className="metric-label" data-testid="investigation-stage">
+              {inv.stage ?? 'waiting for the first progress update'}
+            </span>
+          </div>
+          <ProgressBar value={inv.progress} testId="investigation-progress" label="Investigation progress" />
+          {inv.statusMessage && <p className="muted small">{inv.statusMessage}</p>}
+          <div className="report-row">
+            <span className="muted small">Report</span>
+            {inv.report ? (
+              <Pill tone={reportTone[inv.report.status]} testId="report-status" value={inv.report.status}>
+                {capitalize(inv.report.status)}
+              </Pill>
+            ) : (
+              <Pill tone="neutral" testId="report-status" value="">
+                Not started
+              </Pill>
+            )}
+            {inv.report?.url && (
+              <a className="link small" href={inv.report.url} target="_blank" rel="noreferrer noopener">
+                Open report
+              </a>
+            )}
+          </div>
+        </div>
+        <div className="overview-findings">
+          <h3>Agent findings</h3>
+          {inv.findings.length === 0 ? (
+            <Empty>No findings yet.</Empty>
+          ) : (
+            <ul className="findings" data-testid="findings-list">
+              {[...inv.findings].reverse().map((f) => (
+                <li key={f.eventId} data-testid="finding">
+                  <span className="finding-agent">{f.agent}</span>
+                  <span className="finding-text">{f.finding}</span>
+                  <time className="muted small">{formatTime(f.at)}</time>
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      </div>
+    </Card>
+  );
+}
+
+function SeverityBadge({ severity }: { severity: Severity }) {
+  return (
+    <span className={`severity severity-${severity}`} data-testid="severity-badge" data-severity={severity}>
+      {severity === 'critical' && (
+        <span aria-hidden="true" className="severity-icon">
+          !
+        </span>
+      )}
+      {severity.toUpperCase()}
+    </span>
+  );
+}
+
+/** Anomalies newest first; critical ones stand out (red, with an icon and a count in the header). */
+export function AnomalyAlerts({ anomalies }: { anomalies: Anomaly[] }) {
+  const counts = anomalies.reduce<Record<Severity, number>>(
+    (acc, a) => ({ ...acc, [a.severity]: acc[a.severity] + 1 }),
+    { low: 0, medium: 0, high: 0, critical: 0 },
+  );
+  const ordered = (Object.keys(counts) as Severity[]).sort((a, b) => severityRank[b] - severityRank[a]).filter((s) => counts[s] > 0);
+  return (
+    <Card
+      title="Anomaly alerts"
+      className="area-anomalies"
+      testId="anomalies-panel"
+      actions={
+        <div className="severity-counts">
+          {ordered.map((s) => (
+            <span key={s} className={`count count-${s}`} title={`${counts[s]} ${s}`}>
+              {counts[s]} {s}
+            </span>
+          ))}
+        </div>
+      }
+    >
+      {anomalies.length === 0 ? (
+        <Empty>No anomalies detected.</Empty>
+      ) : (
+        <ul className="alerts scroll">
+          {[...anomalies].reverse().map((a) => (
+            <li
+              key={a.eventId}
+              className={`alert alert-${a.severity}`}
+              data-testid="anomaly-alert"
+              data-severity={a.severity}
+              role={a.severity === 'critical' ? 'alert' : undefined}
+            >
+              <div className="alert-head">
+                <SeverityBadge severity={a.severity} />
+                <span className="alert-contract">Contract {a.contractId}</span>
+                <span className="alert-confidence" title="confidence">
+                  {formatPercent(a.confidence * 100)} confidence
+                </span>
+              </div>
+              <p className="alert-description">{a.description}</p>
+              <time className="muted small">{formatTime(a.at)}</time>
+            </li>
+          ))}
+        </ul>
+      )}
+    </Card>
+  );
+}
+
+function describeEvent(event: InvestigationEvent): { kind: string; text: string } {
+  switch (event.type) {
+    case 'anomaly_detected':
+      return { kind: 'anomaly', text: `${event.data.severity}: ${event.data.description} (contract ${event.data.contractId})` };
+    case 'resync_required':
+      return { kind: 'resync', text: 'history no longer complete' };
+    case 'investigation_update': {
+      const d = event.data;
+      switch (d.updateType) {
+        case 'status':
+          return { kind: 'status', text: `${d.status}${d.message ? ` — ${d.message}` : ''}` };
+        case 'progress':
+          return { kind: 'progress', text: `${formatPercent(d.progress)}${d.stage ? ` · ${d.stage}` : ''}` };
+        case 'agent_finding':
+          return { kind: 'finding', text: `${d.agent}: ${d.finding}${d.details ? ` ${formatJson(d.details)}` : ''}` };
+        case 'report_status':
+          return { kind: 'report', text: d.status };
+      }
+    }
+  }
+}
+
+/** Every event of the investigation, newest first, as it arrived. */
+export function Timeline({ events }: { events: InvestigationEvent[] }) {
+  return (
+    <Card title="Live timeline" className="area-timeline" testId="timeline-panel" subtitle={`${events.length} ${events.length === 1 ? 'event' : 'events'}`}>
+      {events.length === 0 ? (
+        <Empty>Waiting for events…</Empty>
+      ) : (
+        <ol className="timeline scroll" data-testid="timeline">
+          {[...events].reverse().map((event) => {
+            const { kind, text } = describeEvent(event);
+            const severity = event.type === 'anomaly_detected' ? event.data.severity : undefined;
+            return (
+              <li key={event.id} className={`timeline-item${severity ? ` timeline-${severity}` : ''}`} data-testid="timeline-event" data-event-id={event.id} data-kind={kind}>
+                <time>{formatTime(event.timestamp)}</time>
+                <span className="timeline-kind">{kind}</span>
+                <span className="timeline-text">{text}</span>
+              </li>
+            );
+          })}
+        </ol>
+      )}
+    </Card>
+  );
+}

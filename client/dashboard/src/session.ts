@@ -1,0 +1,85 @@
+/**
+ * Where the page keeps what the user chose: the token for this tab only
+ * (sessionStorage: closing the tab signs out), the ids in the address bar so a
+ * view can be shared or reloaded.
+ */
+const TOKEN_KEY = 'cidadao-realtime:token';
+
+export function savedToken(): string | null {
+  try {
+    return sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+export function saveToken(token: string | null): void {
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  } catch {
+    // Storage may be disabled; the session then lasts until reload.
+  }
+}
+
+/** The WebSocket endpoint of the server that served this page. */
+export function defaultWsUrl(): string {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}/api/v1/ws`;
+}
+
+export interface DashboardConfig {
+  /** A user token, only from a server in development mode. */
+  devToken: string | null;
+}
+
+export async function loadDashboardConfig(): Promise<DashboardConfig> {
+  try {
+    const res = await fetch('/dashboard-config.json', { cache: 'no-store' });
+    if (!res.ok) return { devToken: null };
+    const body = (await res.json()) as Partial<DashboardConfig>;
+    return { devToken: typeof body.devToken === 'string' ? body.devToken : null };
+  } catch {
+    return { devToken: null };
+  }
+}
+
+export interface Watched {
+  investigation: string;
+  analysis: string;
+  session: string;
+}
+
+export function watchedFromUrl(userId: string | null): Watched {
+  const params = new URLSearchParams(location.search);
+  return {
+    investigation: params.get('investigation') ?? 'inv-1',
+    analysis: params.get('analysis') ?? 'an-1',
+    session: params.get('session') ?? `chat-${userId ?? 'me'}`,
+  };
+}
+
+export function writeWatchedToUrl(watched: Watched): void {
+  const params = new URLSearchParams(location.search);
+  params.set('investigation', watched.investigation);
+  params.set('analysis', watched.analysis);
+  params.set('session', watched.session);
+  history.replaceState(null, '', `${location.pathname}?${params.toString()}`);
+}
+
+/** The claims of a JWT, read without verifying (the server verifies): for display only. */
+export function readClaims(token: string): { sub?: string; roles?: string[]; exp?: number } | null {
+  const payload = token.split('.')[1];
+  if (!payload) return null;
+  try {
+    const json = atob(payload.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(payload.length / 4) * 4, '='));
+    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0)))) as Record<string, unknown>;
+    return {
+      sub: typeof claims.sub === 'string' ? claims.sub : undefined,
+      roles: Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : undefined,
+      exp: typeof claims.exp === 'number' ? claims.exp : undefined,
+    };
+  } catch {
+    return null;
+  }
+}

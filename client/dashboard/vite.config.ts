@@ -1,0 +1,30 @@
+import { fileURLToPath } from 'node:url';
+import react from '@vitejs/plugin-react';
+import { defineConfig } from 'vite';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+/** `npm start`'s server; `npm run dev:dashboard` proxies the API to it. */
+const apiTarget = process.env.DASHBOARD_API ?? 'http://127.0.0.1:8000';
+
+/**
+ * The dashboard: `npm run build:dashboard` writes client/dashboard/dist, which
+ * the server serves at `/`; `npm run dev:dashboard` serves it with hot reload
+ * and forwards the API (HTTP and WebSocket) to a running server.
+ */
+export default defineConfig({
+  root,
+  base: '/',
+  plugins: [react()],
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    sourcemap: true,
+    chunkSizeWarningLimit: 1024,
+  },
+  server: {
+    proxy: {
+      '/api': { target: apiTarget, ws: true },
+      '/dashboard-config.json': { target: apiTarget },
+    },
+  },
+});

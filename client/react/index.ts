@@ -1,0 +1,20 @@
+/**
+ * React bindings of the realtime client: a provider holding one client and
+ * hooks that fold each subscription into state. React is a peer dependency.
+ */
+export { RealtimeProvider, useConnectionState, useRealtimeClient } from './provider';
+export {
+  useAnalysisUpdates,
+  useChat,
+  useInvestigationUpdates,
+  useNotifications,
+  type AnalysisUpdates,
+  type Chat,
+  type InvestigationUpdates,
+  type Notifications,
+  type RealtimeError,
+  type StreamControls,
+  type SubscriptionStatus,
+} from './hooks';
+export * from './state';
+export type * from './types';

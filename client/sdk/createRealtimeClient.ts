@@ -1,0 +1,161 @@
+import { createTRPCClient, TRPCClientError, wsLink, type TRPCLink } from '@trpc/client';
+import { observable } from '@trpc/server/observable';
+import superjson from 'superjson';
+import type { ConnectionType } from '../../shared/health';
+import { resolveBackoff, type BackoffOptions } from './backoff';
+import { ConnectionController } from './connection';
+import type { ConnectionState, StateListener } from './connectionState';
+import { resubscribeLink } from './resubscribeLink';
+import { ResumeStore, subscriptionKey, type ResumeStorage } from './resumeStore';
+import { TopicRegistry, type Topic, type Unsubscribe } from './topicEmitter';
+import type { WebSocketClass } from './trackedWebSocket';
+import type {
+  AnalysisEvent,
+  AppRouter,
+  ChatEvent,
+  InvestigationEvent,
+  NotificationEvent,
+  RealtimeTRPCClient,
+} from './types';
+
+export interface RealtimeClientOptions {
+  /**
+   * The WebSocket endpoint, `ws(s)://host:port/api/v1/ws` (a path such as
+   * '/api/v1/ws' is taken relative to the page). A function is asked again
+   * before every attempt, e.g. to move to another node.
+   */
+  url: string | (() => string | Promise<string>);
+  /**
+   * Called before every attempt to connect (the first and each reconnect), so
+   * an expired token is replaced without the app noticing. Return a fresh one
+   * after a refusal: the token the server has just refused is never sent again,
+   * and getting it back surfaces `closed` with 4001 instead.
+   */
+  getToken: () => string | Promise<string>;
+  /**
+   * Keeps the last event id of each investigation, analysis and chat topic
+   * across page reloads (`localStorage` in a browser). Notifications need none:
+   * the server keeps each user's delivered cursor.
+   */
+  storage?: ResumeStorage;
+  /** Prefix of the storage keys; put the user id in it when several users share a browser profile. */
+  storagePrefix?: string;
+  /** The WebSocket class; required in Node.js 20, which has none (pass `ws`'s `WebSocket`). */
+  WebSocket?: WebSocketClass;
+  /** Delays between reconnect attempts: exponential with full jitter, bounded. */
+  backoff?: BackoffOptions;
+  /** The `connection_type` the server labels this connection's metrics with. */
+  connectionType?: ConnectionType;
+}
+
+export interface RealtimeClient {
+  /** The typed tRPC client of the whole API over this client's one WebSocket (queries, mutations, raw subscriptions). */
+  readonly trpc: RealtimeTRPCClient;
+  /** The connection's state now. */
+  readonly state: ConnectionState;
+  /** Calls `listener` with each new state (not the current one: read `state` for that). */
+  onStateChange(listener: StateListener): Unsubscribe;
+  /** An investigation's events: `investigation_update`, `anomaly_detected`, `resync_required`. */
+  investigation(investigationId: string): Topic<InvestigationEvent>;
+  /** An analysis' events: `analysis_update`, `resync_required`. */
+  analysis(analysisId: string): Topic<AnalysisEvent>;
+  /** A chat session's events: messages, the streamed reply, typing, and the events of the investigations it watches. */
+  chat(sessionId: string): Topic<ChatEvent>;
+  /** The signed-in user's notifications (those sent while offline first). */
+  notifications(): Topic<NotificationEvent>;
+  /** Connects now: skips the wait of `reconnecting`, or tries again after a `closed` that `close()` did not cause. */
+  reconnect(): void;
+  /** Closes the connection for good: every subscription completes, calls fail. */
+  close(): Promise<void>;
+}
+
+/**
+ * A client of the real-time API: one WebSocket, reconnected with backoff and
+ * a fresh token whenever it drops, every subscription resumed from its last
+ * event id. Works in browsers and in Node.js 20 (pass `WebSocket` from `ws`).
+ */
+export function createRealtimeClient(options: RealtimeClientOptions): RealtimeClient {
+  const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketClass }).WebSocket;
+  if (!WebSocketImpl) {
+    throw new Error('No WebSocket implementation: pass `WebSocket` (e.g. from the `ws` package in Node.js 20)');
+  }
+  const connection = new ConnectionController({
+    url: options.url,
+    getToken: options.getToken,
+    WebSocket: WebSocketImpl,
+    backoff: resolveBackoff(options.backoff),
+    connectionType: options.connectionType,
+  });
+  const trpc: RealtimeTRPCClient = createTRPCClient<AppRouter>({
+    links: [
+      refuseWhileClosed(connection),
+      resubscribeLink(connection),
+      wsLink({ client: connection.wsClient, transformer: superjson }),
+    ],
+  });
+  const topics = new TopicRegistry(new ResumeStore(options.storage, options.storagePrefix));
+
+  return {
+    trpc,
+    get state() {
+      return connection.states.state;
+    },
+    onStateChange: (listener) => connection.states.subscribe(listener),
+
+    investigation: (investigationId) =>
+      topics.topic<InvestigationEvent>({
+        key: subscriptionKey('investigation.onUpdate', { investigationId }),
+        resumable: true,
+        open: (lastEventId, observer) => trpc.investigation.onUpdate.subscribe({ investigationId, ...resumeFrom(lastEventId) }, observer),
+      }),
+    analysis: (analysisId) =>
+      topics.topic<AnalysisEvent>({
+        key: subscriptionKey('analysis.onUpdate', { analysisId }),
+        resumable: true,
+        open: (lastEventId, observer) => trpc.analysis.onUpdate.subscribe({ analysisId, ...resumeFrom(lastEventId) }, observer),
+      }),
+    chat: (sessionId) =>
+      topics.topic<ChatEvent>({
+        key: subscriptionKey('chat.onEvent', { sessionId }),
+        resumable: true,
+        open: (lastEventId, observer) => trpc.chat.onEvent.subscribe({ sessionId, ...resumeFrom(lastEventId) }, observer),
+      }),
+    notifications: () =>
+      topics.topic<NotificationEvent>({
+        key: subscriptionKey('notification.onNotification', undefined),
+        // Without an id the server starts after the user's delivered cursor,
+        // which is right for every tab and device; reconnects still resume by id.
+        resumable: false,
+        open: (_lastEventId, observer) => trpc.notification.onNotification.subscribe(undefined, observer),
+      }),
+
+    reconnect: () => connection.reconnect(),
+    close: () => connection.close(),
+  };
+}
+
+function resumeFrom(lastEventId: string | undefined): { lastEventId?: string } {
+  return lastEventId === undefined ? {} : { lastEventId };
+}
+
+/**
+ * Fails calls at once instead of queueing them where no connection will come:
+ * everything after `close()`, and queries and mutations while `closed` for
+ * another reason. Subscriptions made then wait, and start on `reconnect()`.
+ */
+function refuseWhileClosed(connection: ConnectionController): TRPCLink<AppRouter> {
+  return () =>
+    ({ op, next }) =>
+      observable((observer) => {
+        const state = connection.states.state;
+        if (connection.closedByApp) {
+          observer.error(new TRPCClientError('this realtime client was closed by close()'));
+          return;
+        }
+        if (state.status === 'closed' && op.type !== 'subscription') {
+          observer.error(new TRPCClientError(`not connected: closed with ${state.code} (${state.reason}); call reconnect()`));
+          return;
+        }
+        return next(op).subscribe(observer);
+      });
+}

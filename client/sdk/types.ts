@@ -1,0 +1,40 @@
+import type { TRPCClient, TRPCClientError } from '@trpc/client';
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
+import type { AppRouter } from '../../server/index';
+
+/**
+ * Every type the SDK exposes is inferred from the server's AppRouter (a type
+ * import: no server code reaches a bundle), never written by hand, so a change
+ * of the contract shows up here as a compile error.
+ */
+export type { AppRouter };
+
+type Outputs = inferRouterOutputs<AppRouter>;
+type Inputs = inferRouterInputs<AppRouter>;
+type Yield<T> = T extends AsyncIterable<infer Y, unknown, unknown> ? Y : never;
+
+/** What `onData` of each subscription receives: `{ id, data: event }` (tRPC's tracked envelope). */
+export type InvestigationItem = Yield<Outputs['investigation']['onUpdate']>;
+export type AnalysisItem = Yield<Outputs['analysis']['onUpdate']>;
+export type ChatItem = Yield<Outputs['chat']['onEvent']>;
+export type NotificationItem = Yield<Outputs['notification']['onNotification']>;
+
+/** The events each subscription yields, `resync_required` included. */
+export type InvestigationEvent = InvestigationItem['data'];
+export type AnalysisEvent = AnalysisItem['data'];
+export type ChatEvent = ChatItem['data'];
+export type NotificationEvent = NotificationItem['data'];
+
+/** One event type of a topic's union: `EventOf<InvestigationEvent, 'anomaly_detected'>`. */
+export type EventOf<E extends { type: string }, T extends E['type']> = Extract<E, { type: T }>;
+
+export type InvestigationSubscribeInput = Inputs['investigation']['onUpdate'];
+export type AnalysisSubscribeInput = Inputs['analysis']['onUpdate'];
+export type ChatSubscribeInput = Inputs['chat']['onEvent'];
+export type NotificationSubscribeInput = Inputs['notification']['onNotification'];
+
+/** The typed tRPC client of the whole API. */
+export type RealtimeTRPCClient = TRPCClient<AppRouter>;
+
+/** What a failed call or subscription rejects with: `error.data?.code` (tRPC) and `error.data?.reason` (shared/errors.ts). */
+export type RealtimeClientError = TRPCClientError<AppRouter>;
