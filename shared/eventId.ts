@@ -11,17 +11,5 @@ export const eventIdSchema = z
 
 export type EventId = z.infer<typeof eventIdSchema>;
 
-export const ORIGIN_EVENT_ID = '0-0';
-
-/** Splits an id into its two numbers; callers pass ids that matched `eventIdSchema`. */
-export function parseEventId(id: string): [ms: number, seq: number] {
-  const dash = id.indexOf('-');
-  return [Number(id.slice(0, dash)), Number(id.slice(dash + 1))];
-}
-
-/** Negative when `a` comes before `b`, zero when equal, positive after. */
-export function compareEventIds(a: string, b: string): number {
-  const [aMs, aSeq] = parseEventId(a);
-  const [bMs, bSeq] = parseEventId(b);
-  return aMs === bMs ? aSeq - bSeq : aMs - bMs;
-}
+// The ordering lives apart so zod-free code (the browser client) can import it alone.
+export { ORIGIN_EVENT_ID, compareEventIds, parseEventId } from './eventIdOrder';

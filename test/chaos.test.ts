@@ -288,6 +288,10 @@ describeWithRedis('faults: Redis going away, a node killed', () => {
     const closes: unknown[] = [];
     const onA = await investigationSubscriber(a, 'watcher-a', closes);
     const onB = await investigationSubscriber(b, 'watcher-b', closes);
+    // A topic with no event at all before the cut: its catch-up must start from the topic's beginning.
+    const { client: readerClient } = b.wsClient({ token: await b.token({ sub: READER }), onClose: (cause) => closes.push({ user: READER, cause }) });
+    const inbox = collect<NotificationItem>((o) => readerClient.notification.onNotification.subscribe(undefined, o));
+    await inbox.started;
 
     const ids: string[] = [];
     const publish = async (node: TestServer, seq: number) => ids.push((await node.server.notifyInvestigationUpdate(progressUpdate(seq))).id);
@@ -304,8 +308,14 @@ describeWithRedis('faults: Redis going away, a node killed', () => {
     } finally {
       admin.disconnect();
     }
-    for (let seq = 10; seq < 40; seq++) await publish(seq % 2 === 0 ? a : b, seq);
+    const notified: string[] = [];
+    for (let seq = 10; seq < 40; seq++) {
+      if (seq < 15) notified.push((await a.server.sendNotification(notification(seq))).ids[0]!);
+      await publish(seq % 2 === 0 ? a : b, seq);
+    }
 
+    const inboxGot = await inbox.take(notified.length);
+    expect(inboxGot.map((item) => item.id)).toEqual(notified);
     for (const sub of [onA, onB]) {
       const got = await sub.take(ids.length);
       expect(got.map((item) => item.id)).toEqual(ids);

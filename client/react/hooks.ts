@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
-import { ORIGIN_EVENT_ID, compareEventIds } from '../../shared/eventId';
+import { ORIGIN_EVENT_ID, compareEventIds } from '../../shared/eventIdOrder';
 import type { RealtimeClient } from '../index';
 import { useRealtimeClient } from './provider';
 import {

@@ -1,4 +1,4 @@
-import { compareEventIds } from '../../shared/eventId';
+import { compareEventIds } from '../../shared/eventIdOrder';
 import type {
   AnalysisEvent,
   AnalysisStatus,

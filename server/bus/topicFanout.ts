@@ -1,4 +1,4 @@
-import { compareEventIds } from '../../shared/eventId';
+import { ORIGIN_EVENT_ID, compareEventIds } from '../../shared/eventIdOrder';
 import type { RealtimeEvent } from '../../shared/events';
 import { isCriticalEvent } from '../../shared/priority';
 import type { EventEngine, LiveFeed } from './engine';
@@ -41,9 +41,14 @@ export class TopicFanout {
   ) {
     this.live = engine.subscribe(topic, (event) => this.onLive(event));
     this.ready = this.live.ready.then(async () => {
-      // Where a catch-up would start if nothing arrives before the feed is cut.
-      const head = await engine.head(topic).catch(() => null);
-      this.lastSeenId ??= head;
+      // Where a catch-up would start if nothing arrives before the feed is cut:
+      // the head, or the topic's very beginning when it has no event yet.
+      try {
+        const head = await engine.head(topic);
+        this.lastSeenId ??= head ?? ORIGIN_EVENT_ID;
+      } catch {
+        // Unknown: a cut before the first live event cannot be repaired.
+      }
     });
     // A failed start is reported to the subscriber awaiting `ready`; here it must not go unhandled.
     this.ready.catch(() => undefined);

@@ -1,56 +1,33 @@
 import { access } from 'node:fs/promises';
 import { copyFile, mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, expect, test } from 'vitest';
+import { expect, test } from 'vitest';
 import { issueToken } from '../../server/index';
 import { createBuiltinAgent } from '../../server/chat/builtinAgent';
 import type { ChatAgent } from '../../server/chat/chatAgent';
-import {
-  buildDashboard,
-  describeWithChromium,
-  launchChromium,
-  openPage,
-  saveScreenshot,
-  signIn,
-  waitForConnection,
-  type TestPage,
-} from '../support/browser';
+import { describeWithChromium, openPage, saveScreenshot, signIn, waitForConnection, type TestPage } from '../support/browser';
+import { openSignedIn, useDashboardBrowser } from '../support/dashboardPage';
 import { TEST_SECRET, startServer, type TestServer } from '../support/server';
 import { waitFor } from '../support/wait';
 
 const INV = 'inv-e2e';
 const AN = 'an-e2e';
 const SESSION = 'chat-e2e';
+const WATCH = { investigation: INV, analysis: AN, session: SESSION };
 const aliceClaims = { sub: 'alice', roles: ['user'], investigations: [INV], analyses: [AN] };
 /** The investigation, the analysis, the chat session and the user's notifications. */
 const PAGE_SUBSCRIPTIONS = 4;
 
 describeWithChromium('the live dashboard in headless Chromium', () => {
-  let dashboard: Awaited<ReturnType<typeof buildDashboard>>;
-  let browser: Awaited<ReturnType<typeof launchChromium>>;
-
-  beforeAll(async () => {
-    dashboard = await buildDashboard();
-    browser = await launchChromium();
-  }, 120_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await dashboard?.[Symbol.asyncDispose]();
-  });
+  const env = useDashboardBrowser();
 
   function startDashboardServer(opts: Parameters<typeof startServer>[0] = {}) {
-    return startServer({ ...opts, serveDashboard: true, dashboard: { dir: dashboard.dir, ...opts.dashboard } });
+    return startServer({ ...opts, serveDashboard: true, dashboard: { dir: env.dashboardDir, ...opts.dashboard } });
   }
 
   /** Opens the dashboard on our ids, signs in as alice and waits until all four subscriptions run on the server. */
-  async function openSignedIn(srv: TestServer): Promise<TestPage> {
-    const page = await openPage(browser);
-    await page.goto(`${srv.address.httpUrl}/?investigation=${INV}&analysis=${AN}&session=${SESSION}`);
-    await signIn(page, await srv.token(aliceClaims));
-    await waitForConnection(page, 'open');
-    await waitFor(() => srv.server.stats().subscriptions, (n) => n === PAGE_SUBSCRIPTIONS, 'the page to subscribe');
-    return page;
+  function openAliceDashboard(srv: TestServer): Promise<TestPage> {
+    return openSignedIn(env.browser, srv, { watch: WATCH, claims: aliceClaims, subscriptions: PAGE_SUBSCRIPTIONS });
   }
 
   async function publisher(srv: TestServer) {
@@ -59,8 +36,8 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
 
   test('signs in with a pasted token: one connection, its four subscriptions, the user shown', async () => {
     await using srv = await startDashboardServer();
-    await using page = await openPage(browser);
-    await page.goto(`${srv.address.httpUrl}/?investigation=${INV}&analysis=${AN}&session=${SESSION}`);
+    await using page = await openPage(env.browser);
+    await page.goto(`${srv.address.httpUrl}/?${new URLSearchParams(WATCH)}`);
 
     // No dev token outside development mode: the field starts empty.
     await page.getByTestId('signin-form').waitFor();
@@ -78,7 +55,7 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
 
   test('a token the server refuses sends the user back to the sign-in form, saying why', async () => {
     await using srv = await startDashboardServer();
-    await using page = await openPage(browser);
+    await using page = await openPage(env.browser);
     await page.goto(srv.address.httpUrl);
     const forged = await issueToken('another-secret-that-is-at-least-32-chars', aliceClaims, { expiresInSeconds: 600 });
 
@@ -92,7 +69,7 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
   test('in development mode the form is pre-filled with the dev token, which connects', async () => {
     const devToken = () => issueToken(TEST_SECRET, { sub: 'dev-user', roles: ['user'], investigations: ['*'], analyses: ['*'] }, { expiresInSeconds: 600 });
     await using srv = await startDashboardServer({ dashboard: { devToken } });
-    await using page = await openPage(browser);
+    await using page = await openPage(env.browser);
     await page.goto(srv.address.httpUrl);
 
     await page.getByTestId('dev-token-hint').waitFor();
@@ -104,7 +81,7 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
 
   test('investigation updates published over HTTP appear on the page: status, progress, finding, report', async () => {
     await using srv = await startDashboardServer();
-    await using page = await openSignedIn(srv);
+    await using page = await openAliceDashboard(srv);
     const backend = await publisher(srv);
 
     await backend.investigation.notifyUpdate.mutate({ investigationId: INV, updateType: 'status', data: { status: 'running' } });
@@ -128,7 +105,7 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
 
   test('a critical anomaly is shown as critical: red badge, alert role, counted apart from a low one', async () => {
     await using srv = await startDashboardServer();
-    await using page = await openSignedIn(srv);
+    await using page = await openAliceDashboard(srv);
     const backend = await publisher(srv);
 
     await backend.investigation.notifyAnomaly.mutate({
@@ -177,7 +154,7 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
       },
     };
     await using srv = await startDashboardServer({ chatAgent });
-    await using page = await openSignedIn(srv);
+    await using page = await openAliceDashboard(srv);
     const backend = await publisher(srv);
     await backend.investigation.notifyUpdate.mutate({ investigationId: INV, updateType: 'status', data: { status: 'running' } });
     await page.locator('[data-testid="investigation-status"][data-status="running"]').waitFor();
@@ -207,7 +184,7 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
 
   test('a notification sent to the user appears with its level and an unread count', async () => {
     await using srv = await startDashboardServer();
-    await using page = await openSignedIn(srv);
+    await using page = await openAliceDashboard(srv);
     const backend = await publisher(srv);
 
     await backend.notification.send.mutate({ userIds: ['alice'], title: 'Critical anomaly', body: 'CT-2 is 340% above the reference', level: 'critical' });
@@ -224,7 +201,7 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
 
   test('an analysis shows its status, progress, partial results and error', async () => {
     await using srv = await startDashboardServer();
-    await using page = await openSignedIn(srv);
+    await using page = await openAliceDashboard(srv);
     const backend = await publisher(srv);
 
     await backend.analysis.notifyUpdate.mutate({ analysisId: AN, updateType: 'status', data: { status: 'running', progress: 30 } });
@@ -240,7 +217,7 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
 
   test('a screenshot of the dashboard with live data (test-artifacts/dashboard.png)', async () => {
     await using srv = await startDashboardServer();
-    await using page = await openSignedIn(srv);
+    await using page = await openAliceDashboard(srv);
     const backend = await publisher(srv);
     await publishShowcase(backend);
 

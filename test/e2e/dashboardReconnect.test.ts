@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { buildDashboard, chromiumAvailable, launchChromium, openPage, saveScreenshot, signIn, waitForConnection } from '../support/browser';
+import { describe, expect, test } from 'vitest';
+import { chromiumAvailable, saveScreenshot, waitForConnection } from '../support/browser';
+import { openSignedIn, useDashboardBrowser } from '../support/dashboardPage';
 import { REDIS_URL, redisAvailable, uniquePrefix } from '../support/redis';
 import { startServer } from '../support/server';
 import { waitFor } from '../support/wait';
@@ -9,31 +10,20 @@ const aliceClaims = { sub: 'alice', roles: ['user'], investigations: [INV], anal
 
 // Both support modules announce (or, under CI=true, fail on) what is missing.
 describe.skipIf(!chromiumAvailable || !redisAvailable)('the dashboard across a server restart (Redis)', () => {
-  let dashboard: Awaited<ReturnType<typeof buildDashboard>>;
-  let browser: Awaited<ReturnType<typeof launchChromium>>;
-
-  beforeAll(async () => {
-    dashboard = await buildDashboard();
-    browser = await launchChromium();
-  }, 120_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await dashboard?.[Symbol.asyncDispose]();
-  });
+  const env = useDashboardBrowser();
 
   test('the page shows it is reconnecting, comes back by itself, and shows what was published meanwhile, once', async () => {
-    const shared = { redisUrl: REDIS_URL, redisKeyPrefix: uniquePrefix(), serveDashboard: true, dashboard: { dir: dashboard.dir } };
+    const shared = { redisUrl: REDIS_URL, redisKeyPrefix: uniquePrefix(), serveDashboard: true, dashboard: { dir: env.dashboardDir } };
     await using first = await startServer(shared);
     // Another node on the same Redis: the backend keeps publishing through it while the page's node is down.
     await using other = await startServer(shared);
     const backend = other.httpClient(await other.token({ sub: 'backend', roles: ['service'] }));
 
-    await using page = await openPage(browser);
-    await page.goto(`${first.address.httpUrl}/?investigation=${INV}&analysis=an-restart&session=chat-restart`);
-    await signIn(page, await first.token(aliceClaims));
-    await waitForConnection(page, 'open');
-    await waitFor(() => first.server.stats().subscriptions, (n) => n === 4, 'the page to subscribe');
+    await using page = await openSignedIn(env.browser, first, {
+      watch: { investigation: INV, analysis: 'an-restart', session: 'chat-restart' },
+      claims: aliceClaims,
+      subscriptions: 4,
+    });
     await backend.investigation.notifyUpdate.mutate({ investigationId: INV, updateType: 'progress', data: { progress: 20, stage: 'before the restart' } });
     await page.locator('[data-testid="investigation-progress"][data-value="20"]').waitFor();
 

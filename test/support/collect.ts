@@ -1,21 +1,10 @@
 import { TRPCClientError } from '@trpc/client';
-import type { inferRouterOutputs } from '@trpc/server';
 import { expect } from 'vitest';
 import type { AppRouter } from '../../server/index';
 import { Changes } from './wait';
 
-type Outputs = inferRouterOutputs<AppRouter>;
-type Yield<T> = T extends AsyncIterable<infer Y, unknown, unknown> ? Y : never;
-
-/**
- * What `onData` gets from each subscription of the typed client: `{ id, data }`.
- * Inferred from AppRouter, never copied by hand, so a wrong assumption about
- * the contract fails the typecheck.
- */
-export type InvestigationItem = Yield<Outputs['investigation']['onUpdate']>;
-export type AnalysisItem = Yield<Outputs['analysis']['onUpdate']>;
-export type ChatItem = Yield<Outputs['chat']['onEvent']>;
-export type NotificationItem = Yield<Outputs['notification']['onNotification']>;
+/** What `onData` gets from each subscription of the typed client, as the SDK infers it from AppRouter. */
+export type { AnalysisItem, ChatItem, InvestigationItem, NotificationItem } from '../../client/sdk/types';
 
 interface Observer<T> {
   onStarted: () => void;

@@ -10,6 +10,7 @@ import {
 } from '../../react/index';
 import { AnalysisPanel } from './components/AnalysisPanel';
 import { ChatPanel } from './components/ChatPanel';
+import { Brand } from './components/common';
 import { ConnectionBadge } from './components/ConnectionBadge';
 import { AnomalyAlerts, InvestigationOverview, Timeline } from './components/InvestigationPanels';
 import { NotificationsPanel } from './components/NotificationsPanel';
@@ -100,14 +101,7 @@ function Dashboard({ token, onSignOut }: { token: string; onSignOut: (reason?: s
   return (
     <div className="app">
       <header className="topbar">
-        <div className="brand">
-          <span className="brand-mark" aria-hidden="true">
-            C
-          </span>
-          <span>
-            Cidadão.AI <strong>Realtime</strong>
-          </span>
-        </div>
+        <Brand />
         <WatchForm watched={watched} onChange={setWatched} />
         <div className="topbar-end">
           <ConnectionBadge />

@@ -1,36 +1,11 @@
 import type { AnalysisUpdates } from '../../../react/index';
-import { capitalize, formatJson, formatPercent, formatTime } from '../format';
-import { Card, Empty, Pill, ProgressBar, StreamNotices } from './common';
-
-const tone = { pending: 'neutral', running: 'info', completed: 'success', failed: 'danger' } as const;
+import { formatJson, formatPercent, formatTime } from '../format';
+import { Empty, JobCard, ProgressBar } from './common';
 
 /** One analysis: status and progress, its partial results as they come, and its last error. */
 export function AnalysisPanel({ id, analysis }: { id: string; analysis: AnalysisUpdates }) {
   return (
-    <Card
-      title="Analysis"
-      className="area-analysis"
-      testId="analysis-panel"
-      subtitle={<code className="entity-id">{id}</code>}
-      actions={
-        analysis.status ? (
-          <Pill tone={tone[analysis.status]} testId="analysis-status" value={analysis.status}>
-            {capitalize(analysis.status)}
-          </Pill>
-        ) : (
-          <Pill tone="neutral" testId="analysis-status" value="">
-            No status yet
-          </Pill>
-        )
-      }
-    >
-      <StreamNotices
-        subscription={analysis.subscription}
-        error={analysis.subscriptionError}
-        resyncRequired={analysis.resyncRequired}
-        onResync={analysis.resync}
-        testIdPrefix="analysis"
-      />
+    <JobCard title="Analysis" name="analysis" id={id} className="area-analysis" stream={analysis}>
       <div className="metric-row">
         <span className="metric-value small-metric">{analysis.progress === null ? '—' : formatPercent(analysis.progress)}</span>
         <span className="metric-label">
@@ -56,6 +31,6 @@ export function AnalysisPanel({ id, analysis }: { id: string; analysis: Analysis
           ))}
         </ol>
       )}
-    </Card>
+    </JobCard>
   );
 }

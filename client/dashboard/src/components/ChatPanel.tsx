@@ -44,7 +44,7 @@ export function ChatPanel({ sessionId, chat, selfUserId }: { sessionId: string; 
 
   return (
     <Card title="Assistant" className="area-chat chat" testId="chat-panel" subtitle={<code className="entity-id">{sessionId}</code>}>
-      <StreamNotices subscription={chat.subscription} error={chat.subscriptionError} resyncRequired={chat.resyncRequired} onResync={chat.resync} testIdPrefix="chat" />
+      <StreamNotices stream={chat} testIdPrefix="chat" />
       <div className="chat-log" ref={list} data-testid="chat-log">
         {chat.messages.length === 0 && chat.streaming.length === 0 && (
           <Empty>Ask about the investigation: its status, progress, anomalies, findings or report.</Empty>

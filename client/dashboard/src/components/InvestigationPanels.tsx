@@ -1,39 +1,14 @@
 import type { Anomaly, InvestigationEvent, InvestigationUpdates, Severity } from '../../../react/index';
 import { severityRank } from '../../../react/index';
-import { capitalize, formatJson, formatPercent, formatTime } from '../format';
-import { Card, Empty, Pill, ProgressBar, StreamNotices } from './common';
-
-const statusTone = {
-  pending: 'neutral',
-  running: 'info',
-  completed: 'success',
-  failed: 'danger',
-  cancelled: 'neutral',
-} as const;
+import { formatJson, formatPercent, formatTime } from '../format';
+import { Card, Empty, JobCard, ProgressBar, StatusPill } from './common';
 
 const reportTone = { queued: 'neutral', generating: 'info', ready: 'success', failed: 'danger' } as const;
 
 /** Status, progress, report and the agents' findings of one investigation. */
 export function InvestigationOverview({ id, inv }: { id: string; inv: InvestigationUpdates }) {
   return (
-    <Card
-      title="Investigation"
-      className="area-overview"
-      testId="investigation-panel"
-      subtitle={<code className="entity-id">{id}</code>}
-      actions={
-        inv.status ? (
-          <Pill tone={statusTone[inv.status]} testId="investigation-status" value={inv.status}>
-            {capitalize(inv.status)}
-          </Pill>
-        ) : (
-          <Pill tone="neutral" testId="investigation-status" value="">
-            No status yet
-          </Pill>
-        )
-      }
-    >
-      <StreamNotices subscription={inv.subscription} error={inv.subscriptionError} resyncRequired={inv.resyncRequired} onResync={inv.resync} testIdPrefix="investigation" />
+    <JobCard title="Investigation" name="investigation" id={id} className="area-overview" stream={inv}>
       <div className="overview-grid">
         <div className="overview-progress">
           <div className="metric-row">
@@ -48,15 +23,7 @@ export function InvestigationOverview({ id, inv }: { id: string; inv: Investigat
           {inv.statusMessage && <p className="muted small">{inv.statusMessage}</p>}
           <div className="report-row">
             <span className="muted small">Report</span>
-            {inv.report ? (
-              <Pill tone={reportTone[inv.report.status]} testId="report-status" value={inv.report.status}>
-                {capitalize(inv.report.status)}
-              </Pill>
-            ) : (
-              <Pill tone="neutral" testId="report-status" value="">
-                Not started
-              </Pill>
-            )}
+            <StatusPill status={inv.report?.status} tones={reportTone} testId="report-status" fallback="Not started" />
             {inv.report?.url && (
               <a className="link small" href={inv.report.url} target="_blank" rel="noreferrer noopener">
                 Open report
@@ -81,7 +48,7 @@ export function InvestigationOverview({ id, inv }: { id: string; inv: Investigat
           )}
         </div>
       </div>
-    </Card>
+    </JobCard>
   );
 }
 

@@ -23,13 +23,7 @@ export function NotificationsPanel({ notifications }: { notifications: Notificat
         </>
       }
     >
-      <StreamNotices
-        subscription={notifications.subscription}
-        error={notifications.subscriptionError}
-        resyncRequired={notifications.resyncRequired}
-        onResync={notifications.resync}
-        testIdPrefix="notifications"
-      />
+      <StreamNotices stream={notifications} testIdPrefix="notifications" />
       {items.length === 0 ? (
         <Empty>Nothing yet.</Empty>
       ) : (

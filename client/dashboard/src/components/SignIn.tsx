@@ -1,4 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
+import { Brand } from './common';
 
 export function SignIn(props: {
   devToken: string | null;
@@ -23,14 +24,7 @@ export function SignIn(props: {
   return (
     <main className="signin">
       <form className="card signin-card" onSubmit={submit} data-testid="signin-form">
-        <div className="brand brand-large">
-          <span className="brand-mark" aria-hidden="true">
-            C
-          </span>
-          <span>
-            Cidadão.AI <strong>Realtime</strong>
-          </span>
-        </div>
+        <Brand className="brand-large" />
         <p className="muted">
           Live investigations, anomaly alerts, analyses, chat with the assistant and notifications, over one WebSocket.
         </p>

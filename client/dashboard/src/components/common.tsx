@@ -18,7 +18,7 @@ export function Card(props: { title: string; subtitle?: ReactNode; actions?: Rea
 }
 
 /** A status word in a colored pill; `tone` picks the color. */
-export function Pill(props: { tone: 'neutral' | 'info' | 'success' | 'warning' | 'danger'; testId?: string; value?: string; children: ReactNode }) {
+export function Pill(props: { tone: Tone; testId?: string; value?: string; children: ReactNode }) {
   return (
     <span className={`pill pill-${props.tone}`} data-testid={props.testId} data-status={props.value}>
       {props.children}
@@ -44,15 +44,84 @@ export function ProgressBar(props: { value: number | null; testId: string; label
   );
 }
 
-/** Why a panel shows nothing: refused, still subscribing, or history no longer complete. */
-export function StreamNotices(props: {
-  subscription: SubscriptionStatus;
-  error: RealtimeError | null;
-  resyncRequired: ResyncInfo | null;
-  onResync: () => void;
-  testIdPrefix: string;
+type Tone = 'neutral' | 'info' | 'success' | 'warning' | 'danger';
+
+/** A status as a pill colored by `tones`, or a neutral `fallback` while there is none yet. */
+export function StatusPill<S extends string>(props: { status: S | null | undefined; tones: Record<S, Tone>; testId: string; fallback: string }) {
+  const { status, tones, testId, fallback } = props;
+  return status ? (
+    <Pill tone={tones[status]} testId={testId} value={status}>
+      {capitalize(status)}
+    </Pill>
+  ) : (
+    <Pill tone="neutral" testId={testId} value="">
+      {fallback}
+    </Pill>
+  );
+}
+
+/** The colors of a job's lifecycle (an investigation's, an analysis's). */
+export const jobStatusTone = {
+  pending: 'neutral',
+  running: 'info',
+  completed: 'success',
+  failed: 'danger',
+  cancelled: 'neutral',
+} as const satisfies Record<string, Tone>;
+
+/**
+ * The card of one watched job: its id under the title, its status as a pill,
+ * and the notices of its stream. Test ids: `<name>-panel`, `<name>-status`, `<name>-error`...
+ */
+export function JobCard(props: {
+  title: string;
+  name: string;
+  id: string;
+  className: string;
+  stream: StreamState & { status: keyof typeof jobStatusTone | null };
+  children: ReactNode;
 }) {
-  const { subscription, error, resyncRequired: resync, onResync, testIdPrefix } = props;
+  const { title, name, id, className, stream, children } = props;
+  return (
+    <Card
+      title={title}
+      className={className}
+      testId={`${name}-panel`}
+      subtitle={<code className="entity-id">{id}</code>}
+      actions={<StatusPill status={stream.status} tones={jobStatusTone} testId={`${name}-status`} fallback="No status yet" />}
+    >
+      <StreamNotices stream={stream} testIdPrefix={name} />
+      {children}
+    </Card>
+  );
+}
+
+/** The product mark, on the sign-in card and in the top bar. */
+export function Brand(props: { className?: string }) {
+  return (
+    <div className={props.className ? `brand ${props.className}` : 'brand'}>
+      <span className="brand-mark" aria-hidden="true">
+        C
+      </span>
+      <span>
+        Cidadão.AI <strong>Realtime</strong>
+      </span>
+    </div>
+  );
+}
+
+/** What every stream hook returns about its subscription. */
+interface StreamState {
+  subscription: SubscriptionStatus;
+  subscriptionError: RealtimeError | null;
+  resyncRequired: ResyncInfo | null;
+  resync: () => void;
+}
+
+/** Why a panel shows nothing: refused, still subscribing, or history no longer complete. */
+export function StreamNotices(props: { stream: StreamState; testIdPrefix: string }) {
+  const { subscription, subscriptionError: error, resyncRequired: resync, resync: onResync } = props.stream;
+  const { testIdPrefix } = props;
   return (
     <>
       {subscription === 'error' && error && (
