@@ -132,6 +132,13 @@ async function investigationSubscriber(node: TestServer, user: string, closes: u
   return sub;
 }
 
+async function notificationSubscriber(node: TestServer, closes: unknown[]) {
+  const { client } = node.wsClient({ token: await node.token({ sub: READER }), onClose: (cause) => closes.push({ user: READER, cause }) });
+  const sub = collect<NotificationItem>((o) => client.notification.onNotification.subscribe(undefined, o));
+  await sub.started;
+  return sub;
+}
+
 describeWithRedis('faults: Redis going away, a node killed', () => {
   test('Redis killed and restarted while events are published on two nodes: publishes fail clearly meanwhile, nodes stay up and degraded, and every accepted event reaches every subscriber in order', async () => {
     await using own = await startOwnRedis();
@@ -142,9 +149,7 @@ describeWithRedis('faults: Redis going away, a node killed', () => {
     const closes: unknown[] = [];
     const onA = await investigationSubscriber(a, 'watcher-a', closes);
     const onB = await investigationSubscriber(b, 'watcher-b', closes);
-    const { client: readerClient } = b.wsClient({ token: await b.token({ sub: READER }), onClose: (cause) => closes.push({ user: READER, cause }) });
-    const notifications = collect<NotificationItem>((o) => readerClient.notification.onNotification.subscribe(undefined, o));
-    await notifications.started;
+    const notifications = await notificationSubscriber(b, closes);
     const subscribers: [string, Collector<InvestigationItem> | Collector<NotificationItem>, Attempt['topic']][] = [
       ['investigation subscriber on A', onA, 'investigation'],
       ['investigation subscriber on B', onB, 'investigation'],
@@ -289,9 +294,7 @@ describeWithRedis('faults: Redis going away, a node killed', () => {
     const onA = await investigationSubscriber(a, 'watcher-a', closes);
     const onB = await investigationSubscriber(b, 'watcher-b', closes);
     // A topic with no event at all before the cut: its catch-up must start from the topic's beginning.
-    const { client: readerClient } = b.wsClient({ token: await b.token({ sub: READER }), onClose: (cause) => closes.push({ user: READER, cause }) });
-    const inbox = collect<NotificationItem>((o) => readerClient.notification.onNotification.subscribe(undefined, o));
-    await inbox.started;
+    const inbox = await notificationSubscriber(b, closes);
 
     const ids: string[] = [];
     const publish = async (node: TestServer, seq: number) => ids.push((await node.server.notifyInvestigationUpdate(progressUpdate(seq))).id);
