@@ -89,8 +89,17 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
   }
 
   private enqueue(events: readonly RealtimeEvent[]) {
+    if (events.length === 0) return;
+    // Batches are in id order: when the first is new, all are, and the
+    // per-event comparison (which parses both ids) is skipped. It is only
+    // needed where a replay and the live feed overlap.
+    if (this.lastId === null || compareEventIds(events[0]!.id, this.lastId) > 0) {
+      for (const event of events) this.queue.push(event);
+      this.lastId = events[events.length - 1]!.id;
+      return;
+    }
     for (const event of events) {
-      if (this.lastId !== null && compareEventIds(event.id, this.lastId) <= 0) continue;
+      if (compareEventIds(event.id, this.lastId) <= 0) continue;
       this.queue.push(event);
       this.lastId = event.id;
     }

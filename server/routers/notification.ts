@@ -26,15 +26,24 @@ export const notificationRouter = router({
         throw apiError('engine_unavailable', cause instanceof Error ? cause.message : undefined);
       })) ??
       ORIGIN_EVENT_ID;
+    // One cursor write per batch, not per notification: the batch's events
+    // are handed over within one turn, and only the last id matters.
+    let delivered: string | null = null;
+    const writeCursor = () => {
+      const id = delivered!;
+      delivered = null;
+      app.engine.setCursor(cursorKey(userId), id, ttlMs).catch((err: unknown) => {
+        app.logger.warn({ event: 'cursor_write_failed', userId, err });
+      });
+    };
     return subscribe<NotificationEvent>(ctx, topics.notification(userId), {
       startAfter: cursor,
       ifUnknown: explicit ? 'resync' : 'replay_retained',
       signal,
       onDelivered: (event) => {
         if (event.type !== 'notification') return;
-        app.engine.setCursor(cursorKey(userId), event.id, ttlMs).catch((err: unknown) => {
-          app.logger.warn({ event: 'cursor_write_failed', userId, err });
-        });
+        if (delivered === null) setImmediate(writeCursor);
+        delivered = event.id;
       },
     });
   }),

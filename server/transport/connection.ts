@@ -16,6 +16,10 @@ export interface ConnectionHooks {
  */
 export class Connection {
   principal: Principal | null = null;
+  /** Counted for its user (the limit admitted it); released on close. */
+  admitted = false;
+  /** The close event has fired. */
+  gone = false;
   lastSeen = Date.now();
   subscriptions = 0;
   private corked = false;

@@ -60,7 +60,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
     conn.principal = verified.principal;
     const { userId } = conn.principal;
     const admitted = await app.connectionCounter.acquire(userId, conn.id);
-    if (gone.has(conn)) {
+    if (conn.gone) {
       // The peer left while it was being counted: its close handler found nothing to release.
       if (admitted) void app.connectionCounter.release(userId, conn.id);
       throw new TRPCError({ code: 'CLIENT_CLOSED_REQUEST', message: 'the connection closed while it was being admitted' });
@@ -70,8 +70,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
       conn.closeSoon(CloseCode.TOO_MANY_CONNECTIONS, 'too_many_connections');
       throw apiError('too_many_connections');
     }
-    counted.add(conn);
-    registry.addToUser(conn);
+    conn.admitted = true;
     conn.cancel(authTimer.get(conn));
     authTimer.delete(conn);
     app.knownUsers.touch(userId).catch((err: Error) => logger.warn({ event: 'known_users_unavailable', userId, message: err.message }));
@@ -81,10 +80,6 @@ export function attachWsTransport(server: Server, app: AppServices) {
   }
 
   const authTimer = new WeakMap<Connection, NodeJS.Timeout>();
-  /** Connections the UserConnectionCounter counts, released on close. */
-  const counted = new WeakSet<Connection>();
-  /** Connections whose close event has fired. */
-  const gone = new WeakSet<Connection>();
 
   const handleConnection = getWSConnectionHandler<typeof appRouter>({
     wss,
@@ -133,10 +128,10 @@ export function attachWsTransport(server: Server, app: AppServices) {
         ws.on('message', checkFirstFrame);
       }
       ws.once('close', (code) => {
-        gone.add(conn);
+        conn.gone = true;
         conn.dispose();
         registry.remove(conn);
-        if (counted.delete(conn)) void app.connectionCounter.release(conn.principal!.userId, conn.id);
+        if (conn.admitted) void app.connectionCounter.release(conn.principal!.userId, conn.id);
         void app.rateLimiter.forgetConnection(conn.id);
         metrics.connections.dec({ type: conn.type });
         metrics.closed.inc({ code: String(code) });
