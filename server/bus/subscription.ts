@@ -14,6 +14,24 @@ function wasTrimmed(read: HistoryRead, id: string): boolean {
   );
 }
 
+/** Events of a replay written before the sink is asked whether the client keeps up. */
+const REPLAY_CHUNK = 64;
+
+/**
+ * Where a subscription's events go: the transport writes each batch to the
+ * client at once (a subscription has no queue of its own once it is live).
+ */
+export interface EventSink {
+  /** Writes the events to the client now, in order. */
+  write(events: readonly RealtimeEvent[]): void;
+  /**
+   * Null when more may be written now; otherwise a promise that resolves once
+   * the client has read enough. A replay waits on it between chunks, so a
+   * resume larger than the connection's buffer bound is paced, not cut.
+   */
+  drained(): Promise<void> | null;
+}
+
 export interface SubscriptionOptions {
   /**
    * Where delivery starts: null for live events only; an event id to replay the
@@ -28,10 +46,8 @@ export interface SubscriptionOptions {
   ifUnknown: 'resync' | 'replay_retained';
   /** Cancels the subscription (tRPC's per-subscription signal). */
   signal: AbortSignal;
-  /** Runs before a batch is yielded, so the transport can write it in one go. */
-  beforeBatch?: () => void;
-  /** Runs after each event was handed to the transport. */
-  onDelivered?: (event: RealtimeEvent) => void;
+  /** Runs after each batch was handed to the sink. */
+  onDelivered?: (events: readonly RealtimeEvent[]) => void;
   /** Runs when more events wait than the bound allows (a consumer that cannot keep up). */
   onOverflow?: () => void;
   /** Runs exactly once when the subscription ends, however it ends. */
@@ -49,24 +65,24 @@ export interface SubscriptionDeps {
 
 /**
  * One subscriber of one topic. It is attached to the topic's fan-out before the
- * history is read, holds live events while the replay is prepared, and then
- * delivers each id once, in order: history first, then live events newer than
- * the last one delivered. That makes resume gap-free and duplicate-free on any
- * engine, also when events are published during the switch.
+ * history is read and holds live events until it has a sink and the replay is
+ * written; then it delivers each id once, in order: history first, then live
+ * events newer than the last one delivered. That makes resume gap-free and
+ * duplicate-free on any engine, also when events are published during the
+ * switch. Live, a batch goes from the fan-out to the sink in the same turn.
  */
 export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver, AsyncIterable<TrackedEnvelope<E>> {
-  private replaying: boolean;
-  private held: RealtimeEvent[] = [];
-  private queue: RealtimeEvent[] = [];
+  /** Live events that arrived before the sink could take them (no sink yet, or a replay is being written). */
+  private held: RealtimeEvent[] | null = [];
+  private sink: EventSink | null = null;
   private lastId: string | null = null;
-  private wake: (() => void) | null = null;
   private closed = false;
+  private readonly onEnd = new Set<() => void>();
 
   constructor(
     private readonly deps: SubscriptionDeps,
     private readonly opts: SubscriptionOptions,
   ) {
-    this.replaying = deps.history !== null;
     if (opts.signal.aborted) this.close();
     else opts.signal.addEventListener('abort', this.close, { once: true });
   }
@@ -76,33 +92,90 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
     return this.deps.ready;
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   receive(batch: readonly RealtimeEvent[]) {
     if (this.closed) return;
-    if (this.replaying) {
+    if (this.held !== null) {
       for (const event of batch) this.held.push(event);
       if (this.held.length > this.deps.maxQueuedEvents) this.overflow();
       return;
     }
-    this.enqueue(batch);
-    if (this.queue.length > this.deps.maxQueuedEvents) this.overflow();
-    else this.wakeUp();
+    this.deliver(batch);
   }
 
-  private enqueue(events: readonly RealtimeEvent[]) {
-    if (events.length === 0) return;
+  /**
+   * Starts delivery to `sink`: the replay (if any) first, paced by the sink,
+   * then live. Resolves once live; rejects when the history cannot be read
+   * (the subscription is closed then). Call once.
+   */
+  async start(sink: EventSink): Promise<void> {
+    if (this.sink) throw new Error('a subscription has one sink');
+    this.sink = sink;
+    try {
+      if (this.deps.history) await this.replay(await this.deps.history);
+    } catch (cause) {
+      this.close();
+      throw cause;
+    }
+    // Whatever arrived meanwhile, then live. `deliver` drops what the replay already covered.
+    while (!this.closed && this.held !== null) {
+      const held = this.held;
+      if (held.length === 0) {
+        this.held = null;
+        break;
+      }
+      this.held = [];
+      this.deliver(held);
+      const wait = this.sink.drained();
+      if (wait) await wait;
+    }
+  }
+
+  private async replay(read: HistoryRead) {
+    const { startAfter, ifUnknown } = this.opts;
+    if (startAfter === null) throw new Error('replay without a start');
+    if (!read.found && ifUnknown === 'resync') {
+      this.lastId = read.headId;
+      this.sink!.write([
+        {
+          id: read.headId ?? ORIGIN_EVENT_ID,
+          type: 'resync_required',
+          timestamp: new Date(),
+          data: {
+            topic: this.deps.topic,
+            lastEventId: startAfter,
+            reason: wasTrimmed(read, startAfter) ? 'history_trimmed' : 'unknown_event_id',
+          },
+        },
+      ]);
+      return;
+    }
+    this.lastId = read.found ? startAfter : null;
+    for (let i = 0; i < read.events.length && !this.closed; i += REPLAY_CHUNK) {
+      this.deliver(read.events.slice(i, i + REPLAY_CHUNK));
+      const wait = this.sink!.drained();
+      if (wait) await wait;
+    }
+  }
+
+  /** Hands the events newer than the last delivered one to the sink. */
+  private deliver(events: readonly RealtimeEvent[]) {
+    if (this.closed || events.length === 0) return;
+    let fresh = events;
     // Batches are in id order: when the first is new, all are, and the
     // per-event comparison (which parses both ids) is skipped. It is only
     // needed where a replay and the live feed overlap.
-    if (this.lastId === null || compareEventIds(events[0]!.id, this.lastId) > 0) {
-      for (const event of events) this.queue.push(event);
-      this.lastId = events[events.length - 1]!.id;
-      return;
+    if (this.lastId !== null && compareEventIds(events[0]!.id, this.lastId) <= 0) {
+      const lastId = this.lastId;
+      fresh = events.filter((event) => compareEventIds(event.id, lastId) > 0);
+      if (fresh.length === 0) return;
     }
-    for (const event of events) {
-      if (compareEventIds(event.id, this.lastId) <= 0) continue;
-      this.queue.push(event);
-      this.lastId = event.id;
-    }
+    this.lastId = fresh[fresh.length - 1]!.id;
+    this.sink!.write(fresh);
+    this.opts.onDelivered?.(fresh);
   }
 
   private overflow() {
@@ -110,67 +183,57 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
     this.close();
   }
 
-  private wakeUp() {
-    const wake = this.wake;
-    this.wake = null;
-    wake?.();
+  /** Runs `fn` once when the subscription ends (at once if it has ended). */
+  whenClosed(fn: () => void) {
+    if (this.closed) fn();
+    else this.onEnd.add(fn);
   }
 
-  /** Detaches from the topic and ends the iteration. Idempotent. */
+  /** Detaches from the topic and ends delivery. Idempotent. */
   readonly close = () => {
     if (this.closed) return;
     this.closed = true;
     this.opts.signal.removeEventListener('abort', this.close);
-    this.held = [];
-    this.queue = [];
+    this.held = null;
     this.deps.detach(this);
-    this.wakeUp();
     this.opts.onClose?.();
+    for (const fn of this.onEnd) fn();
+    this.onEnd.clear();
   };
 
-  private async startReplay() {
-    const { startAfter, ifUnknown } = this.opts;
-    const read = await this.deps.history!;
-    if (startAfter === null) throw new Error('replay without a start');
-    if (read.found || ifUnknown === 'replay_retained') {
-      this.lastId = read.found ? startAfter : null;
-      this.enqueue(read.events);
-    } else {
-      const resync = {
-        id: read.headId ?? ORIGIN_EVENT_ID,
-        type: 'resync_required',
-        timestamp: new Date(),
-        data: {
-          topic: this.deps.topic,
-          lastEventId: startAfter,
-          reason: wasTrimmed(read, startAfter) ? 'history_trimmed' : 'unknown_event_id',
-        },
-      } satisfies RealtimeEvent;
-      this.queue.push(resync);
-      this.lastId = read.headId;
-    }
-    const held = this.held;
-    this.held = [];
-    this.replaying = false;
-    this.enqueue(held);
-  }
-
+  /**
+   * The same delivery as an async iterable of `tracked` events, for a caller
+   * that consumes the subscription itself (and for tRPC's type inference).
+   * The transport uses `start` instead: no queue, no per-event promise.
+   */
   async *[Symbol.asyncIterator](): AsyncGenerator<TrackedEnvelope<E>, void, unknown> {
+    let queue: RealtimeEvent[] = [];
+    let wake: (() => void) | null = null;
+    const wakeUp = () => {
+      const fn = wake;
+      wake = null;
+      fn?.();
+    };
+    this.whenClosed(wakeUp);
+    const started = this.start({
+      write: (events) => {
+        for (const event of events) queue.push(event);
+        if (queue.length > this.deps.maxQueuedEvents) this.overflow();
+        wakeUp();
+      },
+      drained: () => null,
+    });
     try {
-      if (this.replaying) await this.startReplay();
-      while (!this.closed) {
-        if (this.queue.length === 0) {
-          await new Promise<void>((resolve) => (this.wake = resolve));
+      await started;
+      for (;;) {
+        if (queue.length === 0) {
+          if (this.closed) return;
+          await new Promise<void>((resolve) => (wake = resolve));
           continue;
         }
-        const batch = this.queue;
-        this.queue = [];
-        this.opts.beforeBatch?.();
-        for (const event of batch) {
-          yield tracked(event.id, event as E);
-          this.opts.onDelivered?.(event);
-          if (this.closed) return;
-        }
+        const batch = queue;
+        queue = [];
+        for (const event of batch) yield tracked(event.id, event as E);
       }
     } finally {
       this.close();

@@ -26,8 +26,7 @@ export const notificationRouter = router({
         throw apiError('engine_unavailable', cause instanceof Error ? cause.message : undefined);
       })) ??
       ORIGIN_EVENT_ID;
-    // One cursor write per batch, not per notification: the batch's events
-    // are handed over within one turn, and only the last id matters.
+    // One cursor write per turn, not per notification: only the last id matters.
     let delivered: string | null = null;
     const writeCursor = () => {
       const id = delivered!;
@@ -40,10 +39,12 @@ export const notificationRouter = router({
       startAfter: cursor,
       ifUnknown: explicit ? 'resync' : 'replay_retained',
       signal,
-      onDelivered: (event) => {
-        if (event.type !== 'notification') return;
+      onDelivered: (events) => {
+        let last: string | null = null;
+        for (const event of events) if (event.type === 'notification') last = event.id;
+        if (last === null) return;
         if (delivered === null) setImmediate(writeCursor);
-        delivered = event.id;
+        delivered = last;
       },
     });
   }),

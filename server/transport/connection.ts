@@ -4,11 +4,24 @@ import type { WebSocket } from 'ws';
 import type { ConnectionType } from '../../shared/health';
 import type { Principal } from '../auth/principal';
 import { apiError } from '../errors';
+import type { RealtimeEvent } from '../../shared/events';
+import type { WireFormat } from './wireFormat';
 
-export interface ConnectionHooks {
+export interface ConnectionOptions {
   maxSubscriptions: number;
+  /** Outbound bytes past which the client counts as a slow consumer (4013). */
+  slowConsumerBytes: number;
+  /** How events are encoded for this connection. */
+  format: WireFormat;
   onSubscriptionsChanged: (delta: 1 | -1) => void;
+  /** Events written to clients (metrics). */
+  onDelivered: (count: number) => void;
+  /** The connection's buffer passed the bound, or a subscription fell too far behind: close it with 4013. */
+  onSlowConsumer: (conn: Connection) => void;
 }
+
+/** Options of every data frame: text, complete, never compressed per call (ws decides with its own settings). */
+const DATA_FRAME = { binary: false, fin: true } as const;
 
 /**
  * What the server knows of one WebSocket connection. It lives from the upgrade
@@ -22,7 +35,8 @@ export class Connection {
   gone = false;
   lastSeen = Date.now();
   subscriptions = 0;
-  private corked = false;
+  /** Resolves when the socket's buffer drains; shared by every replay waiting on it. */
+  private draining: Promise<void> | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Aborted when the connection starts closing: its subscriptions stop at once. */
   private readonly life = new AbortController();
@@ -35,7 +49,7 @@ export class Connection {
     readonly type: ConnectionType,
     /** The `?token=` of the URL, used when connectionParams carry none. */
     readonly queryToken: string | null,
-    private readonly hooks: ConnectionHooks,
+    private readonly options: ConnectionOptions,
   ) {
     // One listener per subscription (bounded by maxSubscriptions).
     setMaxListeners(0, this.life.signal);
@@ -53,9 +67,9 @@ export class Connection {
    * itself on abort, and is idempotent.
    */
   leaseSubscription(procedureSignal: AbortSignal): { signal: AbortSignal; release: () => void } {
-    if (this.subscriptions >= this.hooks.maxSubscriptions) throw apiError('too_many_subscriptions');
+    if (this.subscriptions >= this.options.maxSubscriptions) throw apiError('too_many_subscriptions');
     this.subscriptions++;
-    this.hooks.onSubscriptionsChanged(1);
+    this.options.onSubscriptionsChanged(1);
     const stop = new AbortController();
     let held = true;
     const release = () => {
@@ -64,7 +78,7 @@ export class Connection {
       procedureSignal.removeEventListener('abort', release);
       this.life.signal.removeEventListener('abort', release);
       this.subscriptions--;
-      this.hooks.onSubscriptionsChanged(-1);
+      this.options.onSubscriptionsChanged(-1);
       stop.abort();
     };
     if (procedureSignal.aborted || this.life.signal.aborted) {
@@ -77,18 +91,45 @@ export class Connection {
   }
 
   /**
-   * Corks the socket until the end of this turn of the event loop, so the
-   * frames of a batch (one per event: the client reads one response per frame)
-   * leave in one write.
+   * Writes one frame per event (the client reads one response per frame) in
+   * one go: `prefix` names the subscription, each event's tail is encoded
+   * once for all its subscribers. A client that has more unread bytes than the
+   * bound afterwards is a slow consumer.
    */
-  cork() {
-    if (this.corked || this.socket.destroyed) return;
-    this.corked = true;
+  writeEvents(prefix: string, events: readonly RealtimeEvent[]) {
+    if (!this.isOpen) return;
+    const { format } = this.options;
     this.socket.cork();
-    setImmediate(() => {
-      this.corked = false;
-      this.socket.uncork();
+    for (let i = 0; i < events.length; i++) this.ws.send(prefix + format.tail(events[i]!), DATA_FRAME);
+    this.socket.uncork();
+    this.options.onDelivered(events.length);
+    if (this.ws.bufferedAmount > this.options.slowConsumerBytes) this.options.onSlowConsumer(this);
+  }
+
+  /**
+   * Null while the client reads fast enough to be written more; otherwise a
+   * promise that resolves when the socket's buffer has drained (or the
+   * connection closed). Replays wait on it between events.
+   */
+  drained(): Promise<void> | null {
+    if (!this.isOpen) return null;
+    if (this.ws.bufferedAmount < this.options.slowConsumerBytes / 4) return null;
+    this.draining ??= new Promise<void>((resolve) => {
+      const done = () => {
+        this.socket.off('drain', done);
+        this.ws.off('close', done);
+        this.draining = null;
+        resolve();
+      };
+      this.socket.on('drain', done);
+      this.ws.on('close', done);
     });
+    return this.draining;
+  }
+
+  /** A subscription of this connection fell further behind than its queue bound: 4013 like a full buffer. */
+  slowConsumer() {
+    this.options.onSlowConsumer(this);
   }
 
   /** Bytes waiting to be written to this client: ws's queue plus the socket's. */
@@ -123,9 +164,10 @@ export class Connection {
 
   /** Starts the closing handshake with our code; subscriptions stop now, not when the peer answers. */
   close(code: number, reason: string) {
+    // Closing first: subscriptions that end because the connection ends must
+    // not tell the client `stopped` (it would not resubscribe).
+    if (this.ws.readyState !== this.ws.CLOSED && this.ws.readyState !== this.ws.CLOSING) this.ws.close(code, reason);
     this.life.abort();
-    if (this.ws.readyState === this.ws.CLOSED || this.ws.readyState === this.ws.CLOSING) return;
-    this.ws.close(code, reason);
   }
 
   /** Runs on the close event. */

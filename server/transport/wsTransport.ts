@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { TRPCError } from '@trpc/server';
-import { getWSConnectionHandler, type CreateWSSContextFnOptions } from '@trpc/server/adapters/ws';
-import { parseConnectionParamsFromUnknown } from '@trpc/server/http';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { TRPCRequestInfo } from '@trpc/server/http';
+import { WebSocketServer } from 'ws';
 import { CloseCode } from '../../shared/closeCodes';
 import { connectionTypes, paths, type ConnectionType } from '../../shared/health';
 import { inputBounds } from '../../shared/limits';
@@ -14,20 +13,10 @@ import { apiError } from '../errors';
 import { pathOnly } from '../observability/logger';
 import { appRouter } from '../routers';
 import type { Context } from '../trpc/context';
-import { Connection } from './connection';
+import { Connection, type ConnectionOptions } from './connection';
+import { serveRpc } from './rpcConnection';
+import { createJsonWireFormat } from './wireFormat';
 import { startKeepAlive } from './keepAlive';
-
-/** Whether tRPC's adapter will accept `text` as the connectionParams message (see its ws.ts). */
-function isConnectionParamsFrame(text: string): boolean {
-  try {
-    const msg: unknown = JSON.parse(text);
-    if (typeof msg !== 'object' || msg === null) return false;
-    parseConnectionParamsFromUnknown((msg as { data?: unknown }).data);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function rejectUpgrade(socket: Duplex, status: number, text: string) {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
@@ -35,22 +24,19 @@ function rejectUpgrade(socket: Duplex, status: number, text: string) {
 
 /**
  * The WebSocket endpoint: our own upgrade handling (path, connection type),
- * then tRPC's connection handler with a context that authenticates, counts the
- * user's connections and arms the token's expiry. Closing with 4001 / 4008 is
- * ours to do, as is everything that must be freed on close.
+ * then tRPC's protocol (rpcConnection.ts) with a context that authenticates,
+ * counts the user's connections and arms the token's expiry. Closing with
+ * 4001 / 4008 is ours to do, as is everything that must be freed on close.
  */
 export function attachWsTransport(server: Server, app: AppServices) {
   const { limits } = app.config;
   const { registry, logger, metrics } = app;
-  const byWs = new WeakMap<WebSocket, Connection>();
   let accepting = true;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: limits.MAX_MESSAGE_BYTES, perMessageDeflate: false });
 
-  async function createContext({ res: ws, info }: CreateWSSContextFnOptions): Promise<Context> {
-    const conn = byWs.get(ws);
-    if (!conn) throw new Error('context for an unknown connection');
-    const token = info.connectionParams?.['token'] ?? conn.queryToken;
+  async function createContext(conn: Connection, connectionParams: TRPCRequestInfo['connectionParams']): Promise<Context> {
+    const token = connectionParams?.['token'] ?? conn.queryToken;
     const verified = await verifyToken(token, app.jwtKey);
     if (!verified.ok) {
       logger.info({ event: 'auth_refused', connectionId: conn.id, reason: verified.error.reason });
@@ -81,15 +67,36 @@ export function attachWsTransport(server: Server, app: AppServices) {
 
   const authTimer = new WeakMap<Connection, NodeJS.Timeout>();
 
-  const handleConnection = getWSConnectionHandler<typeof appRouter>({
-    wss,
+  const format = createJsonWireFormat(appRouter);
+  const rpcOptions = {
     router: appRouter,
+    format,
     maxBatchSize: inputBounds.callsPerBatch,
     createContext,
-    onError({ error, path }) {
+    onError(error: TRPCError, path: string | undefined) {
       if (error.code === 'INTERNAL_SERVER_ERROR') logger.error({ event: 'procedure_error', path, err: error });
     },
-  });
+  };
+  // One options object for every connection: nothing per connection that can be shared.
+  const connectionOptions: ConnectionOptions = {
+    maxSubscriptions: limits.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    slowConsumerBytes: limits.SLOW_CONSUMER_BYTES,
+    format,
+    onSubscriptionsChanged: (delta) => {
+      registry.onSubscriptionsChanged(delta);
+      metrics.subscriptions.inc(delta);
+    },
+    onDelivered: (count) => metrics.delivered.inc(count),
+    onSlowConsumer(conn) {
+      if (!conn.isOpen) return;
+      metrics.slowConsumers.inc();
+      logger.warn({ event: 'slow_consumer', connectionId: conn.id, buffered: conn.bufferedAmount });
+      // Its subscriptions stop and their queues are freed now; the close frame
+      // waits behind what is already buffered, and the client resumes from the
+      // last id it read.
+      conn.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
+    },
+  };
 
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -100,14 +107,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
       return rejectUpgrade(socket, 400, `connection_type must be one of ${connectionTypes.join(', ')}`);
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new Connection(randomUUID(), ws, socket, type as ConnectionType, url.searchParams.get('token'), {
-        maxSubscriptions: limits.MAX_SUBSCRIPTIONS_PER_CONNECTION,
-        onSubscriptionsChanged: (delta) => {
-          registry.onSubscriptionsChanged(delta);
-          metrics.subscriptions.inc(delta);
-        },
-      });
-      byWs.set(ws, conn);
+      const conn = new Connection(randomUUID(), ws, socket, type as ConnectionType, url.searchParams.get('token'), connectionOptions);
       registry.add(conn);
       metrics.connections.inc({ type: conn.type });
       authTimer.set(conn, conn.schedule(limits.AUTH_TIMEOUT_MS, () => conn.close(CloseCode.UNAUTHORIZED, 'auth_timeout')));
@@ -115,18 +115,9 @@ export function attachWsTransport(server: Server, app: AppServices) {
         conn.lastSeen = Date.now();
       };
       ws.on('message', seen);
+      // A protocol error (oversized or malformed frame) closes the socket by itself; it must not crash the process.
+      ws.on('error', (err) => logger.debug({ event: 'ws_error', connectionId: conn.id, message: err.message }));
       ws.on('pong', seen);
-      if (url.searchParams.get('connectionParams') === '1') {
-        // tRPC closes without a code when the first frame is not a valid
-        // connectionParams message: to the client, that is a missing token.
-        const checkFirstFrame = (data: RawData, isBinary: boolean) => {
-          const text = String(data);
-          if (!isBinary && (text === 'PING' || text === 'PONG')) return; // tRPC skips these too
-          ws.off('message', checkFirstFrame);
-          if (!isConnectionParamsFrame(text)) conn.closeSoon(CloseCode.UNAUTHORIZED, 'token_missing');
-        };
-        ws.on('message', checkFirstFrame);
-      }
       ws.once('close', (code) => {
         conn.gone = true;
         conn.dispose();
@@ -137,7 +128,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
         metrics.closed.inc({ code: String(code) });
         logger.debug({ event: 'closed', connectionId: conn.id, code, path: pathOnly(req.url) });
       });
-      handleConnection(ws, req);
+      serveRpc(conn, url.searchParams.get('connectionParams') === '1', rpcOptions);
     });
   }
 

@@ -1,0 +1,55 @@
+import { transformTRPCResponse, type AnyRouter } from '@trpc/server';
+import type { TRPCResponseMessage } from '@trpc/server/rpc';
+import type { RawData } from 'ws';
+import type { RealtimeEvent } from '../../shared/events';
+
+/** A request id of tRPC's protocol, and the `jsonrpc` marker echoed when the client sent it. */
+export type CallId = number | string;
+export type JsonRpcMarker = '2.0' | undefined;
+
+/**
+ * How messages go over the wire. An event's data frame is the one message
+ * sent thousands of times, so it is built from two parts: `prefix` names the
+ * subscription (computed once per subscription) and `tail` holds the event
+ * (computed once per event, whatever the number of subscribers). The frame is
+ * `prefix + tail`, byte for byte what tRPC's own adapter would send.
+ */
+export interface WireFormat {
+  /** Any other message (started, stopped, errors, query results), encoded whole. */
+  encode(message: TRPCResponseMessage): string;
+  /** `{"id":7` — the start of every data frame of one subscription. */
+  prefix(id: CallId, jsonrpc: JsonRpcMarker): string;
+  /** `,"result":{"type":"data","data":…,"id":"…"}}` — the rest, shared by all subscribers. */
+  tail(event: RealtimeEvent): string;
+  /** A client's frame, or throws when it is not of this format. */
+  decode(data: RawData, isBinary: boolean): unknown;
+}
+
+/**
+ * JSON text frames with the router's transformer (superjson), as tRPC's
+ * `jsonEncoder`. Tails are memoized per event object: the fan-out hands the
+ * same objects to every subscriber, and the memory engine's replay reuses
+ * them too; the cache dies with the event.
+ */
+export function createJsonWireFormat(router: AnyRouter): WireFormat {
+  const config = router._def._config;
+  const tails = new WeakMap<RealtimeEvent, string>();
+  return {
+    encode: (message) => JSON.stringify(transformTRPCResponse(config, message)),
+    prefix: (id, jsonrpc) => `{"id":${JSON.stringify(id)}${jsonrpc === undefined ? '' : ',"jsonrpc":"2.0"'}`,
+    tail(event) {
+      let tail = tails.get(event);
+      if (tail === undefined) {
+        // The same object tRPC builds for a `tracked(id, event)` value.
+        const data = JSON.stringify(config.transformer.output.serialize({ id: event.id, data: event }));
+        tail = `,"result":{"type":"data","data":${data},"id":${JSON.stringify(event.id)}}}`;
+        tails.set(event, tail);
+      }
+      return tail;
+    },
+    decode(data, isBinary) {
+      if (isBinary) throw new Error('binary frame: this connection speaks JSON text frames');
+      return JSON.parse(String(data));
+    },
+  };
+}
