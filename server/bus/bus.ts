@@ -71,11 +71,8 @@ export class EventBus {
       },
       opts,
     );
-    // The constructor may have closed it already (an aborted signal).
-    if (!opts.signal.aborted) {
-      attached.receivers.add(subscription);
-      this.subscriberCount++;
-    }
+    attached.receivers.add(subscription);
+    this.subscriberCount++;
     return subscription;
   }
 

@@ -44,8 +44,6 @@ export interface SubscriptionOptions {
    * what is kept (notifications: retention is the contract).
    */
   ifUnknown: 'resync' | 'replay_retained';
-  /** Cancels the subscription (tRPC's per-subscription signal). */
-  signal: AbortSignal;
   /** Runs after each batch was handed to the sink. */
   onDelivered?: (events: readonly RealtimeEvent[]) => void;
   /** Runs when more events wait than the bound allows (a consumer that cannot keep up). */
@@ -77,15 +75,12 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
   private sink: EventSink | null = null;
   private lastId: string | null = null;
   private closed = false;
-  private readonly onEnd = new Set<() => void>();
+  private onEnd: (() => void) | null = null;
 
   constructor(
     private readonly deps: SubscriptionDeps,
     private readonly opts: SubscriptionOptions,
-  ) {
-    if (opts.signal.aborted) this.close();
-    else opts.signal.addEventListener('abort', this.close, { once: true });
-  }
+  ) {}
 
   /** Resolves once every event published from now on will be delivered (rejects if the engine cannot say so). */
   get ready(): Promise<void> {
@@ -109,17 +104,12 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
   /**
    * Starts delivery to `sink`: the replay (if any) first, paced by the sink,
    * then live. Resolves once live; rejects when the history cannot be read
-   * (the subscription is closed then). Call once.
+   * (the caller reports it and closes the subscription). Call once.
    */
   async start(sink: EventSink): Promise<void> {
     if (this.sink) throw new Error('a subscription has one sink');
     this.sink = sink;
-    try {
-      if (this.deps.history) await this.replay(await this.deps.history);
-    } catch (cause) {
-      this.close();
-      throw cause;
-    }
+    if (this.deps.history) await this.replay(await this.deps.history);
     // Whatever arrived meanwhile, then live. `deliver` drops what the replay already covered.
     while (!this.closed && this.held !== null) {
       const held = this.held;
@@ -185,21 +175,27 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
 
   /** Runs `fn` once when the subscription ends (at once if it has ended). */
   whenClosed(fn: () => void) {
-    if (this.closed) fn();
-    else this.onEnd.add(fn);
+    if (this.closed) return fn();
+    const before = this.onEnd;
+    this.onEnd = before
+      ? () => {
+          before();
+          fn();
+        }
+      : fn;
   }
 
   /** Detaches from the topic and ends delivery. Idempotent. */
-  readonly close = () => {
+  close() {
     if (this.closed) return;
     this.closed = true;
-    this.opts.signal.removeEventListener('abort', this.close);
     this.held = null;
     this.deps.detach(this);
     this.opts.onClose?.();
-    for (const fn of this.onEnd) fn();
-    this.onEnd.clear();
-  };
+    const onEnd = this.onEnd;
+    this.onEnd = null;
+    onEnd?.();
+  }
 
   /**
    * The same delivery as an async iterable of `tracked` events, for a caller

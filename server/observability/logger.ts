@@ -17,10 +17,3 @@ export function createLogger(level: string): Logger {
     },
   });
 }
-
-/** The path of a request URL without its query, which may carry `?token=`. */
-export function pathOnly(url: string | undefined): string {
-  if (!url) return '';
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}

@@ -7,12 +7,11 @@ import { authedProcedure, router, serviceProcedure } from '../trpc/init';
 import { subscribe } from './subscribe';
 
 export const analysisRouter = router({
-  onUpdate: authedProcedure.input(analysisSubscribeInput).subscription(async ({ ctx, input, signal }) => {
+  onUpdate: authedProcedure.input(analysisSubscribeInput).subscription(async ({ ctx, input }) => {
     if (!isGranted(ctx.principal, 'analyses', input.analysisId)) throw apiError('not_granted', `analysis ${input.analysisId}`);
     return subscribe<AnalysisEvent>(ctx, topics.analysis(input.analysisId), {
       startAfter: input.lastEventId ?? null,
       ifUnknown: 'resync',
-      signal,
     });
   }),
 

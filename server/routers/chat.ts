@@ -7,12 +7,11 @@ import { authedProcedure, router } from '../trpc/init';
 import { subscribe } from './subscribe';
 
 export const chatRouter = router({
-  onEvent: authedProcedure.input(chatSubscribeInput).subscription(async ({ ctx, input, signal }) => {
+  onEvent: authedProcedure.input(chatSubscribeInput).subscription(async ({ ctx, input }) => {
     await ctx.app.chat.useSession(ctx.principal, input.sessionId, true);
     return subscribe<ChatEvent>(ctx, topics.chat(input.sessionId), {
       startAfter: input.lastEventId ?? null,
       ifUnknown: 'resync',
-      signal,
     });
   }),
 

@@ -7,12 +7,11 @@ import { authedProcedure, router, serviceProcedure } from '../trpc/init';
 import { subscribe } from './subscribe';
 
 export const investigationRouter = router({
-  onUpdate: authedProcedure.input(investigationSubscribeInput).subscription(async ({ ctx, input, signal }) => {
+  onUpdate: authedProcedure.input(investigationSubscribeInput).subscription(async ({ ctx, input }) => {
     if (!isGranted(ctx.principal, 'investigations', input.investigationId)) throw apiError('not_granted', `investigation ${input.investigationId}`);
     return subscribe<InvestigationEvent>(ctx, topics.investigation(input.investigationId), {
       startAfter: input.lastEventId ?? null,
       ifUnknown: 'resync',
-      signal,
     });
   }),
 

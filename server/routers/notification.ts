@@ -14,7 +14,7 @@ export const notificationRouter = router({
    * user's delivered cursor, so what arrived while they were offline comes
    * first, once; each delivered notification moves the cursor.
    */
-  onNotification: authedProcedure.input(notificationSubscribeInput).subscription(async ({ ctx, input, signal }) => {
+  onNotification: authedProcedure.input(notificationSubscribeInput).subscription(async ({ ctx, input }) => {
     const { app, principal } = ctx;
     const userId = principal.userId;
     const ttlMs = app.config.limits.NOTIFICATION_TTL_SECONDS * 1000;
@@ -38,7 +38,6 @@ export const notificationRouter = router({
     return subscribe<NotificationEvent>(ctx, topics.notification(userId), {
       startAfter: cursor,
       ifUnknown: explicit ? 'resync' : 'replay_retained',
-      signal,
       onDelivered: (events) => {
         let last: string | null = null;
         for (const event of events) if (event.type === 'notification') last = event.id;

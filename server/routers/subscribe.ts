@@ -3,22 +3,22 @@ import type { SubscriptionOptions } from '../bus/subscription';
 import { apiError } from '../errors';
 import type { Context } from '../trpc/context';
 
-type Options = Pick<SubscriptionOptions, 'startAfter' | 'ifUnknown' | 'onDelivered'> & { signal: AbortSignal | undefined };
+type Options = Pick<SubscriptionOptions, 'startAfter' | 'ifUnknown' | 'onDelivered'>;
 
 /**
  * The one way a procedure subscribes a connection to a topic: it takes a
  * subscription slot (TOO_MANY_REQUESTS past the limit), closes a connection
  * that cannot keep up with 4013, and frees everything when the subscription
- * ends, however it ends. The transport (rpcConnection.ts) writes what it
- * delivers straight to the socket.
+ * ends, however it ends. The transport (rpcConnection.ts) owns the
+ * subscription from then on: it closes it on stop or disconnect, and writes
+ * what it delivers straight to the socket.
  */
 export async function subscribe<E extends RealtimeEvent>(ctx: Context, topic: string, opts: Options) {
   const connection = ctx.connection!;
-  const { signal, release } = connection.leaseSubscription(opts.signal ?? new AbortController().signal);
+  const release = connection.leaseSubscription();
   const subscription = ctx.app.bus.open<E>(topic, {
     startAfter: opts.startAfter,
     ifUnknown: opts.ifUnknown,
-    signal,
     onClose: release,
     onOverflow: () => connection.slowConsumer(),
     onDelivered: opts.onDelivered,

@@ -1,4 +1,3 @@
-import { setMaxListeners } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { ConnectionType } from '../../shared/health';
@@ -23,9 +22,14 @@ export interface ConnectionOptions {
 /** Options of every data frame: text, complete, never compressed per call (ws decides with its own settings). */
 const DATA_FRAME = { binary: false, fin: true } as const;
 
+/** A timer a connection may have running: the deadline to authenticate, then the token's expiry. */
+type TimerName = 'auth' | 'expiry';
+
 /**
  * What the server knows of one WebSocket connection. It lives from the upgrade
- * to the close event, and everything keyed by it is released on close.
+ * to the close event, and everything keyed by it is released on close. It is
+ * kept small — no event targets, no per-connection closures beyond what ws
+ * needs — because an idle server holds one per client.
  */
 export class Connection {
   principal: Principal | null = null;
@@ -35,11 +39,12 @@ export class Connection {
   gone = false;
   lastSeen = Date.now();
   subscriptions = 0;
+  /** Set by the protocol handler: ends the connection's subscriptions when it starts closing. */
+  onClosing: (() => void) | null = null;
   /** Resolves when the socket's buffer drains; shared by every replay waiting on it. */
   private draining: Promise<void> | null = null;
-  private readonly timers = new Set<NodeJS.Timeout>();
-  /** Aborted when the connection starts closing: its subscriptions stop at once. */
-  private readonly life = new AbortController();
+  private authTimer: NodeJS.Timeout | null = null;
+  private expiryTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly id: string,
@@ -50,10 +55,7 @@ export class Connection {
     /** The `?token=` of the URL, used when connectionParams carry none. */
     readonly queryToken: string | null,
     private readonly options: ConnectionOptions,
-  ) {
-    // One listener per subscription (bounded by maxSubscriptions).
-    setMaxListeners(0, this.life.signal);
-  }
+  ) {}
 
   get isOpen(): boolean {
     return this.ws.readyState === this.ws.OPEN;
@@ -61,33 +63,19 @@ export class Connection {
 
   /**
    * Takes one of the connection's subscription slots (TOO_MANY_REQUESTS when
-   * none is left) and returns the subscription's own signal: aborted when the
-   * procedure's signal aborts (stop, disconnect) or when this connection starts
-   * closing, whichever comes first. `release` gives the slot back; it runs by
-   * itself on abort, and is idempotent.
+   * none is left) and returns what gives it back (idempotent).
    */
-  leaseSubscription(procedureSignal: AbortSignal): { signal: AbortSignal; release: () => void } {
+  leaseSubscription(): () => void {
     if (this.subscriptions >= this.options.maxSubscriptions) throw apiError('too_many_subscriptions');
     this.subscriptions++;
     this.options.onSubscriptionsChanged(1);
-    const stop = new AbortController();
     let held = true;
-    const release = () => {
+    return () => {
       if (!held) return;
       held = false;
-      procedureSignal.removeEventListener('abort', release);
-      this.life.signal.removeEventListener('abort', release);
       this.subscriptions--;
       this.options.onSubscriptionsChanged(-1);
-      stop.abort();
     };
-    if (procedureSignal.aborted || this.life.signal.aborted) {
-      release();
-    } else {
-      procedureSignal.addEventListener('abort', release, { once: true });
-      this.life.signal.addEventListener('abort', release, { once: true });
-    }
-    return { signal: stop.signal, release };
   }
 
   /**
@@ -137,26 +125,24 @@ export class Connection {
     return this.ws.bufferedAmount;
   }
 
-  /** A timer that dies with the connection. */
-  schedule(ms: number, fn: () => void): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      fn();
-    }, Math.min(Math.max(ms, 0), 2_147_483_647));
-    this.timers.add(timer);
-    return timer;
+  /** Runs `fn` after `ms` unless cancelled or the connection closes first; replaces the timer of that name. */
+  setTimer(name: TimerName, ms: number, fn: () => void) {
+    this.clearTimer(name);
+    const timer = setTimeout(fn, Math.min(Math.max(ms, 0), 2_147_483_647));
+    if (name === 'auth') this.authTimer = timer;
+    else this.expiryTimer = timer;
   }
 
-  cancel(timer: NodeJS.Timeout | undefined) {
-    if (!timer) return;
-    clearTimeout(timer);
-    this.timers.delete(timer);
+  clearTimer(name: TimerName) {
+    const timer = name === 'auth' ? this.authTimer : this.expiryTimer;
+    if (timer) clearTimeout(timer);
+    if (name === 'auth') this.authTimer = null;
+    else this.expiryTimer = null;
   }
 
   /**
-   * Closes with one of our codes on the next turn: when tRPC's context
-   * creation fails it first sends the error and then closes without a code on
-   * its own next turn, and ours, queued first, wins.
+   * Closes with one of our codes on the next turn, after what the current
+   * turn still sends (the error reply that explains the close).
    */
   closeSoon(code: number, reason: string) {
     setImmediate(() => this.close(code, reason));
@@ -167,13 +153,19 @@ export class Connection {
     // Closing first: subscriptions that end because the connection ends must
     // not tell the client `stopped` (it would not resubscribe).
     if (this.ws.readyState !== this.ws.CLOSED && this.ws.readyState !== this.ws.CLOSING) this.ws.close(code, reason);
-    this.life.abort();
+    this.ending();
   }
 
   /** Runs on the close event. */
   dispose() {
-    this.life.abort();
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.clearTimer('auth');
+    this.clearTimer('expiry');
+    this.ending();
+  }
+
+  private ending() {
+    const onClosing = this.onClosing;
+    this.onClosing = null;
+    onClosing?.();
   }
 }

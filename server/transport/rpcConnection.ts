@@ -50,6 +50,13 @@ function isFrame(data: RawData, text: 'PING' | 'PONG'): boolean {
   return Buffer.isBuffer(data) && data.length === 4 && data.toString('latin1') === text;
 }
 
+/** A subscription call of the client, from its request to its end. */
+interface SubscriptionCall {
+  /** The client stopped it (or the connection closed) while its procedure was still running. */
+  stopped: boolean;
+  subscription: TopicSubscription<RealtimeEvent> | null;
+}
+
 /**
  * tRPC's WebSocket protocol on one connection — the messages of
  * @trpc/server/adapters/ws, so the stock `wsLink` works unchanged — built
@@ -59,60 +66,71 @@ function isFrame(data: RawData, text: 'PING' | 'PONG'): boolean {
  * to the socket as pre-encoded frames, with no iterator, promise or
  * serialization per subscriber and event. Subscriptions that return anything
  * else are refused: every subscription of the contract goes through the bus.
+ *
+ * A class, not a closure per call site: an idle server holds one per client,
+ * and methods on the prototype cost nothing per connection.
  */
-export function serveRpc(conn: Connection, expectsConnectionParams: boolean, opts: RpcOptions) {
-  const { router, format } = opts;
-  const config = router._def._config;
-  let ctx: Context | undefined;
-  let ctxPromise: Promise<Context> | null = expectsConnectionParams ? null : authenticate(() => null);
-  /** Live subscriptions by request id; a `subscription.stop` aborts one. */
-  const subscriptions = new Map<CallId, AbortController>();
+export class RpcSession {
+  private ctx: Context | undefined;
+  private ctxPromise: Promise<Context> | null;
+  /** Live subscription calls by request id; created with the first one. */
+  private calls: Map<CallId, SubscriptionCall> | null = null;
 
-  function respond(message: TRPCResponseMessage) {
-    if (conn.isOpen) conn.ws.send(format.encode(message));
+  constructor(
+    private readonly conn: Connection,
+    expectsConnectionParams: boolean,
+    private readonly opts: RpcOptions,
+  ) {
+    this.ctxPromise = expectsConnectionParams ? null : this.authenticate(() => null);
+    conn.ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    conn.onClosing = () => this.endAll();
   }
 
-  function errorShape(error: TRPCError, type: ProcedureType | 'unknown', path: string | undefined, input: unknown): TRPCErrorShape {
+  private respond(message: TRPCResponseMessage) {
+    if (this.conn.isOpen) this.conn.ws.send(this.opts.format.encode(message));
+  }
+
+  private errorShape(error: TRPCError, type: ProcedureType | 'unknown', path: string | undefined, input: unknown): TRPCErrorShape {
     try {
-      return getErrorShape({ config, ctx, error, type, path, input });
+      return getErrorShape({ config: this.opts.router._def._config, ctx: this.ctx, error, type, path, input });
     } catch (cause) {
-      opts.onError(getTRPCErrorFromUnknown(cause), path);
+      this.opts.onError(getTRPCErrorFromUnknown(cause), path);
       return fallbackErrorShape;
     }
   }
 
-  function respondError(id: CallId | null, jsonrpc: JsonRpcMarker, cause: unknown, type: ProcedureType | 'unknown', path?: string, input?: unknown) {
+  private respondError(id: CallId | null, jsonrpc: JsonRpcMarker, cause: unknown, type: ProcedureType | 'unknown', path?: string, input?: unknown) {
     const error = getTRPCErrorFromUnknown(cause);
-    opts.onError(error, path);
-    respond({ id, jsonrpc, error: errorShape(error, type, path, input) });
+    this.opts.onError(error, path);
+    this.respond({ id, jsonrpc, error: this.errorShape(error, type, path, input) });
   }
 
-  function authenticate(readParams: () => ConnectionParams): Promise<Context> {
+  private authenticate(readParams: () => ConnectionParams): Promise<Context> {
     const created = (async () => {
       let params: ConnectionParams;
       try {
         params = readParams();
       } catch (cause) {
         // A first frame that is not a connectionParams message carries no token.
-        conn.closeSoon(CloseCode.UNAUTHORIZED, 'token_missing');
+        this.conn.closeSoon(CloseCode.UNAUTHORIZED, 'token_missing');
         throw cause;
       }
-      ctx = await opts.createContext(conn, params);
-      return ctx;
+      this.ctx = await this.opts.createContext(this.conn, params);
+      return this.ctx;
     })();
     created.catch((cause: unknown) => {
-      respondError(null, undefined, cause, 'unknown');
+      this.respondError(null, undefined, cause, 'unknown');
       // createContext has queued the close with our code; this one only
       // covers a failure it did not foresee.
-      conn.closeSoon(1011, 'context_failed');
+      this.conn.closeSoon(1011, 'context_failed');
     });
     return created;
   }
 
-  function readConnectionParams(data: RawData, isBinary: boolean): ConnectionParams {
+  private readConnectionParams(data: RawData, isBinary: boolean): ConnectionParams {
     let msg: unknown;
     try {
-      msg = format.decode(data, isBinary);
+      msg = this.opts.format.decode(data, isBinary);
       if (typeof msg !== 'object' || msg === null) throw new Error('not an object');
     } catch (cause) {
       throw new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed TRPCConnectionParamsMessage', cause });
@@ -120,45 +138,64 @@ export function serveRpc(conn: Connection, expectsConnectionParams: boolean, opt
     return parseConnectionParamsFromUnknown((msg as { data?: unknown }).data);
   }
 
-  function parseCalls(data: RawData, isBinary: boolean): TRPCClientOutgoingMessage[] {
+  private onMessage(data: RawData, isBinary: boolean) {
+    this.conn.lastSeen = Date.now();
+    // Text PING/PONG is tRPC's own keepalive, whatever the format.
+    if (!isBinary) {
+      if (isFrame(data, 'PING')) return this.conn.ws.send('PONG');
+      if (isFrame(data, 'PONG')) return;
+    }
+    if (!this.ctxPromise) {
+      // The first frame carries the connectionParams (the URL said so).
+      this.ctxPromise = this.authenticate(() => this.readConnectionParams(data, isBinary));
+      return;
+    }
+    const context = this.ctxPromise;
+    const calls = this.parseCalls(data, isBinary);
+    for (let i = 0; i < calls.length; i++) {
+      this.handleCall(calls[i]!, i, context).catch((cause: unknown) => this.opts.onError(getTRPCErrorFromUnknown(cause), undefined));
+    }
+  }
+
+  private parseCalls(data: RawData, isBinary: boolean): TRPCClientOutgoingMessage[] {
     let decoded: unknown;
     try {
-      decoded = format.decode(data, isBinary);
+      decoded = this.opts.format.decode(data, isBinary);
     } catch (cause) {
-      respondError(null, undefined, new TRPCError({ code: 'PARSE_ERROR', cause }), 'unknown');
+      this.respondError(null, undefined, new TRPCError({ code: 'PARSE_ERROR', cause }), 'unknown');
       return [];
     }
     const raws = Array.isArray(decoded) ? decoded : [decoded];
-    if (raws.length > opts.maxBatchSize) {
+    if (raws.length > this.opts.maxBatchSize) {
       // Every call of the batch gets the error, so no client waits forever.
       const error = new TRPCError({ code: 'BAD_REQUEST', message: 'Batch call exceeds maximum size' });
       let answered = false;
       for (const raw of raws) {
         const call = raw as { id?: unknown; method?: unknown; jsonrpc?: unknown } | null;
         if (call && typeof call === 'object' && call.method !== 'subscription.stop' && (typeof call.id === 'number' || typeof call.id === 'string')) {
-          respondError(call.id, call.jsonrpc === '2.0' ? '2.0' : undefined, error, 'unknown');
+          this.respondError(call.id, call.jsonrpc === '2.0' ? '2.0' : undefined, error, 'unknown');
           answered = true;
         }
       }
-      if (!answered) respondError(null, undefined, error, 'unknown');
+      if (!answered) this.respondError(null, undefined, error, 'unknown');
       return [];
     }
     try {
-      return raws.map((raw) => parseTRPCMessage(raw, config.transformer));
+      return raws.map((raw) => parseTRPCMessage(raw, this.opts.router._def._config.transformer));
     } catch (cause) {
-      respondError(null, undefined, new TRPCError({ code: 'PARSE_ERROR', cause }), 'unknown');
+      this.respondError(null, undefined, new TRPCError({ code: 'PARSE_ERROR', cause }), 'unknown');
       return [];
     }
   }
 
-  async function handleCall(msg: TRPCClientOutgoingMessage, batchIndex: number, context: Promise<Context>) {
+  private async handleCall(msg: TRPCClientOutgoingMessage, batchIndex: number, context: Promise<Context>) {
     const { id, jsonrpc } = msg;
     if (id === null) {
-      respondError(null, jsonrpc, new TRPCError({ code: 'PARSE_ERROR', message: '`id` is required' }), 'unknown');
+      this.respondError(null, jsonrpc, new TRPCError({ code: 'PARSE_ERROR', message: '`id` is required' }), 'unknown');
       return;
     }
     if (msg.method === 'subscription.stop') {
-      subscriptions.get(id)?.abort();
+      this.stop(id);
       return;
     }
     const type = msg.method;
@@ -168,100 +205,90 @@ export function serveRpc(conn: Connection, expectsConnectionParams: boolean, opt
     if (lastEventId !== undefined) {
       input = typeof input === 'object' && input !== null && !Array.isArray(input) ? { ...input, lastEventId } : (input ?? { lastEventId });
     }
-    if (type === 'subscription' && subscriptions.has(id)) {
-      respondError(id, jsonrpc, new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` }), type, path, input);
+    if (type === 'subscription' && this.calls?.has(id)) {
+      this.respondError(id, jsonrpc, new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` }), type, path, input);
       return;
     }
     // Registered before any await, so a stop or a disconnect during
     // authentication or the procedure's setup cancels the subscription.
-    const controller = type === 'subscription' ? new AbortController() : null;
-    if (controller) subscriptions.set(id, controller);
+    let call: SubscriptionCall | null = null;
+    if (type === 'subscription') {
+      call = { stopped: false, subscription: null };
+      (this.calls ??= new Map()).set(id, call);
+    }
 
     let result: unknown;
     try {
-      const procedureCtx = await context;
-      if (controller && (controller.signal.aborted || !conn.isOpen)) throw new CancelledSetup();
-      result = await callTRPCProcedure({
-        router,
-        path,
-        getRawInput: async () => input,
-        ctx: procedureCtx,
-        type,
-        signal: controller?.signal,
-        batchIndex,
-      });
+      const ctx = await context;
+      if (call?.stopped) throw new Error('stopped before it started');
+      // No signal: the session owns the subscription and closes it on stop or disconnect.
+      result = await callTRPCProcedure({ router: this.opts.router, path, getRawInput: async () => input, ctx, type, batchIndex, signal: undefined });
     } catch (cause) {
-      if (controller) subscriptions.delete(id);
-      if (controller?.signal.aborted) respond({ id, jsonrpc, result: { type: 'stopped' } });
-      else respondError(id, jsonrpc, cause, type, path, input);
+      if (!call) return this.respondError(id, jsonrpc, cause, type, path, input);
+      this.forget(id, call);
+      if (call.stopped) this.respond({ id, jsonrpc, result: { type: 'stopped' } });
+      else this.respondError(id, jsonrpc, cause, type, path, input);
       return;
     }
 
-    if (!controller) {
+    if (!call) {
       if (result instanceof TopicSubscription) {
         result.close();
-        respondError(id, jsonrpc, new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: `Cannot return a subscription from a ${type} procedure` }), type, path, input);
-        return;
+        const message = `Cannot return a subscription from a ${type} procedure`;
+        return this.respondError(id, jsonrpc, new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message }), type, path, input);
       }
-      respond({ id, jsonrpc, result: { type: 'data', data: result } });
-      return;
+      return this.respond({ id, jsonrpc, result: { type: 'data', data: result } });
     }
     if (!(result instanceof TopicSubscription)) {
-      subscriptions.delete(id);
+      this.forget(id, call);
       const message = `Subscription ${path} did not return a bus subscription (see server/routers/subscribe.ts)`;
-      respondError(id, jsonrpc, new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message }), type, path, input);
-      return;
+      return this.respondError(id, jsonrpc, new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message }), type, path, input);
     }
-    deliver(id, jsonrpc, controller, result, path, input);
+    this.deliver(id, jsonrpc, call, result as TopicSubscription<RealtimeEvent>, path, input);
   }
 
   /** Streams a bus subscription to the client until it ends, however it ends. */
-  function deliver(id: CallId, jsonrpc: JsonRpcMarker, controller: AbortController, subscription: TopicSubscription<RealtimeEvent>, path: string, input: unknown) {
+  private deliver(id: CallId, jsonrpc: JsonRpcMarker, call: SubscriptionCall, subscription: TopicSubscription<RealtimeEvent>, path: string, input: unknown) {
     let failed = false;
+    call.subscription = subscription;
     subscription.whenClosed(() => {
-      if (subscriptions.get(id) === controller) subscriptions.delete(id);
-      if (!failed) respond({ id, jsonrpc, result: { type: 'stopped' } });
+      this.forget(id, call);
+      if (!failed) this.respond({ id, jsonrpc, result: { type: 'stopped' } });
     });
-    // The procedure's signal ends the subscription (routers/subscribe.ts
-    // leases on it); this covers one that was aborted during the setup.
-    if (controller.signal.aborted || !conn.isOpen) {
-      subscription.close();
-      return;
-    }
-    respond({ id, jsonrpc, result: { type: 'started' } });
-    const prefix = format.prefix(id, jsonrpc);
+    if (call.stopped || !this.conn.isOpen) return subscription.close();
+    this.respond({ id, jsonrpc, result: { type: 'started' } });
+    const prefix = this.opts.format.prefix(id, jsonrpc);
+    const conn = this.conn;
     subscription
       .start({ write: (events) => conn.writeEvents(prefix, events), drained: () => conn.drained() })
       .catch((cause: unknown) => {
         failed = true;
-        respondError(id, jsonrpc, cause, 'subscription', path, input);
+        this.respondError(id, jsonrpc, cause, 'subscription', path, input);
         subscription.close();
       });
   }
 
-  conn.ws.on('message', (data, isBinary) => {
-    // Text PING/PONG is tRPC's own keepalive, whatever the format.
-    if (!isBinary) {
-      if (isFrame(data, 'PING')) return conn.ws.send('PONG');
-      if (isFrame(data, 'PONG')) return;
-    }
-    if (!ctxPromise) {
-      // The first frame carries the connectionParams (the URL said so).
-      ctxPromise = authenticate(() => readConnectionParams(data, isBinary));
-      return;
-    }
-    const context = ctxPromise;
-    const calls = parseCalls(data, isBinary);
-    for (let i = 0; i < calls.length; i++) {
-      handleCall(calls[i]!, i, context).catch((cause: unknown) => opts.onError(getTRPCErrorFromUnknown(cause), undefined));
-    }
-  });
+  private stop(id: CallId) {
+    const call = this.calls?.get(id);
+    if (!call) return;
+    call.stopped = true;
+    call.subscription?.close();
+  }
 
-  conn.ws.once('close', () => {
-    for (const controller of subscriptions.values()) controller.abort();
-    subscriptions.clear();
-  });
+  private forget(id: CallId, call: SubscriptionCall) {
+    if (this.calls?.get(id) !== call) return;
+    this.calls.delete(id);
+    if (this.calls.size === 0) this.calls = null;
+  }
+
+  /** The connection is closing: every subscription ends now (nothing is sent: the socket is closing). */
+  private endAll() {
+    const calls = this.calls;
+    if (!calls) return;
+    for (const call of [...calls.values()]) {
+      call.stopped = true;
+      call.subscription?.close();
+    }
+    this.calls = null;
+  }
 }
-
-/** A subscription stopped (or its connection closed) before its procedure ran. */
-class CancelledSetup extends Error {}

@@ -3,18 +3,17 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { TRPCError } from '@trpc/server';
 import type { TRPCRequestInfo } from '@trpc/server/http';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '../../shared/closeCodes';
 import { connectionTypes, paths, type ConnectionType } from '../../shared/health';
 import { inputBounds } from '../../shared/limits';
 import type { AppServices } from '../app';
 import { verifyToken } from '../auth/verifyToken';
 import { apiError } from '../errors';
-import { pathOnly } from '../observability/logger';
 import { appRouter } from '../routers';
 import type { Context } from '../trpc/context';
 import { Connection, type ConnectionOptions } from './connection';
-import { serveRpc } from './rpcConnection';
+import { RpcSession } from './rpcConnection';
 import { createJsonWireFormat } from './wireFormat';
 import { startKeepAlive } from './keepAlive';
 
@@ -57,15 +56,12 @@ export function attachWsTransport(server: Server, app: AppServices) {
       throw apiError('too_many_connections');
     }
     conn.admitted = true;
-    conn.cancel(authTimer.get(conn));
-    authTimer.delete(conn);
+    conn.clearTimer('auth');
     app.knownUsers.touch(userId).catch((err: Error) => logger.warn({ event: 'known_users_unavailable', userId, message: err.message }));
-    conn.schedule(conn.principal.expiresAt - Date.now(), () => conn.close(CloseCode.UNAUTHORIZED, 'token_expired'));
+    conn.setTimer('expiry', conn.principal.expiresAt - Date.now(), () => conn.close(CloseCode.UNAUTHORIZED, 'token_expired'));
     logger.debug({ event: 'authenticated', connectionId: conn.id, userId: conn.principal.userId });
     return { app, principal: conn.principal, connection: conn };
   }
-
-  const authTimer = new WeakMap<Connection, NodeJS.Timeout>();
 
   const format = createJsonWireFormat(appRouter);
   const rpcOptions = {
@@ -106,30 +102,35 @@ export function attachWsTransport(server: Server, app: AppServices) {
     if (!(connectionTypes as readonly string[]).includes(type)) {
       return rejectUpgrade(socket, 400, `connection_type must be one of ${connectionTypes.join(', ')}`);
     }
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      const conn = new Connection(randomUUID(), ws, socket, type as ConnectionType, url.searchParams.get('token'), connectionOptions);
-      registry.add(conn);
-      metrics.connections.inc({ type: conn.type });
-      authTimer.set(conn, conn.schedule(limits.AUTH_TIMEOUT_MS, () => conn.close(CloseCode.UNAUTHORIZED, 'auth_timeout')));
-      const seen = () => {
-        conn.lastSeen = Date.now();
-      };
-      ws.on('message', seen);
-      // A protocol error (oversized or malformed frame) closes the socket by itself; it must not crash the process.
-      ws.on('error', (err) => logger.debug({ event: 'ws_error', connectionId: conn.id, message: err.message }));
-      ws.on('pong', seen);
-      ws.once('close', (code) => {
-        conn.gone = true;
-        conn.dispose();
-        registry.remove(conn);
-        if (conn.admitted) void app.connectionCounter.release(conn.principal!.userId, conn.id);
-        void app.rateLimiter.forgetConnection(conn.id);
-        metrics.connections.dec({ type: conn.type });
-        metrics.closed.inc({ code: String(code) });
-        logger.debug({ event: 'closed', connectionId: conn.id, code, path: pathOnly(req.url) });
-      });
-      serveRpc(conn, url.searchParams.get('connectionParams') === '1', rpcOptions);
+    const token = url.searchParams.get('token');
+    const expectsParams = url.searchParams.get('connectionParams') === '1';
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, socket, type as ConnectionType, token, expectsParams));
+  }
+
+  /**
+   * Sets up an upgraded connection. A function of its own so that the
+   * listeners it leaves on the socket hold only what they use, not the
+   * upgrade request.
+   */
+  function accept(ws: WebSocket, socket: Duplex, type: ConnectionType, token: string | null, expectsParams: boolean) {
+    const conn = new Connection(randomUUID(), ws, socket, type, token, connectionOptions);
+    registry.add(conn);
+    metrics.connections.inc({ type });
+    conn.setTimer('auth', limits.AUTH_TIMEOUT_MS, () => conn.close(CloseCode.UNAUTHORIZED, 'auth_timeout'));
+    // A protocol error (oversized or malformed frame) closes the socket by itself; it must not crash the process.
+    ws.on('error', (err) => logger.debug({ event: 'ws_error', connectionId: conn.id, message: err.message }));
+    ws.on('pong', () => (conn.lastSeen = Date.now()));
+    ws.once('close', (code) => {
+      conn.gone = true;
+      conn.dispose();
+      registry.remove(conn);
+      if (conn.admitted) void app.connectionCounter.release(conn.principal!.userId, conn.id);
+      void app.rateLimiter.forgetConnection(conn.id);
+      metrics.connections.dec({ type });
+      metrics.closed.inc({ code: String(code) });
+      logger.debug({ event: 'closed', connectionId: conn.id, code });
     });
+    new RpcSession(conn, expectsParams, rpcOptions);
   }
 
   server.on('upgrade', onUpgrade);
