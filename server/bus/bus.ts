@@ -1,7 +1,7 @@
 import type { EventDraft, RealtimeEvent } from '../../shared/events';
 import { apiError } from '../errors';
 import type { EventEngine, Retention } from './engine';
-import { TopicSubscription, type SubscriptionOptions } from './subscription';
+import { TopicSubscription, type SubscriptionHost, type SubscriptionOptions } from './subscription';
 import { TopicFanout, type BatchReceiver } from './topicFanout';
 
 export interface BusOptions {
@@ -18,7 +18,7 @@ export interface BusOptions {
  * The event bus: publishers hand events to the engine, subscribers get them in
  * batches from a per-topic fan-out on this node.
  */
-export class EventBus {
+export class EventBus implements SubscriptionHost {
   private readonly fanouts = new Map<string, TopicFanout>();
   private subscriberCount = 0;
 
@@ -46,6 +46,11 @@ export class EventBus {
     return event;
   }
 
+  /** Events one subscriber may hold before it counts as a slow consumer. */
+  get maxQueuedEvents(): number {
+    return this.opts.maxQueuedEvents;
+  }
+
   /**
    * Opens a subscription: attached to the topic now (so nothing published from
    * here on is missed), replaying from `startAfter` when given.
@@ -56,32 +61,24 @@ export class EventBus {
       fanout = new TopicFanout(this.opts.engine, topic, this.opts.batchWindowMs);
       this.fanouts.set(topic, fanout);
     }
-    const attached = fanout;
     const { startAfter } = opts;
     // The history is read once the live feed is certain to carry everything
     // newer, so the two overlap and never leave a gap.
-    const history = startAfter === null ? null : attached.ready.then(() => this.opts.engine.readAfter(topic, startAfter));
-    const subscription: TopicSubscription<E> = new TopicSubscription<E>(
-      {
-        topic,
-        ready: attached.ready,
-        history,
-        maxQueuedEvents: this.opts.maxQueuedEvents,
-        detach: (receiver) => this.detach(topic, attached, receiver),
-      },
-      opts,
-    );
-    attached.receivers.add(subscription);
+    const history = startAfter === null ? null : fanout.ready.then(() => this.opts.engine.readAfter(fanout.topic, startAfter));
+    // Reported to whoever starts the subscription; one closed before that must not leave it unhandled.
+    history?.catch(() => undefined);
+    const subscription = new TopicSubscription<E>(this, fanout, history, opts);
+    fanout.receivers.add(subscription);
     this.subscriberCount++;
     return subscription;
   }
 
-  private detach(topic: string, fanout: TopicFanout, receiver: BatchReceiver) {
+  detach(fanout: TopicFanout, receiver: BatchReceiver) {
     if (!fanout.receivers.delete(receiver)) return;
     this.subscriberCount--;
     if (fanout.receivers.size === 0) {
       fanout.dispose();
-      if (this.fanouts.get(topic) === fanout) this.fanouts.delete(topic);
+      if (this.fanouts.get(fanout.topic) === fanout) this.fanouts.delete(fanout.topic);
     }
   }
 

@@ -2,7 +2,7 @@ import { tracked, type TrackedEnvelope } from '@trpc/server';
 import { ORIGIN_EVENT_ID, compareEventIds } from '../../shared/eventId';
 import type { RealtimeEvent } from '../../shared/events';
 import type { HistoryRead } from './engine';
-import type { BatchReceiver } from './topicFanout';
+import type { BatchReceiver, TopicFanout } from './topicFanout';
 
 /** Whether `id` was issued by this topic and has since been trimmed away. */
 function wasTrimmed(read: HistoryRead, id: string): boolean {
@@ -14,9 +14,6 @@ function wasTrimmed(read: HistoryRead, id: string): boolean {
   );
 }
 
-/** Events of a replay written before the sink is asked whether the client keeps up. */
-const REPLAY_CHUNK = 64;
-
 /**
  * Where a subscription's events go: the transport writes each batch to the
  * client at once (a subscription has no queue of its own once it is live).
@@ -26,10 +23,20 @@ export interface EventSink {
   write(events: readonly RealtimeEvent[]): void;
   /**
    * Null when more may be written now; otherwise a promise that resolves once
-   * the client has read enough. A replay waits on it between chunks, so a
+   * the client has read enough. A replay waits on it between events, so a
    * resume larger than the connection's buffer bound is paced, not cut.
    */
   drained(): Promise<void> | null;
+  /** The subscription ended, however it ended. Called once. */
+  ended(): void;
+}
+
+/** Who holds the subscription (a connection's slot): told when it overflows and when it ends. */
+export interface SubscriptionOwner {
+  /** More live events waited than the bound allows: a consumer that cannot keep up. */
+  overflowed(): void;
+  /** The subscription ended; called exactly once. */
+  released(): void;
 }
 
 export interface SubscriptionOptions {
@@ -44,21 +51,16 @@ export interface SubscriptionOptions {
    * what is kept (notifications: retention is the contract).
    */
   ifUnknown: 'resync' | 'replay_retained';
+  owner?: SubscriptionOwner;
   /** Runs after each batch was handed to the sink. */
   onDelivered?: (events: readonly RealtimeEvent[]) => void;
-  /** Runs when more events wait than the bound allows (a consumer that cannot keep up). */
-  onOverflow?: () => void;
-  /** Runs exactly once when the subscription ends, however it ends. */
-  onClose?: () => void;
 }
 
-export interface SubscriptionDeps {
-  topic: string;
-  /** Resolves once the topic's live feed carries every new event. */
-  ready: Promise<void>;
-  history: Promise<HistoryRead> | null;
-  maxQueuedEvents: number;
-  detach: (receiver: BatchReceiver) => void;
+/** What a subscription needs of the bus that opened it. */
+export interface SubscriptionHost {
+  /** Events a subscriber may hold before it counts as a slow consumer. */
+  readonly maxQueuedEvents: number;
+  detach(fanout: TopicFanout, receiver: BatchReceiver): void;
 }
 
 /**
@@ -68,6 +70,8 @@ export interface SubscriptionDeps {
  * events newer than the last one delivered. That makes resume gap-free and
  * duplicate-free on any engine, also when events are published during the
  * switch. Live, a batch goes from the fan-out to the sink in the same turn.
+ *
+ * Plain fields, no closures: a server holds one per subscribed client.
  */
 export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver, AsyncIterable<TrackedEnvelope<E>> {
   /** Live events that arrived before the sink could take them (no sink yet, or a replay is being written). */
@@ -75,27 +79,34 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
   private sink: EventSink | null = null;
   private lastId: string | null = null;
   private closed = false;
-  private onEnd: (() => void) | null = null;
+  private readonly startAfter: string | null;
+  private readonly ifUnknown: SubscriptionOptions['ifUnknown'];
+  private readonly owner: SubscriptionOwner | null;
+  private readonly onDelivered: SubscriptionOptions['onDelivered'] | null;
 
   constructor(
-    private readonly deps: SubscriptionDeps,
-    private readonly opts: SubscriptionOptions,
-  ) {}
+    private readonly host: SubscriptionHost,
+    private readonly fanout: TopicFanout,
+    /** The replay, read once the live feed carries everything newer; null for live only. */
+    private history: Promise<HistoryRead> | null,
+    opts: SubscriptionOptions,
+  ) {
+    this.startAfter = opts.startAfter;
+    this.ifUnknown = opts.ifUnknown;
+    this.owner = opts.owner ?? null;
+    this.onDelivered = opts.onDelivered ?? null;
+  }
 
   /** Resolves once every event published from now on will be delivered (rejects if the engine cannot say so). */
   get ready(): Promise<void> {
-    return this.deps.ready;
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
+    return this.fanout.ready;
   }
 
   receive(batch: readonly RealtimeEvent[]) {
     if (this.closed) return;
     if (this.held !== null) {
       for (const event of batch) this.held.push(event);
-      if (this.held.length > this.deps.maxQueuedEvents) this.overflow();
+      if (this.held.length > this.host.maxQueuedEvents) this.overflow();
       return;
     }
     this.deliver(batch);
@@ -108,8 +119,11 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
    */
   async start(sink: EventSink): Promise<void> {
     if (this.sink) throw new Error('a subscription has one sink');
+    if (this.closed) return sink.ended();
     this.sink = sink;
-    if (this.deps.history) await this.replay(await this.deps.history);
+    const history = this.history;
+    this.history = null;
+    if (history) await this.replay(await history);
     // Whatever arrived meanwhile, then live. `deliver` drops what the replay already covered.
     while (!this.closed && this.held !== null) {
       const held = this.held;
@@ -118,16 +132,14 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
         break;
       }
       this.held = [];
-      this.deliver(held);
-      const wait = this.sink.drained();
-      if (wait) await wait;
+      await this.deliverPaced(held);
     }
   }
 
   private async replay(read: HistoryRead) {
-    const { startAfter, ifUnknown } = this.opts;
+    const startAfter = this.startAfter;
     if (startAfter === null) throw new Error('replay without a start');
-    if (!read.found && ifUnknown === 'resync') {
+    if (!read.found && this.ifUnknown === 'resync') {
       this.lastId = read.headId;
       this.sink!.write([
         {
@@ -135,7 +147,7 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
           type: 'resync_required',
           timestamp: new Date(),
           data: {
-            topic: this.deps.topic,
+            topic: this.fanout.topic,
             lastEventId: startAfter,
             reason: wasTrimmed(read, startAfter) ? 'history_trimmed' : 'unknown_event_id',
           },
@@ -144,8 +156,17 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
       return;
     }
     this.lastId = read.found ? startAfter : null;
-    for (let i = 0; i < read.events.length && !this.closed; i += REPLAY_CHUNK) {
-      this.deliver(read.events.slice(i, i + REPLAY_CHUNK));
+    await this.deliverPaced(read.events);
+  }
+
+  /**
+   * Replays and what piled up meanwhile: one event at a time, waiting for the
+   * client whenever its buffer is full, so a large replay never counts as a
+   * slow consumer. (Live batches are small and go in one write.)
+   */
+  private async deliverPaced(events: readonly RealtimeEvent[]) {
+    for (let i = 0; i < events.length && !this.closed; i++) {
+      this.deliver([events[i]!]);
       const wait = this.sink!.drained();
       if (wait) await wait;
     }
@@ -165,24 +186,16 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
     }
     this.lastId = fresh[fresh.length - 1]!.id;
     this.sink!.write(fresh);
-    this.opts.onDelivered?.(fresh);
+    this.onDelivered?.(fresh);
   }
 
   private overflow() {
-    this.opts.onOverflow?.();
+    this.owner?.overflowed();
     this.close();
   }
 
-  /** Runs `fn` once when the subscription ends (at once if it has ended). */
-  whenClosed(fn: () => void) {
-    if (this.closed) return fn();
-    const before = this.onEnd;
-    this.onEnd = before
-      ? () => {
-          before();
-          fn();
-        }
-      : fn;
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** Detaches from the topic and ends delivery. Idempotent. */
@@ -190,11 +203,10 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
     if (this.closed) return;
     this.closed = true;
     this.held = null;
-    this.deps.detach(this);
-    this.opts.onClose?.();
-    const onEnd = this.onEnd;
-    this.onEnd = null;
-    onEnd?.();
+    this.history = null;
+    this.host.detach(this.fanout, this);
+    this.owner?.released();
+    this.sink?.ended();
   }
 
   /**
@@ -210,14 +222,14 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
       wake = null;
       fn?.();
     };
-    this.whenClosed(wakeUp);
     const started = this.start({
       write: (events) => {
         for (const event of events) queue.push(event);
-        if (queue.length > this.deps.maxQueuedEvents) this.overflow();
+        if (queue.length > this.host.maxQueuedEvents) this.overflow();
         wakeUp();
       },
       drained: () => null,
+      ended: wakeUp,
     });
     try {
       await started;

@@ -36,7 +36,7 @@ export class TopicFanout {
 
   constructor(
     private readonly engine: EventEngine,
-    private readonly topic: string,
+    readonly topic: string,
     private readonly batchWindowMs: number,
   ) {
     this.live = engine.subscribe(topic, (event) => this.onLive(event));

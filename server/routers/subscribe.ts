@@ -15,12 +15,10 @@ type Options = Pick<SubscriptionOptions, 'startAfter' | 'ifUnknown' | 'onDeliver
  */
 export async function subscribe<E extends RealtimeEvent>(ctx: Context, topic: string, opts: Options) {
   const connection = ctx.connection!;
-  const release = connection.leaseSubscription();
   const subscription = ctx.app.bus.open<E>(topic, {
     startAfter: opts.startAfter,
     ifUnknown: opts.ifUnknown,
-    onClose: release,
-    onOverflow: () => connection.slowConsumer(),
+    owner: connection.takeSubscriptionSlot(),
     onDelivered: opts.onDelivered,
   });
   // `started` goes to the client only once nothing published from then on can

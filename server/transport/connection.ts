@@ -4,6 +4,7 @@ import type { ConnectionType } from '../../shared/health';
 import type { Principal } from '../auth/principal';
 import { apiError } from '../errors';
 import type { RealtimeEvent } from '../../shared/events';
+import type { SubscriptionOwner } from '../bus/subscription';
 import type { WireFormat } from './wireFormat';
 
 export interface ConnectionOptions {
@@ -31,7 +32,7 @@ type TimerName = 'auth' | 'expiry';
  * kept small — no event targets, no per-connection closures beyond what ws
  * needs — because an idle server holds one per client.
  */
-export class Connection {
+export class Connection implements SubscriptionOwner {
   principal: Principal | null = null;
   /** Counted for its user (the limit admitted it); released on close. */
   admitted = false;
@@ -52,8 +53,8 @@ export class Connection {
     /** The raw socket under `ws`, which we cork to write a batch in one go. */
     private readonly socket: Duplex,
     readonly type: ConnectionType,
-    /** The `?token=` of the URL, used when connectionParams carry none. */
-    readonly queryToken: string | null,
+    /** The `?token=` of the URL, used when connectionParams carry none; dropped once authenticated. */
+    public queryToken: string | null,
     private readonly options: ConnectionOptions,
   ) {}
 
@@ -63,19 +64,25 @@ export class Connection {
 
   /**
    * Takes one of the connection's subscription slots (TOO_MANY_REQUESTS when
-   * none is left) and returns what gives it back (idempotent).
+   * none is left). The subscription opened with this connection as its owner
+   * gives it back when it ends (`released`).
    */
-  leaseSubscription(): () => void {
+  takeSubscriptionSlot(): SubscriptionOwner {
     if (this.subscriptions >= this.options.maxSubscriptions) throw apiError('too_many_subscriptions');
     this.subscriptions++;
     this.options.onSubscriptionsChanged(1);
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      this.subscriptions--;
-      this.options.onSubscriptionsChanged(-1);
-    };
+    return this;
+  }
+
+  /** SubscriptionOwner: one of this connection's subscriptions ended (exactly once each). */
+  released() {
+    this.subscriptions--;
+    this.options.onSubscriptionsChanged(-1);
+  }
+
+  /** SubscriptionOwner: a subscription fell further behind than its queue bound: 4013 like a full buffer. */
+  overflowed() {
+    this.options.onSlowConsumer(this);
   }
 
   /**
@@ -113,11 +120,6 @@ export class Connection {
       this.ws.on('close', done);
     });
     return this.draining;
-  }
-
-  /** A subscription of this connection fell further behind than its queue bound: 4013 like a full buffer. */
-  slowConsumer() {
-    this.options.onSlowConsumer(this);
   }
 
   /** Bytes waiting to be written to this client: ws's queue plus the socket's. */

@@ -15,7 +15,7 @@ import {
 import type { RawData } from 'ws';
 import { CloseCode } from '../../shared/closeCodes';
 import type { RealtimeEvent } from '../../shared/events';
-import { TopicSubscription } from '../bus/subscription';
+import { TopicSubscription, type EventSink } from '../bus/subscription';
 import type { AppRouter } from '../routers';
 import type { Context } from '../trpc/context';
 import type { Connection } from './connection';
@@ -50,11 +50,37 @@ function isFrame(data: RawData, text: 'PING' | 'PONG'): boolean {
   return Buffer.isBuffer(data) && data.length === 4 && data.toString('latin1') === text;
 }
 
-/** A subscription call of the client, from its request to its end. */
-interface SubscriptionCall {
+/**
+ * A subscription call of the client, from its request to its end; once
+ * started, the sink its events are written to. One small object with
+ * prototype methods: a server holds one per subscribed client.
+ */
+class SubscriptionCall implements EventSink {
   /** The client stopped it (or the connection closed) while its procedure was still running. */
-  stopped: boolean;
-  subscription: TopicSubscription<RealtimeEvent> | null;
+  stopped = false;
+  /** It ended with an error reply, which replaces `stopped`. */
+  failed = false;
+  subscription: TopicSubscription<RealtimeEvent> | null = null;
+  /** The start of each of its data frames (`{"id":7`). */
+  prefix = '';
+
+  constructor(
+    readonly session: RpcSession,
+    readonly id: CallId,
+    readonly jsonrpc: JsonRpcMarker,
+  ) {}
+
+  write(events: readonly RealtimeEvent[]) {
+    this.session.conn.writeEvents(this.prefix, events);
+  }
+
+  drained() {
+    return this.session.conn.drained();
+  }
+
+  ended() {
+    this.session.ended(this);
+  }
 }
 
 /**
@@ -77,7 +103,7 @@ export class RpcSession {
   private calls: Map<CallId, SubscriptionCall> | null = null;
 
   constructor(
-    private readonly conn: Connection,
+    readonly conn: Connection,
     expectsConnectionParams: boolean,
     private readonly opts: RpcOptions,
   ) {
@@ -213,7 +239,7 @@ export class RpcSession {
     // authentication or the procedure's setup cancels the subscription.
     let call: SubscriptionCall | null = null;
     if (type === 'subscription') {
-      call = { stopped: false, subscription: null };
+      call = new SubscriptionCall(this, id, jsonrpc);
       (this.calls ??= new Map()).set(id, call);
     }
 
@@ -225,7 +251,7 @@ export class RpcSession {
       result = await callTRPCProcedure({ router: this.opts.router, path, getRawInput: async () => input, ctx, type, batchIndex, signal: undefined });
     } catch (cause) {
       if (!call) return this.respondError(id, jsonrpc, cause, type, path, input);
-      this.forget(id, call);
+      this.forget(call);
       if (call.stopped) this.respond({ id, jsonrpc, result: { type: 'stopped' } });
       else this.respondError(id, jsonrpc, cause, type, path, input);
       return;
@@ -240,32 +266,33 @@ export class RpcSession {
       return this.respond({ id, jsonrpc, result: { type: 'data', data: result } });
     }
     if (!(result instanceof TopicSubscription)) {
-      this.forget(id, call);
+      this.forget(call);
       const message = `Subscription ${path} did not return a bus subscription (see server/routers/subscribe.ts)`;
       return this.respondError(id, jsonrpc, new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message }), type, path, input);
     }
-    this.deliver(id, jsonrpc, call, result as TopicSubscription<RealtimeEvent>, path, input);
+    this.deliver(call, result as TopicSubscription<RealtimeEvent>, path, input);
   }
 
-  /** Streams a bus subscription to the client until it ends, however it ends. */
-  private deliver(id: CallId, jsonrpc: JsonRpcMarker, call: SubscriptionCall, subscription: TopicSubscription<RealtimeEvent>, path: string, input: unknown) {
-    let failed = false;
+  /** Streams a bus subscription to the client until it ends, however it ends (`ended`). */
+  private deliver(call: SubscriptionCall, subscription: TopicSubscription<RealtimeEvent>, path: string, input: unknown) {
     call.subscription = subscription;
-    subscription.whenClosed(() => {
-      this.forget(id, call);
-      if (!failed) this.respond({ id, jsonrpc, result: { type: 'stopped' } });
+    if (call.stopped || !this.conn.isOpen) {
+      subscription.close();
+      return this.ended(call);
+    }
+    this.respond({ id: call.id, jsonrpc: call.jsonrpc, result: { type: 'started' } });
+    call.prefix = this.opts.format.prefix(call.id, call.jsonrpc);
+    subscription.start(call).catch((cause: unknown) => {
+      call.failed = true;
+      this.respondError(call.id, call.jsonrpc, cause, 'subscription', path, input);
+      subscription.close();
     });
-    if (call.stopped || !this.conn.isOpen) return subscription.close();
-    this.respond({ id, jsonrpc, result: { type: 'started' } });
-    const prefix = this.opts.format.prefix(id, jsonrpc);
-    const conn = this.conn;
-    subscription
-      .start({ write: (events) => conn.writeEvents(prefix, events), drained: () => conn.drained() })
-      .catch((cause: unknown) => {
-        failed = true;
-        this.respondError(id, jsonrpc, cause, 'subscription', path, input);
-        subscription.close();
-      });
+  }
+
+  /** A subscription call ended: the client learns it (unless an error said so, or the socket is closing). */
+  ended(call: SubscriptionCall) {
+    if (!this.forget(call)) return;
+    if (!call.failed) this.respond({ id: call.id, jsonrpc: call.jsonrpc, result: { type: 'stopped' } });
   }
 
   private stop(id: CallId) {
@@ -275,10 +302,12 @@ export class RpcSession {
     call.subscription?.close();
   }
 
-  private forget(id: CallId, call: SubscriptionCall) {
-    if (this.calls?.get(id) !== call) return;
-    this.calls.delete(id);
+  /** Drops the call from the live ones; false when it was not there (any more). */
+  private forget(call: SubscriptionCall): boolean {
+    if (this.calls?.get(call.id) !== call) return false;
+    this.calls.delete(call.id);
     if (this.calls.size === 0) this.calls = null;
+    return true;
   }
 
   /** The connection is closing: every subscription ends now (nothing is sent: the socket is closing). */

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { TRPCError } from '@trpc/server';
@@ -16,6 +16,14 @@ import { Connection, type ConnectionOptions } from './connection';
 import { RpcSession } from './rpcConnection';
 import { createJsonWireFormat } from './wireFormat';
 import { startKeepAlive } from './keepAlive';
+
+/**
+ * 96 random bits, unique across nodes (Redis leases are keyed by it), as one
+ * flat string: randomUUID's is built of many pieces, each a heap object.
+ */
+function newConnectionId(): string {
+  return randomBytes(12).toString('base64url');
+}
 
 function rejectUpgrade(socket: Duplex, status: number, text: string) {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
@@ -36,6 +44,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
 
   async function createContext(conn: Connection, connectionParams: TRPCRequestInfo['connectionParams']): Promise<Context> {
     const token = connectionParams?.['token'] ?? conn.queryToken;
+    conn.queryToken = null;
     const verified = await verifyToken(token, app.jwtKey);
     if (!verified.ok) {
       logger.info({ event: 'auth_refused', connectionId: conn.id, reason: verified.error.reason });
@@ -113,7 +122,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
    * upgrade request.
    */
   function accept(ws: WebSocket, socket: Duplex, type: ConnectionType, token: string | null, expectsParams: boolean) {
-    const conn = new Connection(randomUUID(), ws, socket, type, token, connectionOptions);
+    const conn = new Connection(newConnectionId(), ws, socket, type, token, connectionOptions);
     registry.add(conn);
     metrics.connections.inc({ type });
     conn.setTimer('auth', limits.AUTH_TIMEOUT_MS, () => conn.close(CloseCode.UNAUTHORIZED, 'auth_timeout'));
