@@ -34,6 +34,8 @@ export const envSchema = z.object({
   AUTH_TIMEOUT_MS: positiveInt('AUTH_TIMEOUT_MS'),
   /** Serve the built dashboard at `/`; on by default outside production. */
   SERVE_DASHBOARD: z.enum(['true', 'false', '1', '0']).optional(),
+  /** Compress WebSocket messages (permessage-deflate) with clients that offer it; off by default (see README, Performance). */
+  WS_PERMESSAGE_DEFLATE: z.enum(['true', 'false', '1', '0']).default('false'),
 });
 
 export type EnvConfig = z.infer<typeof envSchema>;
@@ -50,6 +52,12 @@ export interface RealtimeConfig {
   logLevel: EnvConfig['LOG_LEVEL'];
   /** Serve the dashboard (client/dashboard/dist) at `/`. */
   serveDashboard: boolean;
+  /**
+   * permessage-deflate with clients that offer it. Each message is then
+   * compressed per connection (a shared frame cannot be): fewer bytes on the
+   * wire for much more CPU per delivered message.
+   */
+  perMessageDeflate: boolean;
   limits: { [K in LimitName]: number };
 }
 
@@ -73,6 +81,7 @@ export function resolveConfig(input: RealtimeConfigInput): RealtimeConfig {
     redisKeyPrefix: input.redisKeyPrefix ?? 'rt:',
     logLevel: input.logLevel ?? 'info',
     serveDashboard: input.serveDashboard ?? false,
+    perMessageDeflate: input.perMessageDeflate ?? false,
     limits: { ...limitDefaults, ...input.limits },
   };
 }
@@ -112,6 +121,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, generateSecret: () => stri
       redisKeyPrefix: e.REDIS_KEY_PREFIX,
       logLevel: e.LOG_LEVEL,
       serveDashboard: e.SERVE_DASHBOARD === undefined ? !production : e.SERVE_DASHBOARD === 'true' || e.SERVE_DASHBOARD === '1',
+      perMessageDeflate: e.WS_PERMESSAGE_DEFLATE === 'true' || e.WS_PERMESSAGE_DEFLATE === '1',
       limits,
     },
   };

@@ -40,7 +40,12 @@ export function attachWsTransport(server: Server, app: AppServices) {
   const { registry, logger, metrics } = app;
   let accepting = true;
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.MAX_MESSAGE_BYTES, perMessageDeflate: false });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: limits.MAX_MESSAGE_BYTES,
+    // Small frames are not worth compressing: ws's threshold default (1 KiB) is kept.
+    perMessageDeflate: app.config.perMessageDeflate ? { threshold: 1024 } : false,
+  });
 
   async function createContext(conn: Connection, connectionParams: TRPCRequestInfo['connectionParams']): Promise<Context> {
     const token = connectionParams?.['token'] ?? conn.queryToken;

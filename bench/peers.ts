@@ -1,0 +1,79 @@
+/**
+ * The servers compared, as data: each is a server entry (a process of its
+ * own, see servers/) with its environment, and the client protocol the load
+ * generator speaks to it. A new variant (ours with permessage-deflate, a
+ * client-side `?encoding=msgpack`, ...) is one more entry here; `--peers`
+ * picks by name.
+ */
+export type ClientProtocol = 'trpc' | 'socketio' | 'raw';
+
+export interface ClientSpec {
+  protocol: ClientProtocol;
+  /** trpc: our contract's procedures (`investigation.onUpdate`, ...) or the docs-style `onEvent({ topic })`. */
+  dialect?: 'ours' | 'docs';
+  /** Extra query parameters of the connect URL. */
+  query?: Record<string, string>;
+  /** Offer permessage-deflate from the client (the server decides). */
+  perMessageDeflate?: boolean;
+}
+
+export interface PeerSpec {
+  name: string;
+  label: string;
+  /** Entry file, relative to bench/. */
+  server: string;
+  env?: Record<string, string>;
+  client: ClientSpec;
+  /** Run by default (without --peers). */
+  byDefault: boolean;
+  /** Can hold the two subscriptions of hold-10k (investigation + notifications). */
+  notifications: boolean;
+}
+
+export const peers: PeerSpec[] = [
+  {
+    name: 'ours',
+    label: 'ours',
+    server: 'servers/ours.ts',
+    client: { protocol: 'trpc', dialect: 'ours' },
+    byDefault: true,
+    notifications: true,
+  },
+  {
+    name: 'raw',
+    label: 'raw ws',
+    server: 'servers/rawWs.ts',
+    client: { protocol: 'raw' },
+    byDefault: true,
+    notifications: false,
+  },
+  {
+    name: 'socketio',
+    label: 'Socket.IO',
+    server: 'servers/socketIo.ts',
+    client: { protocol: 'socketio' },
+    byDefault: true,
+    notifications: false,
+  },
+  {
+    name: 'vanilla',
+    label: 'vanilla tRPC',
+    server: 'servers/vanillaTrpc.ts',
+    client: { protocol: 'trpc', dialect: 'docs' },
+    byDefault: true,
+    notifications: false,
+  },
+  {
+    // Not run by default: measures permessage-deflate once the server reads WS_PERMESSAGE_DEFLATE.
+    name: 'ours-deflate',
+    label: 'ours (deflate)',
+    server: 'servers/ours.ts',
+    env: { WS_PERMESSAGE_DEFLATE: '1' },
+    client: { protocol: 'trpc', dialect: 'ours', perMessageDeflate: true },
+    byDefault: false,
+    notifications: true,
+  },
+];
+
+/** The peers the ratios are taken against. */
+export const RATIO_BASES = { raw: 'raw', vanilla: 'vanilla' } as const;

@@ -1,0 +1,80 @@
+import type { BenchConfig } from '../config';
+import type { PeerSpec } from '../peers';
+import type { Figures, Measurement } from '../report/figures';
+import { withSession, type Session } from '../orchestrator/session';
+
+export interface ScenarioContext {
+  config: BenchConfig;
+  peers: PeerSpec[];
+  secret: string;
+  record(m: Measurement): void;
+  log(line: string): void;
+}
+
+export interface Scenario {
+  name: string;
+  /** One paragraph for the README and the report. */
+  about: string;
+  run(ctx: ScenarioContext): Promise<void>;
+}
+
+export interface Outcome {
+  config: string;
+  figures: Figures;
+  warnings: string[];
+  /** Not measured: why. */
+  failed?: string;
+}
+
+/**
+ * Runs `measure` once per repeat and peer, each in a fresh session, peers
+ * interleaved within a repeat (so a noisy moment on the shared machine does
+ * not land on one peer's repeats only). A failed run is recorded with its
+ * reason and the benchmark goes on.
+ */
+export async function eachRepeatAndPeer(
+  ctx: ScenarioContext,
+  scenario: string,
+  peers: PeerSpec[],
+  configs: string[],
+  measure: (s: Session) => Promise<Outcome[]>,
+): Promise<void> {
+  for (let repeat = 1; repeat <= ctx.config.repeats; repeat++) {
+    for (const peer of peers) {
+      const tag = `[${scenario}] ${peer.name} #${repeat}`;
+      try {
+        const outcomes = await withSession(peer, { secret: ctx.secret, workers: ctx.config.workers }, measure);
+        for (const o of outcomes) {
+          const m: Measurement = { scenario, config: o.config, peer: peer.name, repeat, figures: o.figures, warnings: o.warnings };
+          if (o.failed) m.failed = o.failed;
+          ctx.record(m);
+          ctx.log(`${tag} ${o.config}: ${o.failed ? `NOT MEASURED: ${o.failed}` : describe(o.figures)}`);
+          for (const w of o.warnings) ctx.log(`  !!! ${tag} ${o.config}: ${w}`);
+        }
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        ctx.log(`  !!! ${tag} FAILED: ${reason}`);
+        for (const config of configs) ctx.record({ scenario, config, peer: peer.name, repeat, figures: {}, warnings: [reason], failed: reason });
+      }
+    }
+  }
+}
+
+function describe(f: Figures): string {
+  const parts: string[] = [];
+  const n = (v: number | undefined, digits = 0) => (v === undefined ? '' : v.toLocaleString('en-US', { maximumFractionDigits: digits }));
+  if (f.msgPerSec !== undefined) parts.push(`${n(f.msgPerSec)} msg/s`);
+  if (f.p50Ms !== undefined) parts.push(`p50 ${n(f.p50Ms, 1)} p99 ${n(f.p99Ms, 1)} max ${n(f.maxMs, 1)} ms`);
+  else if (f.p99Ms !== undefined) parts.push(`p99 ${n(f.p99Ms, 1)} max ${n(f.maxMs, 1)} ms`);
+  if (f.lost !== undefined) parts.push(`lost ${f.lost} dup ${f.duplicated} undelivered ${f.undelivered}`);
+  if (f.cpuUsPerMsg !== undefined) parts.push(`cpu ${n(f.cpuUsPerMsg, 2)} µs/msg (loadgen ${n(f.loadgenCpuUsPerMsg, 2)})`);
+  if (f.peakRssMB !== undefined) parts.push(`peak rss ${n(f.peakRssMB)} MB`);
+  if (f.connPerSec !== undefined) parts.push(`${n(f.connPerSec)} conn/s, cpu ${n(f.cpuUsPerConn)} µs/conn (loadgen ${n(f.loadgenCpuUsPerConn)})`);
+  if (f.rssPerConnKB !== undefined) parts.push(`${n(f.rssPerConnKB, 1)} KB rss/conn, ${n(f.heapPerConnKB, 1)} KB heap+ext/conn`);
+  if (f.rssMB !== undefined) parts.push(`rss ${n(f.rssMB)} MB`);
+  if (f.held !== undefined) parts.push(f.held ? 'HELD' : 'NOT HELD');
+  return parts.join(', ');
+}
+
+export const hotTopic = 'hot';
+export const topicsOf = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${i}`);

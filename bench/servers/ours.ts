@@ -1,0 +1,54 @@
+/**
+ * Our server, through its public API only: createRealtimeServer with the
+ * in-memory engine, published to with its in-process functions. Chat tokens
+ * have no public in-process publisher, so they go through the `chatAgent`
+ * option: each client's `chat.send` starts a reply whose chunks are the
+ * tokens this process publishes for that session.
+ *
+ * Environment: BENCH_JWT_SECRET; BENCH_LIMITS (JSON, overrides of limits);
+ * any variable the server reads itself (a variant's `env` in peers.ts).
+ */
+import { createRealtimeServer, type ChatAgent } from '../../server/index';
+import { agentFindingData, anomalyData, notificationData } from './payload';
+import { benchSecret, type EventKind } from './protocol';
+import { runVariant } from './runner';
+import { TokenQueue } from './tokenQueue';
+import { marker } from '../marker';
+
+const streams = new Map<string, TokenQueue>();
+const streamOf = (sessionId: string) => {
+  let q = streams.get(sessionId);
+  if (!q) streams.set(sessionId, (q = new TokenQueue()));
+  return q;
+};
+const chatAgent: ChatAgent = { reply: ({ sessionId, signal }) => streamOf(sessionId).drain(signal) };
+
+// Defaults everywhere: each connection has its own user, so no limit is hit.
+const limits = JSON.parse(process.env['BENCH_LIMITS'] ?? '{}') as Record<string, number>;
+
+const server = createRealtimeServer({ jwtSecret: benchSecret(), host: '127.0.0.1', port: 0, logLevel: 'warn', limits, chatAgent });
+
+function publish(kind: EventKind, topic: string, seq: number, sentAt: number) {
+  switch (kind) {
+    case 'normal': {
+      const { investigationId, updateType, ...data } = agentFindingData(topic, seq, sentAt);
+      return server.notifyInvestigationUpdate({ investigationId, updateType, data });
+    }
+    case 'critical': {
+      const { investigationId, ...anomaly } = anomalyData(topic, seq, sentAt);
+      return server.notifyAnomalyDetected({ investigationId, anomaly });
+    }
+    case 'chat':
+      return streamOf(topic).push(marker(0, seq, sentAt));
+    case 'notification':
+      return server.sendNotification({ broadcast: true, ...notificationData(seq, sentAt) });
+  }
+}
+
+await runVariant('ours', {
+  async listen() {
+    const { port, wsUrl } = await server.listen();
+    return { port, wsUrl };
+  },
+  publish,
+});
