@@ -1,4 +1,3 @@
-import type { Socket } from 'node:net';
 import { describe, expect, test } from 'vitest';
 import { RawWs } from './support/rawWs';
 import { startServer, type TestServer } from './support/server';
@@ -18,7 +17,7 @@ async function subscribeAndReceive(srv: TestServer) {
   });
   const [event] = await raw.waitForEvents(1, 1);
   // Bytes the client's socket read in all (handshake, started, the event): ws keeps its socket as `_socket`.
-  const bytesRead = (raw.ws as unknown as { _socket: Socket })._socket.bytesRead;
+  const bytesRead = raw.socket.bytesRead;
   return { raw, event: event!, extensions: raw.ws.extensions, bytesRead };
 }
 

@@ -10,28 +10,13 @@ import {
 } from './support/collect';
 import { expectRefused, refusalOf } from './support/errors';
 import { RawWs } from './support/rawWs';
-import { startServer, type TestServer } from './support/server';
+import { startServer, waitForEmptyServer, type TestServer } from './support/server';
 import { waitFor } from './support/wait';
 
 const progress = (investigationId: string, value: number) =>
   ({ investigationId, updateType: 'progress', data: { progress: value } }) as const;
 
 const tokenQuery = (srv: TestServer, token: string) => `${srv.address.wsUrl}?token=${encodeURIComponent(token)}`;
-
-/** Everything keyed by connection, user or topic subscription is gone. */
-async function waitForEmptyServer(srv: TestServer) {
-  return waitFor(
-    () => srv.server.stats(),
-    (s) =>
-      s.connections === 0 &&
-      s.users === 0 &&
-      s.subscriptions === 0 &&
-      s.bus.topics === 0 &&
-      s.bus.subscribers === 0 &&
-      s.engine.listenerTopics === 0,
-    'an empty server',
-  );
-}
 
 /** Publishes in-process; the returned id is what every subscriber must receive. */
 async function publishProgress(srv: TestServer, investigationId: string, value: number) {

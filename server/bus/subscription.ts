@@ -19,14 +19,17 @@ function wasTrimmed(read: HistoryRead, id: string): boolean {
  * client at once (a subscription has no queue of its own once it is live).
  */
 export interface EventSink {
-  /** Writes the events to the client now, in order. */
-  write(events: readonly RealtimeEvent[]): void;
   /**
-   * Null when more may be written now; otherwise a promise that resolves once
-   * the client has read enough. A replay waits on it between events, so a
-   * resume larger than the connection's buffer bound is paced, not cut.
+   * Writes the events to the client now, in order; `flushed` (when given)
+   * runs once they have left the server's buffers.
    */
-  drained(): Promise<void> | null;
+  write(events: readonly RealtimeEvent[], flushed?: () => void): void;
+  /**
+   * Whether the client has so much unread that a replay should wait for what
+   * it wrote to leave before writing more: a resume larger than the
+   * connection's buffer bound is paced, not cut.
+   */
+  readonly busy: boolean;
   /** The subscription ended, however it ended. Called once. */
   ended(): void;
 }
@@ -166,15 +169,23 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
    */
   private async deliverPaced(events: readonly RealtimeEvent[]) {
     for (let i = 0; i < events.length && !this.closed; i++) {
-      this.deliver([events[i]!]);
-      const wait = this.sink!.drained();
-      if (wait) await wait;
+      if (!this.sink!.busy) {
+        this.deliver([events[i]!]);
+        continue;
+      }
+      // Written with a callback, which comes once it (and all before it) left.
+      await new Promise<void>((flushed) => {
+        if (!this.deliver([events[i]!], flushed)) flushed();
+      });
     }
   }
 
-  /** Hands the events newer than the last delivered one to the sink. */
-  private deliver(events: readonly RealtimeEvent[]) {
-    if (this.closed || events.length === 0) return;
+  /**
+   * Hands the events newer than the last delivered one to the sink; false
+   * when there were none (then `flushed` is not called).
+   */
+  private deliver(events: readonly RealtimeEvent[], flushed?: () => void): boolean {
+    if (this.closed || events.length === 0) return false;
     let fresh = events;
     // Batches are in id order: when the first is new, all are, and the
     // per-event comparison (which parses both ids) is skipped. It is only
@@ -182,11 +193,12 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
     if (this.lastId !== null && compareEventIds(events[0]!.id, this.lastId) <= 0) {
       const lastId = this.lastId;
       fresh = events.filter((event) => compareEventIds(event.id, lastId) > 0);
-      if (fresh.length === 0) return;
+      if (fresh.length === 0) return false;
     }
     this.lastId = fresh[fresh.length - 1]!.id;
-    this.sink!.write(fresh);
+    this.sink!.write(fresh, flushed);
     this.onDelivered?.(fresh);
+    return true;
   }
 
   private overflow() {
@@ -228,7 +240,7 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
         if (queue.length > this.host.maxQueuedEvents) this.overflow();
         wakeUp();
       },
-      drained: () => null,
+      busy: false,
       ended: wakeUp,
     });
     try {

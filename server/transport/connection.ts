@@ -42,8 +42,6 @@ export class Connection implements SubscriptionOwner {
   subscriptions = 0;
   /** Set by the protocol handler: ends the connection's subscriptions when it starts closing. */
   onClosing: (() => void) | null = null;
-  /** Resolves when the socket's buffer drains; shared by every replay waiting on it. */
-  private draining: Promise<void> | null = null;
   private authTimer: NodeJS.Timeout | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
 
@@ -89,37 +87,27 @@ export class Connection implements SubscriptionOwner {
    * Writes one frame per event (the client reads one response per frame) in
    * one go: `prefix` names the subscription, each event's tail is encoded
    * once for all its subscribers. A client that has more unread bytes than the
-   * bound afterwards is a slow consumer.
+   * bound afterwards is a slow consumer. With `flushed`, it is called once the
+   * last frame has left for the kernel (ws calls back after compression too).
    */
-  writeEvents(prefix: string, events: readonly RealtimeEvent[]) {
-    if (!this.isOpen) return;
+  writeEvents(prefix: string, events: readonly RealtimeEvent[], flushed?: () => void) {
+    if (!this.isOpen) return flushed?.();
     const { format } = this.options;
+    const last = events.length - 1;
     this.socket.cork();
-    for (let i = 0; i < events.length; i++) this.ws.send(prefix + format.tail(events[i]!), DATA_FRAME);
+    for (let i = 0; i < last; i++) this.ws.send(prefix + format.tail(events[i]!), DATA_FRAME);
+    if (last >= 0) this.ws.send(prefix + format.tail(events[last]!), DATA_FRAME, flushed);
     this.socket.uncork();
     this.options.onDelivered(events.length);
     if (this.ws.bufferedAmount > this.options.slowConsumerBytes) this.options.onSlowConsumer(this);
   }
 
   /**
-   * Null while the client reads fast enough to be written more; otherwise a
-   * promise that resolves when the socket's buffer has drained (or the
-   * connection closed). Replays wait on it between events.
+   * Whether this client has enough unread bytes that a replay should wait for
+   * them to leave before writing more (a quarter of the slow-consumer bound).
    */
-  drained(): Promise<void> | null {
-    if (!this.isOpen) return null;
-    if (this.ws.bufferedAmount < this.options.slowConsumerBytes / 4) return null;
-    this.draining ??= new Promise<void>((resolve) => {
-      const done = () => {
-        this.socket.off('drain', done);
-        this.ws.off('close', done);
-        this.draining = null;
-        resolve();
-      };
-      this.socket.on('drain', done);
-      this.ws.on('close', done);
-    });
-    return this.draining;
+  get busy(): boolean {
+    return this.isOpen && this.ws.bufferedAmount >= this.options.slowConsumerBytes / 4;
   }
 
   /** Bytes waiting to be written to this client: ws's queue plus the socket's. */

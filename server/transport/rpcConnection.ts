@@ -70,12 +70,12 @@ class SubscriptionCall implements EventSink {
     readonly jsonrpc: JsonRpcMarker,
   ) {}
 
-  write(events: readonly RealtimeEvent[]) {
-    this.session.conn.writeEvents(this.prefix, events);
+  write(events: readonly RealtimeEvent[], flushed?: () => void) {
+    this.session.conn.writeEvents(this.prefix, events, flushed);
   }
 
-  drained() {
-    return this.session.conn.drained();
+  get busy() {
+    return this.session.conn.busy;
   }
 
   ended() {

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import superjson from 'superjson';
 import WebSocket, { type ClientOptions } from 'ws';
 import type { RealtimeEvent } from '../../shared/events';
@@ -91,6 +92,11 @@ export class RawWs {
       ws.once('open', () => resolve(client));
       ws.once('error', reject);
     });
+  }
+
+  /** The TCP socket under ws (kept as `_socket`): to pause reading, or count the bytes read. */
+  get socket(): Socket {
+    return (this.ws as unknown as { _socket: Socket })._socket;
   }
 
   get isOpen(): boolean {

@@ -3,6 +3,7 @@ import superjson from 'superjson';
 import WebSocket from 'ws';
 import { issueToken, createRealtimeServer, type AppRouter, type RealtimeServerOptions, type TokenClaims } from '../../server/index';
 import type { RealtimeConfig } from '../../server/config';
+import { waitFor } from './wait';
 
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
 
@@ -79,4 +80,19 @@ export async function startServer(opts: { limits?: Partial<RealtimeConfig['limit
       await server.close();
     },
   };
+}
+
+/** Waits until everything keyed by connection, user or topic is gone (the bus and the engine's listeners included). */
+export function waitForEmptyServer(srv: TestServer) {
+  return waitFor(
+    () => srv.server.stats(),
+    (s) =>
+      s.connections === 0 &&
+      s.users === 0 &&
+      s.subscriptions === 0 &&
+      s.bus.topics === 0 &&
+      s.bus.subscribers === 0 &&
+      s.engine.listenerTopics === 0,
+    'an empty server',
+  );
 }
