@@ -138,6 +138,28 @@ describe('frames are byte for byte what tRPC’s own adapter sends', () => {
   });
 });
 
+test('frames of each length encoding (16-bit up to 64 KiB, 64-bit beyond) with multi-byte text arrive whole and in order, written as one batch', async () => {
+  await using srv = await startServer();
+  const { client } = srv.wsClient({ token: await srv.token({ sub: 'reader', investigations: ['inv-1'] }) });
+  const sub = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, o));
+  await sub.started;
+  const sizes = [10, 60_000, 70_000, 300_000, 10];
+  const published = await Promise.all(
+    sizes.map((size, i) =>
+      srv.server.notifyInvestigationUpdate({
+        investigationId: 'inv-1',
+        updateType: 'agent_finding',
+        data: { agent: 'sizer', finding: `event ${i}`, details: { blob: 'é'.repeat(size) } },
+      }),
+    ),
+  );
+  const items = await sub.take(sizes.length);
+  expect(items.map((item) => item.id)).toEqual(published.map((event) => event.id));
+  for (const [i, item] of items.entries()) {
+    expect(item.data).toMatchObject({ type: 'investigation_update', data: { finding: `event ${i}`, details: { blob: 'é'.repeat(sizes[i]!) } } });
+  }
+});
+
 describe('keepalive text frames', () => {
   test('a text PING is answered with a text PONG, a client PONG gets no answer, and the connection goes on', async () => {
     await using srv = await startServer();

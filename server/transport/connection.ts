@@ -5,6 +5,7 @@ import type { Principal } from '../auth/principal';
 import { apiError } from '../errors';
 import type { RealtimeEvent } from '../../shared/events';
 import type { SubscriptionOwner } from '../bus/subscription';
+import { writeTextFrames } from './textFrames';
 import type { WireFormat } from './wireFormat';
 
 export interface ConnectionOptions {
@@ -20,8 +21,11 @@ export interface ConnectionOptions {
   onSlowConsumer: (conn: Connection) => void;
 }
 
-/** Options of every data frame: text, complete, never compressed per call (ws decides with its own settings). */
+/** Options of every data frame sent through ws: text, complete (ws compresses it when the connection negotiated that). */
 const DATA_FRAME = { binary: false, fin: true } as const;
+
+/** The tails of the batch being written, reused by every write (writes are synchronous). */
+const scratchTails: Buffer[] = [];
 
 /** A timer a connection may have running: the deadline to authenticate, then the token's expiry. */
 type TimerName = 'auth' | 'expiry';
@@ -43,6 +47,8 @@ export class Connection implements SubscriptionOwner {
   /** Set by the protocol handler: ends the connection's subscriptions when it starts closing. */
   onClosing: (() => void) | null = null;
   private authTimer: NodeJS.Timeout | null = null;
+  /** permessage-deflate was negotiated: frames must go through ws, which compresses them. */
+  private readonly compressed: boolean;
   private expiryTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -54,7 +60,9 @@ export class Connection implements SubscriptionOwner {
     /** The `?token=` of the URL, used when connectionParams carry none; dropped once authenticated. */
     public queryToken: string | null,
     private readonly options: ConnectionOptions,
-  ) {}
+  ) {
+    this.compressed = ws.extensions.includes('permessage-deflate');
+  }
 
   get isOpen(): boolean {
     return this.ws.readyState === this.ws.OPEN;
@@ -85,20 +93,27 @@ export class Connection implements SubscriptionOwner {
 
   /**
    * Writes one frame per event (the client reads one response per frame) in
-   * one go: `prefix` names the subscription, each event's tail is encoded
-   * once for all its subscribers. A client that has more unread bytes than the
-   * bound afterwards is a slow consumer. With `flushed`, it is called once the
-   * last frame has left for the kernel (ws calls back after compression too).
+   * one go: `prefix` (of `prefixBytes` UTF-8 bytes) names the subscription,
+   * each event's tail is encoded once for all its subscribers. A client that
+   * has more unread bytes than the bound afterwards is a slow consumer. With
+   * `flushed`, it is called once the frames have left for the kernel.
    */
-  writeEvents(prefix: string, events: readonly RealtimeEvent[], flushed?: () => void) {
+  writeEvents(prefix: string, prefixBytes: number, events: readonly RealtimeEvent[], flushed?: () => void) {
     if (!this.isOpen) return flushed?.();
     const { format } = this.options;
-    const last = events.length - 1;
-    this.socket.cork();
-    for (let i = 0; i < last; i++) this.ws.send(prefix + format.tail(events[i]!), DATA_FRAME);
-    if (last >= 0) this.ws.send(prefix + format.tail(events[last]!), DATA_FRAME, flushed);
-    this.socket.uncork();
-    this.options.onDelivered(events.length);
+    const count = events.length;
+    for (let i = 0; i < count; i++) scratchTails[i] = format.tail(events[i]!);
+    if (this.compressed) {
+      // ws compresses per connection: each payload goes through it whole.
+      for (let i = 0; i < count; i++) {
+        const payload = Buffer.concat([Buffer.from(prefix, 'utf8'), scratchTails[i]!]);
+        this.ws.send(payload, DATA_FRAME, i === count - 1 ? flushed : undefined);
+      }
+    } else {
+      writeTextFrames(this.socket, prefix, prefixBytes, scratchTails, count, flushed);
+    }
+    scratchTails.length = 0;
+    this.options.onDelivered(count);
     if (this.ws.bufferedAmount > this.options.slowConsumerBytes) this.options.onSlowConsumer(this);
   }
 

@@ -61,8 +61,9 @@ class SubscriptionCall implements EventSink {
   /** It ended with an error reply, which replaces `stopped`. */
   failed = false;
   subscription: TopicSubscription<RealtimeEvent> | null = null;
-  /** The start of each of its data frames (`{"id":7`). */
+  /** The start of each of its data frames (`{"id":7`), and its length in UTF-8 bytes. */
   prefix = '';
+  prefixBytes = 0;
 
   constructor(
     readonly session: RpcSession,
@@ -71,7 +72,7 @@ class SubscriptionCall implements EventSink {
   ) {}
 
   write(events: readonly RealtimeEvent[], flushed?: () => void) {
-    this.session.conn.writeEvents(this.prefix, events, flushed);
+    this.session.conn.writeEvents(this.prefix, this.prefixBytes, events, flushed);
   }
 
   get busy() {
@@ -282,6 +283,7 @@ export class RpcSession {
     }
     this.respond({ id: call.id, jsonrpc: call.jsonrpc, result: { type: 'started' } });
     call.prefix = this.opts.format.prefix(call.id, call.jsonrpc);
+    call.prefixBytes = Buffer.byteLength(call.prefix);
     subscription.start(call).catch((cause: unknown) => {
       call.failed = true;
       this.respondError(call.id, call.jsonrpc, cause, 'subscription', path, input);

@@ -11,16 +11,16 @@ export type JsonRpcMarker = '2.0' | undefined;
  * How messages go over the wire. An event's data frame is the one message
  * sent thousands of times, so it is built from two parts: `prefix` names the
  * subscription (computed once per subscription) and `tail` holds the event
- * (computed once per event, whatever the number of subscribers). The frame is
- * `prefix + tail`, byte for byte what tRPC's own adapter would send.
+ * (encoded once per event, whatever the number of subscribers). The frame's
+ * payload is `prefix + tail`, byte for byte what tRPC's own adapter would send.
  */
 export interface WireFormat {
   /** Any other message (started, stopped, errors, query results), encoded whole. */
   encode(message: TRPCResponseMessage): string;
   /** `{"id":7` — the start of every data frame of one subscription. */
   prefix(id: CallId, jsonrpc: JsonRpcMarker): string;
-  /** `,"result":{"type":"data","data":…,"id":"…"}}` — the rest, shared by all subscribers. */
-  tail(event: RealtimeEvent): string;
+  /** `,"result":{"type":"data","data":…,"id":"…"}}` as UTF-8 — the rest, shared by all subscribers. */
+  tail(event: RealtimeEvent): Buffer;
   /** A client's frame, or throws when it is not of this format. */
   decode(data: RawData, isBinary: boolean): unknown;
 }
@@ -33,7 +33,7 @@ export interface WireFormat {
  */
 export function createJsonWireFormat(router: AnyRouter): WireFormat {
   const config = router._def._config;
-  const tails = new WeakMap<RealtimeEvent, string>();
+  const tails = new WeakMap<RealtimeEvent, Buffer>();
   return {
     encode: (message) => JSON.stringify(transformTRPCResponse(config, message)),
     prefix: (id, jsonrpc) => `{"id":${JSON.stringify(id)}${jsonrpc === undefined ? '' : ',"jsonrpc":"2.0"'}`,
@@ -42,7 +42,7 @@ export function createJsonWireFormat(router: AnyRouter): WireFormat {
       if (tail === undefined) {
         // The same object tRPC builds for a `tracked(id, event)` value.
         const data = JSON.stringify(config.transformer.output.serialize({ id: event.id, data: event }));
-        tail = `,"result":{"type":"data","data":${data},"id":${JSON.stringify(event.id)}}}`;
+        tail = Buffer.from(`,"result":{"type":"data","data":${data},"id":${JSON.stringify(event.id)}}}`, 'utf8');
         tails.set(event, tail);
       }
       return tail;
