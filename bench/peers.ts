@@ -64,7 +64,7 @@ export const peers: PeerSpec[] = [
     notifications: false,
   },
   {
-    // Not run by default: measures permessage-deflate once the server reads WS_PERMESSAGE_DEFLATE.
+    // Not run by default (`--peers ours,ours-deflate,raw`): permessage-deflate negotiated with every client.
     name: 'ours-deflate',
     label: 'ours (deflate)',
     server: 'servers/ours.ts',

@@ -20,6 +20,8 @@ export interface RunSpec {
 }
 
 export interface RunFigures {
+  /** Events the server's publisher got out per second over the run (below the rate: it could not keep up). */
+  publishedPerSec: number;
   msgPerSec: number;
   p50Ms: number;
   p95Ms: number;
@@ -36,7 +38,11 @@ export interface RunFigures {
 export interface RunOutcome {
   figures: RunFigures;
   warnings: string[];
-  /** The server did not answer the end of the run in time: the session is unusable for more runs. */
+  /**
+   * The server did not answer the end of the run in time, or clients were still
+   * missing events after the drain: a backlog remains, so another run on this
+   * session would measure it, not itself.
+   */
   stuck: boolean;
 }
 
@@ -60,9 +66,11 @@ export async function measuredRun(s: Session, spec: RunSpec): Promise<RunOutcome
   let window: { seconds: number; cpuUs: number; delivered: number; loadgenCpuUs: number; histogram: HistogramData };
   let run: PublishRunResult | null = null;
   const warnings: string[] = [];
+  let runSeconds = 0;
   try {
     if (flow) await loadgen.progress(true);
     const runArgs = { kind: spec.kind, topics: spec.topics, mode: spec.mode, maxDurationMs: spec.warmupMs + spec.measureMs + 60_000 };
+    const started = nowMs();
     await request('startRun', flow ? { ...runArgs, allowed: flow.initial } : { ...runArgs, rate: spec.rate ?? 0 });
     await sleep(spec.warmupMs);
     const m0 = await loadgen.mark();
@@ -77,6 +85,7 @@ export async function measuredRun(s: Session, spec: RunSpec): Promise<RunOutcome
       warnings.push(`server overwhelmed: ${err instanceof Error ? err.message : String(err)}; undelivered not measured`);
       return null;
     });
+    runSeconds = (nowMs() - started) / 1000;
   } finally {
     flow?.stop();
     if (flow) await loadgen.progress(false);
@@ -86,6 +95,7 @@ export async function measuredRun(s: Session, spec: RunSpec): Promise<RunOutcome
 
   const h = window.histogram;
   const figures: RunFigures = {
+    publishedPerSec: run ? run.published / runSeconds : NaN,
     msgPerSec: window.delivered / window.seconds,
     p50Ms: quantileUs(h, 0.5) / 1000,
     p95Ms: quantileUs(h, 0.95) / 1000,
@@ -105,5 +115,5 @@ export async function measuredRun(s: Session, spec: RunSpec): Promise<RunOutcome
   if (closedNow.length > 0) warnings.push(`server closed connections: ${closedNow.map(([code, n]) => `${n - (before.closed[code] ?? 0)} with ${code}`).join(', ')}`);
   if (run && run.errors > 0) warnings.push(`${run.errors} publishes failed; first: ${run.firstError ?? '?'}`);
   if (window.delivered === 0) warnings.push('nothing delivered in the measured window');
-  return { figures, warnings, stuck: run === null };
+  return { figures, warnings, stuck: run === null || (drain !== null && drain.behind > 0) };
 }

@@ -1,5 +1,6 @@
 /** The figures a scenario records, how they print, and how repeats combine. */
 export const FIGURES = {
+  publishedPerSec: { label: 'published events/s (whole run)', digits: 0 },
   msgPerSec: { label: 'delivered msg/s', digits: 0 },
   p50Ms: { label: 'latency p50 (ms)', digits: 1 },
   p95Ms: { label: 'latency p95 (ms)', digits: 1 },
@@ -38,6 +39,8 @@ export interface Measurement {
   warnings: string[];
   /** Set when the run did not complete: why. */
   failed?: string;
+  /** The machine's 1-minute load average when it ended (the machine is shared: a noise indicator). */
+  load1?: number;
 }
 
 export function median(values: number[]): number {

@@ -1,6 +1,5 @@
 import { measuredRun } from '../orchestrator/measuredRun';
-import { connectOrThrow } from '../orchestrator/session';
-import { eachRepeatAndPeer, hotTopic, type Scenario } from './scenario';
+import { connectClients, eachRepeatAndPeer, hotTopic, type Scenario } from './scenario';
 
 export const fanoutMax: Scenario = {
   name: 'fanout-max',
@@ -11,7 +10,7 @@ export const fanoutMax: Scenario = {
     for (const size of config.fanoutMax.sizes) {
       const label = `N=${size}`;
       await eachRepeatAndPeer(ctx, this.name, ctx.peers, [label], async (s) => {
-        await connectOrThrow(s, { from: 0, total: size, topic: { mode: 'hot', name: hotTopic }, kind: 'investigation', concurrency: config.connectConcurrency, timeoutMs: config.connectTimeoutMs }, config.connectTimeoutMs * 2);
+        await connectClients(ctx, s, { total: size, topic: { mode: 'hot', name: hotTopic }, kind: 'investigation' });
         const run = await measuredRun(s, {
           kind: 'normal',
           topics: [hotTopic],

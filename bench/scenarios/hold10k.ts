@@ -1,6 +1,5 @@
 import { quantileUs } from '../histogram';
-import { connectOrThrow } from '../orchestrator/session';
-import { eachRepeatAndPeer, hotTopic, type Scenario } from './scenario';
+import { connectClients, eachRepeatAndPeer, hotTopic, type Scenario } from './scenario';
 
 const MB = 1024 * 1024;
 const DRAIN_MS = 30_000;
@@ -10,12 +9,11 @@ export const hold10k: Scenario = {
   about:
     '10 000 authenticated connections, each with two subscriptions (the hot investigation and `notification.onNotification`), all started; then one investigation event and one broadcast notification are published, and every connection must receive both. Only peers with notifications (ours).',
   async run(ctx) {
-    const { config } = ctx;
-    const n = config.hold.connections;
+    const n = ctx.config.hold.connections;
     const label = `N=${n}`;
     const peers = ctx.peers.filter((p) => p.notifications);
     await eachRepeatAndPeer(ctx, this.name, peers, [label], async (s) => {
-      await connectOrThrow(s, { from: 0, total: n, topic: { mode: 'hot', name: hotTopic }, kind: 'investigation', withNotifications: true, concurrency: config.connectConcurrency, timeoutMs: config.connectTimeoutMs }, config.connectTimeoutMs * 4);
+      await connectClients(ctx, s, { total: n, topic: { mode: 'hot', name: hotTopic }, kind: 'investigation', withNotifications: true });
       const request = s.server.channel.request.bind(s.server.channel);
       await s.loadgen.mark();
       await request('startRun', { kind: 'normal', topics: [hotTopic], mode: 'once', maxDurationMs: 60_000 });

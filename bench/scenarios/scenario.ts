@@ -1,7 +1,10 @@
+import os from 'node:os';
 import type { BenchConfig } from '../config';
 import type { PeerSpec } from '../peers';
 import type { Figures, Measurement } from '../report/figures';
-import { withSession, type Session } from '../orchestrator/session';
+import { measuredRun, type RunSpec } from '../orchestrator/measuredRun';
+import { connectOrThrow, withSession, type Session } from '../orchestrator/session';
+import type { GroupPlan } from '../orchestrator/loadgen';
 
 export interface ScenarioContext {
   config: BenchConfig;
@@ -45,7 +48,7 @@ export async function eachRepeatAndPeer(
       try {
         const outcomes = await withSession(peer, { secret: ctx.secret, workers: ctx.config.workers }, measure);
         for (const o of outcomes) {
-          const m: Measurement = { scenario, config: o.config, peer: peer.name, repeat, figures: o.figures, warnings: o.warnings };
+          const m: Measurement = { scenario, config: o.config, peer: peer.name, repeat, figures: o.figures, warnings: o.warnings, load1: Math.round(os.loadavg()[0]! * 100) / 100 };
           if (o.failed) m.failed = o.failed;
           ctx.record(m);
           ctx.log(`${tag} ${o.config}: ${o.failed ? `NOT MEASURED: ${o.failed}` : describe(o.figures)}`);
@@ -63,6 +66,7 @@ export async function eachRepeatAndPeer(
 function describe(f: Figures): string {
   const parts: string[] = [];
   const n = (v: number | undefined, digits = 0) => (v === undefined ? '' : v.toLocaleString('en-US', { maximumFractionDigits: digits }));
+  if (f.publishedPerSec !== undefined) parts.push(`${n(f.publishedPerSec)} events/s published`);
   if (f.msgPerSec !== undefined) parts.push(`${n(f.msgPerSec)} msg/s`);
   if (f.p50Ms !== undefined) parts.push(`p50 ${n(f.p50Ms, 1)} p99 ${n(f.p99Ms, 1)} max ${n(f.maxMs, 1)} ms`);
   else if (f.p99Ms !== undefined) parts.push(`p99 ${n(f.p99Ms, 1)} max ${n(f.maxMs, 1)} ms`);
@@ -78,3 +82,17 @@ function describe(f: Figures): string {
 
 export const hotTopic = 'hot';
 export const topicsOf = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
+
+type ClientPlan = Pick<GroupPlan, 'total' | 'topic' | 'kind'> & Partial<Pick<GroupPlan, 'from' | 'withNotifications'>>;
+
+/** Connects and subscribes clients with the run's concurrency and timeouts; throws if any failed. */
+export function connectClients(ctx: ScenarioContext, s: Session, plan: ClientPlan) {
+  const { connectConcurrency, connectTimeoutMs } = ctx.config;
+  return connectOrThrow(s, { from: 0, concurrency: connectConcurrency, timeoutMs: connectTimeoutMs, ...plan }, connectTimeoutMs * 4);
+}
+
+/** A steady-rate run with the steady scenarios' warmup, window and drain. */
+export function steadyRun(ctx: ScenarioContext, s: Session, spec: Pick<RunSpec, 'kind' | 'topics' | 'rate'>) {
+  const { steadyWarmupMs, steadyMeasureMs, drainTimeoutMs } = ctx.config;
+  return measuredRun(s, { ...spec, mode: 'steady', warmupMs: steadyWarmupMs, measureMs: steadyMeasureMs, drainTimeoutMs });
+}

@@ -5,8 +5,8 @@
  * option: each client's `chat.send` starts a reply whose chunks are the
  * tokens this process publishes for that session.
  *
- * Environment: BENCH_JWT_SECRET; BENCH_LIMITS (JSON, overrides of limits);
- * any variable the server reads itself (a variant's `env` in peers.ts).
+ * Environment (a variant's `env` in peers.ts): BENCH_JWT_SECRET; BENCH_LIMITS
+ * (JSON, overrides of limits); WS_PERMESSAGE_DEFLATE=1.
  */
 import { createRealtimeServer, type ChatAgent } from '../../server/index';
 import { agentFindingData, anomalyData, notificationData } from './payload';
@@ -26,7 +26,8 @@ const chatAgent: ChatAgent = { reply: ({ sessionId, signal }) => streamOf(sessio
 // Defaults everywhere: each connection has its own user, so no limit is hit.
 const limits = JSON.parse(process.env['BENCH_LIMITS'] ?? '{}') as Record<string, number>;
 
-const server = createRealtimeServer({ jwtSecret: benchSecret(), host: '127.0.0.1', port: 0, logLevel: 'warn', limits, chatAgent });
+const perMessageDeflate = ['1', 'true'].includes(process.env['WS_PERMESSAGE_DEFLATE'] ?? '');
+const server = createRealtimeServer({ jwtSecret: benchSecret(), host: '127.0.0.1', port: 0, logLevel: 'warn', limits, perMessageDeflate, chatAgent });
 
 function publish(kind: EventKind, topic: string, seq: number, sentAt: number) {
   switch (kind) {

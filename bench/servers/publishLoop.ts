@@ -21,7 +21,7 @@ interface ActiveRun {
 
 /**
  * Publishes inside the server process: steady (catch-up timer: each tick
- * publishes floor(elapsed × rate) − published), flow-controlled (up to the
+ * publishes the events due by then that have not gone out), flow-controlled (up to the
  * credit the orchestrator grants), or once, at most MAX_PER_TURN events per
  * macrotask. `sentAt` is when the event was due (steady) or handed to the
  * variant (flow, once). Events of one topic go out one after another (a
@@ -64,7 +64,8 @@ export class PublishLoop {
       const dueAt = (k: number) => run.startedAt + (k * 1000) / rate;
       const catchUp = () => {
         run.scheduled = false;
-        const due = Math.floor(((nowMs() - run.startedAt) * rate) / 1000);
+        // Event k is due at k / rate: by now, floor(elapsed × rate) + 1 of them are.
+        const due = Math.floor(((nowMs() - run.startedAt) * rate) / 1000) + 1;
         let n = 0;
         while (run.active && run.published < due && n++ < MAX_PER_TURN) this.publishOne(run, dueAt(run.published));
         // Behind: go on in the next turn, so that IPC (stop, usage) is still answered.

@@ -5,10 +5,10 @@
  * socket of the topic as a text frame.
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { envelopeOf } from './payload';
 import { benchSecret, type EventKind } from './protocol';
+import { listenHttp } from './listenHttp';
 import { runVariant } from './runner';
 import { createVerifier } from './verifyJwt';
 
@@ -61,12 +61,6 @@ function publish(kind: EventKind, topic: string, seq: number, sentAt: number) {
 }
 
 await runVariant('rawWs', {
-  listen: () =>
-    new Promise((resolve) => {
-      http.listen(0, '127.0.0.1', () => {
-        const { port } = http.address() as AddressInfo;
-        resolve({ port, wsUrl: `ws://127.0.0.1:${port}/` });
-      });
-    }),
+  listen: () => listenHttp(http, '/'),
   publish,
 });

@@ -5,10 +5,10 @@
  * encodes a broadcast once for all the room's sockets).
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { envelopeOf } from './payload';
 import { benchSecret, type EventKind } from './protocol';
+import { listenHttp } from './listenHttp';
 import { runVariant } from './runner';
 import { createVerifier } from './verifyJwt';
 
@@ -42,12 +42,6 @@ function publish(kind: EventKind, topic: string, seq: number, sentAt: number) {
 }
 
 await runVariant('socketIo', {
-  listen: () =>
-    new Promise((resolve) => {
-      http.listen(0, '127.0.0.1', () => {
-        const { port } = http.address() as AddressInfo;
-        resolve({ port, wsUrl: `ws://127.0.0.1:${port}/socket.io/` });
-      });
-    }),
+  listen: () => listenHttp(http, '/socket.io/'),
   publish,
 });

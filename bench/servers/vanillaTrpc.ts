@@ -7,7 +7,6 @@
  */
 import { EventEmitter, on } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { initTRPC, tracked, TRPCError } from '@trpc/server';
 import { applyWSSHandler, type CreateWSSContextFnOptions } from '@trpc/server/adapters/ws';
 import superjson from 'superjson';
@@ -15,6 +14,7 @@ import { WebSocketServer } from 'ws';
 import { z } from 'zod';
 import { envelopeOf, type Envelope } from './payload';
 import { benchSecret, type EventKind } from './protocol';
+import { listenHttp } from './listenHttp';
 import { runVariant } from './runner';
 import { createVerifier } from './verifyJwt';
 
@@ -55,12 +55,6 @@ function publish(kind: EventKind, topic: string, seq: number, sentAt: number) {
 }
 
 await runVariant('vanillaTrpc', {
-  listen: () =>
-    new Promise((resolve) => {
-      http.listen(0, '127.0.0.1', () => {
-        const { port } = http.address() as AddressInfo;
-        resolve({ port, wsUrl: `ws://127.0.0.1:${port}/` });
-      });
-    }),
+  listen: () => listenHttp(http, '/'),
   publish,
 });

@@ -88,7 +88,7 @@ export class EventBus implements SubscriptionHost {
 
   /** Flushes every pending batch (graceful shutdown). */
   flushAll() {
-    for (const fanout of this.fanouts.values()) fanout.flush();
+    for (const fanout of this.fanouts.values()) fanout.flush(true);
   }
 
   close() {

@@ -8,6 +8,11 @@ export interface BatchReceiver {
   receive(batch: readonly RealtimeEvent[]): void;
 }
 
+/** A flush checks the clock every this many receivers (and smaller fan-outs go in one go). */
+const SLICE_EVERY = 64;
+/** How long one slice of a large flush may run before the event loop gets a turn. */
+const FLUSH_SLICE_MS = 4;
+
 /** How long a catch-up waits before trying again while the engine is still away. */
 const CATCH_UP_RETRY_MS = 250;
 
@@ -27,6 +32,10 @@ export class TopicFanout {
   /** Resolves once every event published from now on reaches this fan-out. */
   readonly ready: Promise<void>;
   private pending: RealtimeEvent[] = [];
+  /** A batch being handed to receivers slice by slice, and where it is. */
+  private delivery: { batch: readonly RealtimeEvent[]; receivers: BatchReceiver[]; next: number } | null = null;
+  /** Events of batches that flushed during a delivery, in order: they go out next, as one batch. */
+  private queued: RealtimeEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
   private readonly live: LiveFeed;
   private lastSeenId: string | null = null;
@@ -107,15 +116,58 @@ export class TopicFanout {
     }
   }
 
-  flush() {
+  /**
+   * Hands the pending batch to every receiver. With many receivers the
+   * delivery runs in slices of at most FLUSH_SLICE_MS, letting the event
+   * loop turn in between (publishers, pings, other topics); a batch that
+   * flushes meanwhile waits for it, so every receiver still gets the
+   * batches in order. `now` finishes everything before returning (shutdown).
+   */
+  flush(now = false) {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    if (this.pending.length === 0) return;
-    const batch = this.pending;
-    this.pending = [];
-    for (const receiver of this.receivers) receiver.receive(batch);
+    if (this.pending.length > 0) {
+      const batch = this.pending;
+      this.pending = [];
+      if (this.delivery) for (const event of batch) this.queued.push(event);
+      else this.deliver(batch);
+    }
+    if (now) while (this.delivery) this.continueDelivery(true);
+  }
+
+  private deliver(batch: readonly RealtimeEvent[]) {
+    if (this.receivers.size <= SLICE_EVERY) {
+      for (const receiver of this.receivers) receiver.receive(batch);
+      return;
+    }
+    // A snapshot: a receiver that attaches during the delivery came after
+    // these events were published (and a resume reads them from the history).
+    this.delivery = { batch, receivers: [...this.receivers], next: 0 };
+    this.continueDelivery(false);
+  }
+
+  private continueDelivery(all: boolean) {
+    const delivery = this.delivery;
+    if (!delivery) return;
+    const { batch, receivers } = delivery;
+    const started = performance.now();
+    while (delivery.next < receivers.length) {
+      receivers[delivery.next++]!.receive(batch);
+      if (!all && delivery.next % SLICE_EVERY === 0 && performance.now() - started > FLUSH_SLICE_MS) {
+        setImmediate(() => {
+          if (this.delivery === delivery) this.continueDelivery(false);
+        });
+        return;
+      }
+    }
+    this.delivery = null;
+    if (this.queued.length > 0) {
+      const next = this.queued;
+      this.queued = [];
+      this.deliver(next);
+    }
   }
 
   /** Stops the timer and the engine subscription; pending events are dropped with the last receiver. */
@@ -124,6 +176,8 @@ export class TopicFanout {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.pending = [];
+    this.delivery = null;
+    this.queued = [];
     this.heldDuringCatchUp = null;
     this.live.close();
   }
