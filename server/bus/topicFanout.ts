@@ -33,7 +33,9 @@ export class TopicFanout {
   readonly ready: Promise<void>;
   private pending: RealtimeEvent[] = [];
   /** A batch being handed to receivers slice by slice, and where it is. */
-  private delivery: { batch: readonly RealtimeEvent[]; receivers: BatchReceiver[]; next: number } | null = null;
+  private delivery: { batch: readonly RealtimeEvent[]; receivers: BatchReceiver[]; next: number; startedAt: number } | null = null;
+  /** How long handing the last batch to every receiver took (ms). */
+  private lastDeliveryMs = 0;
   /** Events of batches that flushed during a delivery, in order: they go out next, as one batch. */
   private queued: RealtimeEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -75,7 +77,9 @@ export class TopicFanout {
     if (this.batchWindowMs === 0 || isCriticalEvent(event)) {
       this.flush();
     } else if (!this.timer) {
-      this.timer = setTimeout(() => this.flush(), this.batchWindowMs);
+      // The window bounds the wait until the batch is written to every
+      // subscriber, so the time the last delivery took comes off it.
+      this.timer = setTimeout(() => this.flush(), Math.max(0, this.batchWindowMs - this.lastDeliveryMs));
     }
   }
 
@@ -138,13 +142,15 @@ export class TopicFanout {
   }
 
   private deliver(batch: readonly RealtimeEvent[]) {
+    const startedAt = performance.now();
     if (this.receivers.size <= SLICE_EVERY) {
       for (const receiver of this.receivers) receiver.receive(batch);
+      this.lastDeliveryMs = performance.now() - startedAt;
       return;
     }
     // A snapshot: a receiver that attaches during the delivery came after
     // these events were published (and a resume reads them from the history).
-    this.delivery = { batch, receivers: [...this.receivers], next: 0 };
+    this.delivery = { batch, receivers: [...this.receivers], next: 0, startedAt };
     this.continueDelivery(false);
   }
 
@@ -163,6 +169,7 @@ export class TopicFanout {
       }
     }
     this.delivery = null;
+    this.lastDeliveryMs = performance.now() - delivery.startedAt;
     if (this.queued.length > 0) {
       const next = this.queued;
       this.queued = [];
