@@ -1,17 +1,12 @@
-import { SignJWT } from 'jose';
+import { issueToken } from '../server/auth/issueToken';
 
 /**
- * HS256 tokens for the load generator, signed with jose like our issueToken
- * (which would pull the whole server into the generator's processes). One user
- * per connection, allowed to watch every investigation.
+ * Tokens for the load generator: the server's own issueToken (jose, HS256),
+ * imported alone so the generator's processes do not load the server. One
+ * user per connection, allowed to watch every investigation.
  */
-export async function signToken(secret: string, userId: string): Promise<string> {
-  return new SignJWT({ investigations: ['*'] })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(userId)
-    .setIssuedAt()
-    .setExpirationTime('2h')
-    .sign(new TextEncoder().encode(secret));
+export function signToken(secret: string, userId: string): Promise<string> {
+  return issueToken(secret, { sub: userId, investigations: ['*'] }, { expiresInSeconds: 2 * 3600 });
 }
 
 export const userIdOf = (index: number) => `u${index}`;

@@ -21,6 +21,13 @@ const progress = (id: string, value: number): InvestigationEvent => ({
   data: { investigationId: 'inv-1', updateType: 'progress', progress: value },
 });
 
+const chatMessage = (id: string, data: Omit<Extract<ChatEvent, { type: 'chat_message' }>['data'], 'sessionId'>): ChatEvent => ({
+  id,
+  type: 'chat_message',
+  timestamp: at,
+  data: { sessionId: 's', ...data },
+});
+
 describe('the hooks’ reducers', () => {
   test('an event id already applied changes nothing (a replay overlapping what was seen)', () => {
     const events = [progress('100-0', 10), progress('100-1', 20), progress('101-0', 30)];
@@ -74,12 +81,7 @@ describe('the hooks’ reducers', () => {
     expect(state.streaming).toEqual([{ messageId: 'r1', text: 'Investigation inv-1 ', done: false }]);
     state = [token('1-2', 'is running.'), token('1-3', '', true)].reduce(reduceChat, state);
     expect(state.streaming).toEqual([{ messageId: 'r1', text: 'Investigation inv-1 is running.', done: true }]);
-    state = reduceChat(state, {
-      id: '1-4',
-      type: 'chat_message',
-      timestamp: at,
-      data: { sessionId: 's', messageId: 'r1', role: 'assistant', content: 'Investigation inv-1 is running.', userId: 'assistant' },
-    });
+    state = reduceChat(state, chatMessage('1-4', { messageId: 'r1', role: 'assistant', content: 'Investigation inv-1 is running.', userId: 'assistant' }));
     expect(state.streaming).toEqual([]);
     expect(state.messages.map((m) => [m.role, m.content])).toEqual([['assistant', 'Investigation inv-1 is running.']]);
   });
@@ -93,12 +95,7 @@ describe('the hooks’ reducers', () => {
     });
     let state = [typing('1-0', 'ana', true), typing('1-1', 'bia', true), typing('1-2', 'bia', false)].reduce(reduceChat, initialChatState);
     expect(state.typing).toEqual(['ana']);
-    state = reduceChat(state, {
-      id: '1-3',
-      type: 'chat_message',
-      timestamp: at,
-      data: { sessionId: 's', messageId: 'm1', role: 'user', content: 'hi', userId: 'ana' },
-    });
+    state = reduceChat(state, chatMessage('1-3', { messageId: 'm1', role: 'user', content: 'hi', userId: 'ana' }));
     expect(state.typing).toEqual([]);
   });
 

@@ -80,6 +80,12 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
   /** Live events that arrived before the sink could take them (no sink yet, or a replay is being written). */
   private held: RealtimeEvent[] | null = [];
   private sink: EventSink | null = null;
+  /**
+   * The last id delivered, while a replay and the live feed may still
+   * overlap (the fan-out can still hold, unflushed, events the history
+   * already gave); null once a live batch came that was all new, after which
+   * every batch is: live delivery then compares no ids at all.
+   */
   private lastId: string | null = null;
   private closed = false;
   private readonly startAfter: string | null;
@@ -112,7 +118,14 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
       if (this.held.length > this.host.maxQueuedEvents) this.overflow();
       return;
     }
+    if (this.lastId === null) {
+      this.sink!.write(batch);
+      this.onDelivered?.(batch);
+      return;
+    }
+    const firstIsNew = compareEventIds(batch[0]!.id, this.lastId) > 0;
     this.deliver(batch);
+    if (firstIsNew) this.lastId = null;
   }
 
   /**
@@ -188,8 +201,7 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
     if (this.closed || events.length === 0) return false;
     let fresh = events;
     // Batches are in id order: when the first is new, all are, and the
-    // per-event comparison (which parses both ids) is skipped. It is only
-    // needed where a replay and the live feed overlap.
+    // per-event comparison (which parses both ids) is skipped.
     if (this.lastId !== null && compareEventIds(events[0]!.id, this.lastId) <= 0) {
       const lastId = this.lastId;
       fresh = events.filter((event) => compareEventIds(event.id, lastId) > 0);

@@ -1,10 +1,10 @@
-import { access } from 'node:fs/promises';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { access, copyFile, mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
 import { issueToken } from '../../server/index';
 import { createBuiltinAgent } from '../../server/chat/builtinAgent';
 import type { ChatAgent } from '../../server/chat/chatAgent';
+import type { NotifyAnomalyInput } from '../../shared/inputs';
 import { describeWithChromium, openPage, saveScreenshot, signIn, waitForConnection, type TestPage } from '../support/browser';
 import { openSignedIn, useDashboardBrowser } from '../support/dashboardPage';
 import { TEST_SECRET, startServer, type TestServer } from '../support/server';
@@ -108,14 +108,8 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
     await using page = await openAliceDashboard(srv);
     const backend = await publisher(srv);
 
-    await backend.investigation.notifyAnomaly.mutate({
-      investigationId: INV,
-      anomaly: { severity: 'low', description: 'Rounded amounts', contractId: 'CT-1', confidence: 0.4 },
-    });
-    await backend.investigation.notifyAnomaly.mutate({
-      investigationId: INV,
-      anomaly: { severity: 'critical', description: 'Price 340% above the reference', contractId: 'CT-2', confidence: 0.94 },
-    });
+    await reportAnomaly(backend, { severity: 'low', description: 'Rounded amounts', contractId: 'CT-1', confidence: 0.4 });
+    await reportAnomaly(backend, { severity: 'critical', description: 'Price 340% above the reference', contractId: 'CT-2', confidence: 0.94 });
 
     const critical = page.locator('[data-testid="anomaly-alert"][data-severity="critical"]');
     await critical.waitFor();
@@ -249,26 +243,22 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
 
 type Backend = Awaited<ReturnType<TestServer['httpClient']>>;
 
+/** An anomaly on the page's investigation, published over HTTP as a backend would. */
+function reportAnomaly(backend: Backend, anomaly: NotifyAnomalyInput['anomaly']) {
+  return backend.investigation.notifyAnomaly.mutate({ investigationId: INV, anomaly });
+}
+
 /** A realistic investigation in progress, for the screenshot. */
 async function publishShowcase(backend: Backend) {
   const update = backend.investigation.notifyUpdate.mutate;
   await update({ investigationId: INV, updateType: 'status', data: { status: 'running', message: 'Cross-checking 1,284 contracts of the Ministry of Health, 2024' } });
   await update({ investigationId: INV, updateType: 'progress', data: { progress: 35, stage: 'fetching contracts' } });
   await update({ investigationId: INV, updateType: 'agent_finding', data: { agent: 'Zumbi', finding: 'Unit price of surgical masks 3.4x the national median' } });
-  await backend.investigation.notifyAnomaly.mutate({
-    investigationId: INV,
-    anomaly: { severity: 'medium', description: 'Contract amended 6 times within 90 days', contractId: 'CT-2024-0193', confidence: 0.71 },
-  });
+  await reportAnomaly(backend, { severity: 'medium', description: 'Contract amended 6 times within 90 days', contractId: 'CT-2024-0193', confidence: 0.71 });
   await update({ investigationId: INV, updateType: 'progress', data: { progress: 64, stage: 'comparing unit prices' } });
   await update({ investigationId: INV, updateType: 'agent_finding', data: { agent: 'Anita', finding: 'One supplier won 14 of the 15 tenders in the period' } });
-  await backend.investigation.notifyAnomaly.mutate({
-    investigationId: INV,
-    anomaly: { severity: 'high', description: 'Supplier registered 12 days before the tender', contractId: 'CT-2024-0311', confidence: 0.83 },
-  });
-  await backend.investigation.notifyAnomaly.mutate({
-    investigationId: INV,
-    anomaly: { severity: 'critical', description: 'Price 340% above the reference for identical items', contractId: 'CT-2024-0457', confidence: 0.94 },
-  });
+  await reportAnomaly(backend, { severity: 'high', description: 'Supplier registered 12 days before the tender', contractId: 'CT-2024-0311', confidence: 0.83 });
+  await reportAnomaly(backend, { severity: 'critical', description: 'Price 340% above the reference for identical items', contractId: 'CT-2024-0457', confidence: 0.94 });
   await update({ investigationId: INV, updateType: 'report_status', data: { status: 'generating' } });
   await backend.analysis.notifyUpdate.mutate({ analysisId: AN, updateType: 'status', data: { status: 'running', progress: 55 } });
   await backend.analysis.notifyUpdate.mutate({
