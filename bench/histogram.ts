@@ -6,7 +6,7 @@
  */
 const GROWTH = 1.02;
 const LOG_GROWTH = Math.log(GROWTH);
-export const BUCKETS = 1100; // 1.02^1100 µs ≈ 2.8e9 µs ≈ 46 min
+const BUCKETS = 1100; // 1.02^1100 µs ≈ 2.8e9 µs ≈ 46 min
 
 export interface HistogramData {
   counts: number[];
@@ -20,7 +20,7 @@ export class Histogram {
   maxUs = 0;
 
   record(us: number): void {
-    const v = us < 1 ? 1 : us;
+    const v = Math.max(us, 1);
     let i = Math.ceil(Math.log(v) / LOG_GROWTH);
     if (i >= BUCKETS) i = BUCKETS - 1;
     this.counts[i]!++;
@@ -47,7 +47,9 @@ export function mergeHistograms(parts: HistogramData[]): HistogramData {
   let total = 0;
   let maxUs = 0;
   for (const p of parts) {
-    p.counts.forEach((c, i) => (counts[i] = (counts[i] ?? 0) + c));
+    p.counts.forEach((c, i) => {
+      counts[i] = (counts[i] ?? 0) + c;
+    });
     total += p.total;
     maxUs = Math.max(maxUs, p.maxUs);
   }

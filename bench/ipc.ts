@@ -118,7 +118,8 @@ export class ChildChannel<C extends CommandMap, E extends { event: string }> {
 
   /** Fire and forget (no answer): for frequent messages such as flow-control credit. */
   notify<K extends keyof C & string>(cmd: K, args: C[K]['args']): void {
-    if (!this.exitReason && this.proc.connected) this.proc.send({ cmd, args } satisfies RequestMessage, undefined, undefined, () => undefined);
+    if (!this.exitReason && this.proc.connected)
+      this.proc.send({ cmd, args } satisfies RequestMessage, undefined, undefined, () => undefined);
   }
 
   onEvent(listener: (e: E) => void): () => void {

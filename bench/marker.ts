@@ -4,7 +4,7 @@
  * connection can follow two streams). The load generator finds it with a byte
  * search instead of parsing the frame, the same cheap work for every peer.
  */
-export const STREAM_MARKERS = ['bench:', 'bnote:'] as const;
+const STREAM_MARKERS = ['bench:', 'bnote:'] as const;
 export type StreamIndex = 0 | 1;
 
 export function marker(stream: StreamIndex, seq: number, sentAt: number): string {
@@ -48,7 +48,11 @@ export function readMarks(frame: Buffer, out: Mark[]): number {
           scale /= 10;
         }
       }
-      const slot = out[found] ?? (out[found] = { stream, seq: 0, sentAt: 0 });
+      let slot = out[found];
+      if (!slot) {
+        slot = { stream, seq: 0, sentAt: 0 };
+        out[found] = slot;
+      }
       slot.stream = stream;
       slot.seq = seq;
       slot.sentAt = sentAt;

@@ -5,7 +5,7 @@
  * client-side `?encoding=msgpack`, ...) is one more entry here; `--peers`
  * picks by name.
  */
-export type ClientProtocol = 'trpc' | 'socketio' | 'raw';
+type ClientProtocol = 'trpc' | 'socketio' | 'raw';
 
 export interface ClientSpec {
   protocol: ClientProtocol;
@@ -74,6 +74,3 @@ export const peers: PeerSpec[] = [
     notifications: true,
   },
 ];
-
-/** The peers the ratios are taken against. */
-export const RATIO_BASES = { raw: 'raw', vanilla: 'vanilla' } as const;

@@ -11,15 +11,31 @@ import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
 import { Redis } from 'ioredis';
 import superjson from 'superjson';
 import WebSocket from 'ws';
-import { createRealtimeServer, issueToken, type AppRouter } from '../server/index';
+import { type AppRouter, createRealtimeServer, issueToken } from '../server/index';
 
 const [events = 20_000, subscribers = 50] = process.argv.slice(2).map(Number);
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const secret = randomUUID() + randomUUID();
 const prefix = `bench:${randomUUID().slice(0, 8)}:`;
 const limits = { HISTORY_SIZE: events, RATE_LIMIT_PER_SECOND: 10_000, RATE_LIMIT_BURST: 10_000, MAX_CONNECTIONS_PER_USER: subscribers };
-const nodeA = createRealtimeServer({ jwtSecret: secret, port: 0, host: '127.0.0.1', redisUrl, redisKeyPrefix: prefix, logLevel: 'warn', limits });
-const nodeB = createRealtimeServer({ jwtSecret: secret, port: 0, host: '127.0.0.1', redisUrl, redisKeyPrefix: prefix, logLevel: 'warn', limits });
+const nodeA = createRealtimeServer({
+  jwtSecret: secret,
+  port: 0,
+  host: '127.0.0.1',
+  redisUrl,
+  redisKeyPrefix: prefix,
+  logLevel: 'warn',
+  limits,
+});
+const nodeB = createRealtimeServer({
+  jwtSecret: secret,
+  port: 0,
+  host: '127.0.0.1',
+  redisUrl,
+  redisKeyPrefix: prefix,
+  logLevel: 'warn',
+  limits,
+});
 await nodeA.listen();
 const b = await nodeB.listen();
 const token = await issueToken(secret, { sub: 'bench', investigations: ['*'] });
@@ -61,7 +77,9 @@ const t1 = performance.now();
 const publishRate = Math.round(events / ((published - t0) / 1000));
 const endToEnd = Math.round(events / ((t1 - t0) / 1000));
 const deliveries = Math.round((events * subscribers) / ((t1 - t0) / 1000));
-console.log(`redis engine, 2 nodes: ${events} events published on A at ${publishRate}/s; all reached ${subscribers} subscribers on B at ${endToEnd} events/s (${deliveries} deliveries/s)`);
+console.log(
+  `redis engine, 2 nodes: ${events} events published on A at ${publishRate}/s; all reached ${subscribers} subscribers on B at ${endToEnd} events/s (${deliveries} deliveries/s)`,
+);
 
 for (const ws of clients) ws.close();
 await nodeA.close();

@@ -8,14 +8,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { fullConfig, quickConfig, type BenchConfig } from './config';
+import { type BenchConfig, fullConfig, quickConfig } from './config';
 import { installCleanup, killAllChildren } from './orchestrator/children';
 import { peers as allPeers } from './peers';
 import { acceptanceChecks, acceptanceMarkdown } from './report/acceptance';
-import { summarize, type Measurement } from './report/figures';
+import { type Measurement, summarize } from './report/figures';
 import { machineInfo, machineMarkdown } from './report/machine';
 import { resultsTable } from './report/table';
-import { writeReport, type Report } from './report/write';
+import { type Report, writeReport } from './report/write';
 import { scenarios } from './scenarios/index';
 
 installCleanup();
@@ -32,20 +32,30 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log(`npm run bench [-- --quick] [--only ${scenarios.map((s) => s.name).join(',')}] [--peers ${allPeers.map((p) => p.name).join(',')}] [--repeats N] [--workers N]`);
+  console.log(
+    `npm run bench [-- --quick] [--only ${scenarios.map((s) => s.name).join(',')}] [--peers ${allPeers.map((p) => p.name).join(',')}] [--repeats N] [--workers N]`,
+  );
   process.exit(0);
 }
 
-const list = (v: string | undefined) => v?.split(',').map((x) => x.trim()).filter(Boolean);
+const list = (v: string | undefined) =>
+  v
+    ?.split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 const config: BenchConfig = { ...(values.quick ? quickConfig : fullConfig) };
 if (values.repeats) config.repeats = Number(values.repeats);
 if (values.workers) config.workers = Number(values.workers);
 if (!(config.repeats >= 1) || !(config.workers >= 1)) throw new Error('--repeats and --workers must be ≥ 1');
 
 const peerNames = list(values.peers);
-const peers = peerNames ? peerNames.map((n) => allPeers.find((p) => p.name === n) ?? fail(`unknown peer ${n}; known: ${allPeers.map((p) => p.name).join(', ')}`)) : allPeers.filter((p) => p.byDefault);
+const peers = peerNames
+  ? peerNames.map((n) => allPeers.find((p) => p.name === n) ?? fail(`unknown peer ${n}; known: ${allPeers.map((p) => p.name).join(', ')}`))
+  : allPeers.filter((p) => p.byDefault);
 const only = list(values.only);
-const chosen = only ? only.map((n) => scenarios.find((s) => s.name === n) ?? fail(`unknown scenario ${n}; known: ${scenarios.map((s) => s.name).join(', ')}`)) : scenarios;
+const chosen = only
+  ? only.map((n) => scenarios.find((s) => s.name === n) ?? fail(`unknown scenario ${n}; known: ${scenarios.map((s) => s.name).join(', ')}`))
+  : scenarios;
 
 function fail(message: string): never {
   console.error(message);
@@ -58,7 +68,9 @@ const measurements: Measurement[] = [];
 const secret = randomBytes(32).toString('hex');
 const log = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
 
-log(`benchmark: ${chosen.map((s) => s.name).join(', ')} × ${peers.map((p) => p.name).join(', ')}, ${config.repeats} repeat(s)${values.quick ? ' (quick)' : ''}`);
+log(
+  `benchmark: ${chosen.map((s) => s.name).join(', ')} × ${peers.map((p) => p.name).join(', ')}, ${config.repeats} repeat(s)${values.quick ? ' (quick)' : ''}`,
+);
 log(`machine: ${machineMarkdown(machine)}`);
 
 for (const scenario of chosen) {

@@ -5,13 +5,15 @@
  * last event id, an observable connection state, and per-topic event emitters.
  * Browser-safe: nothing here imports Node.js modules.
  */
-export { createRealtimeClient, type RealtimeClient, type RealtimeClientOptions } from './sdk/createRealtimeClient';
+
+export type { ConnectionType } from '../shared/health';
+export { type Backoff, type BackoffOptions, backoffCap, backoffDefaults, backoffDelay, resolveBackoff } from './sdk/backoff';
 export type { ConnectionState, ConnectionStatus, StateListener } from './sdk/connectionState';
-export type { Topic, TopicObserver, Unsubscribe } from './sdk/topicEmitter';
+export { createRealtimeClient, type RealtimeClient, type RealtimeClientOptions } from './sdk/createRealtimeClient';
+export { type Disconnect, decideReconnect, type ReconnectDecision } from './sdk/reconnectPolicy';
 export type { ResumeStorage } from './sdk/resumeStore';
+export type { Topic, TopicObserver, Unsubscribe } from './sdk/topicEmitter';
 export type { WebSocketClass } from './sdk/trackedWebSocket';
-export { backoffCap, backoffDefaults, backoffDelay, resolveBackoff, type Backoff, type BackoffOptions } from './sdk/backoff';
-export { decideReconnect, type Disconnect, type ReconnectDecision } from './sdk/reconnectPolicy';
 export type {
   AnalysisEvent,
   AnalysisItem,
@@ -26,4 +28,3 @@ export type {
   RealtimeClientError,
   RealtimeTRPCClient,
 } from './sdk/types';
-export type { ConnectionType } from '../shared/health';

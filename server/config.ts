@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { limitDefaults, type LimitName } from '../shared/limits';
+import { type LimitName, limitDefaults } from '../shared/limits';
 
 /**
  * The server's configuration, read from environment variables by `configFromEnv`
@@ -8,7 +8,7 @@ import { limitDefaults, type LimitName } from '../shared/limits';
  */
 const positiveInt = (name: LimitName) => z.coerce.number().int().positive().default(limitDefaults[name]);
 
-export const envSchema = z.object({
+const envSchema = z.object({
   NODE_ENV: z.string().optional(),
   PORT: z.coerce.number().int().min(0).max(65_535).default(8000),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -38,7 +38,7 @@ export const envSchema = z.object({
   WS_PERMESSAGE_DEFLATE: z.enum(['true', 'false', '1', '0']).default('false'),
 });
 
-export type EnvConfig = z.infer<typeof envSchema>;
+type EnvConfig = z.infer<typeof envSchema>;
 
 /** The resolved configuration the server runs with. */
 export interface RealtimeConfig {
@@ -91,7 +91,10 @@ export function resolveConfig(input: RealtimeConfigInput): RealtimeConfig {
  * the variable. Without JWT_SECRET outside production it returns `devMode: true`
  * and a generated secret; in production a missing secret is an error.
  */
-export function configFromEnv(env: NodeJS.ProcessEnv, generateSecret: () => string): {
+export function configFromEnv(
+  env: NodeJS.ProcessEnv,
+  generateSecret: () => string,
+): {
   config: RealtimeConfig;
   devMode: boolean;
 } {
@@ -108,9 +111,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv, generateSecret: () => stri
   if (!e.JWT_SECRET && production) {
     throw new ConfigError('Invalid configuration:\n  JWT_SECRET: required when NODE_ENV=production (at least 32 characters)');
   }
-  const limits = Object.fromEntries(
-    (Object.keys(limitDefaults) as LimitName[]).map((name) => [name, e[name]]),
-  ) as RealtimeConfig['limits'];
+  const limits = Object.fromEntries((Object.keys(limitDefaults) as LimitName[]).map((name) => [name, e[name]])) as RealtimeConfig['limits'];
   return {
     devMode: !e.JWT_SECRET,
     config: {

@@ -1,5 +1,5 @@
 import { TRPCError } from '@trpc/server';
-import { errorReasons, type ErrorReason } from '../shared/errors';
+import { type ErrorReason, errorReasons } from '../shared/errors';
 
 /**
  * The error a procedure throws on purpose. The `reason` travels to the client in

@@ -10,23 +10,23 @@ import { createRedisEngine } from './bus/redisEngine';
 import { createBuiltinAgent } from './chat/builtinAgent';
 import type { ChatAgent } from './chat/chatAgent';
 import { createChatService } from './chat/chatService';
-import { resolveConfig, type RealtimeConfigInput } from './config';
+import { type RealtimeConfigInput, resolveConfig } from './config';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics } from './observability/metrics';
 import { createPublishers } from './publish/publishers';
 import { connectRedis } from './redis/connect';
-import { ConnectionRegistry } from './transport/connectionRegistry';
 import { createStores } from './stores';
+import { ConnectionRegistry } from './transport/connectionRegistry';
 import type { DashboardOptions } from './transport/dashboardStatic';
 import { createHttpServer } from './transport/httpTransport';
 import { attachWsTransport } from './transport/wsTransport';
 
-export type { AppRouter } from './routers';
+export { issueToken, type TokenClaims } from './auth/issueToken';
+export type { EventEngine } from './bus/engine';
 export type { ChatAgent, ChatRequest } from './chat/chatAgent';
 export type { InvestigationSnapshot } from './chat/investigationSnapshot';
-export type { EventEngine } from './bus/engine';
 export type { RealtimeConfig, RealtimeConfigInput } from './config';
-export { issueToken, type TokenClaims } from './auth/issueToken';
+export type { AppRouter } from './routers';
 export type { DashboardOptions } from './transport/dashboardStatic';
 
 export interface RealtimeServerOptions extends RealtimeConfigInput {

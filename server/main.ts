@@ -8,7 +8,7 @@ import { createRealtimeServer } from './index';
  * mode (no JWT_SECRET, NODE_ENV not production) prints ready-made tokens.
  */
 async function main() {
-  let loaded;
+  let loaded: ReturnType<typeof configFromEnv>;
   try {
     loaded = configFromEnv(process.env, () => randomBytes(32).toString('base64url'));
   } catch (error) {

@@ -1,16 +1,16 @@
 import { RedisChatSessionStore } from './chat/redisSessionStore';
-import { MemoryChatSessionStore, type ChatSessionStore } from './chat/sessionStore';
+import { type ChatSessionStore, MemoryChatSessionStore } from './chat/sessionStore';
 import type { RealtimeConfig } from './config';
 import { MemoryConnectionCounter, type UserConnectionCounter } from './limits/connectionCounter';
-import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from './limits/messageRateLimiter';
+import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from './limits/messageRateLimiter';
 import { RedisConnectionCounter } from './limits/redisConnectionCounter';
-import { MemoryKnownUsers, type KnownUsers } from './notifications/knownUsers';
+import { type KnownUsers, MemoryKnownUsers } from './notifications/knownUsers';
 import { RedisKnownUsers } from './notifications/redisKnownUsers';
 import type { Logger } from './observability/logger';
 import type { RedisClients } from './redis/connect';
 
 /** Users remembered for broadcasts; past this the least recently seen are dropped. */
-export const MAX_KNOWN_USERS = 100_000;
+const MAX_KNOWN_USERS = 100_000;
 
 export interface StoresOptions {
   limits: RealtimeConfig['limits'];

@@ -21,6 +21,4 @@ export type CloseCodeName = keyof typeof CloseCode;
 export type CloseCodeValue = (typeof CloseCode)[CloseCodeName];
 
 /** Close codes after which reconnecting (and resuming) is the right move. */
-export const reconnectableCloseCodes: ReadonlySet<number> = new Set([
-  1001, 1006, 1012, CloseCode.SLOW_CONSUMER,
-]);
+export const reconnectableCloseCodes: ReadonlySet<number> = new Set([1001, 1006, 1012, CloseCode.SLOW_CONSUMER]);

@@ -21,7 +21,8 @@ export const errorReasons = {
   websocket_required: { code: 'BAD_REQUEST', message: 'subscriptions are served over the WebSocket endpoint /api/v1/ws' },
   engine_unavailable: {
     code: 'SERVICE_UNAVAILABLE',
-    message: 'the event store did not confirm this request (for a publish: the event may still have been stored if the store went away mid-call)',
+    message:
+      'the event store did not confirm this request (for a publish: the event may still have been stored if the store went away mid-call)',
   },
   server_closing: { code: 'SERVICE_UNAVAILABLE', message: 'the server is shutting down' },
   store_unavailable: { code: 'SERVICE_UNAVAILABLE', message: 'the shared state (Redis) is unavailable; try again' },

@@ -5,11 +5,9 @@ import { z } from 'zod';
  * every engine, so a client never has to know which engine produced them. They
  * increase within a topic; `0-0` means "before the first event".
  */
-export const eventIdSchema = z
-  .string()
-  .regex(/^\d{1,15}-\d{1,15}$/, 'must be an event id received from this API (`<ms>-<seq>`)');
+export const eventIdSchema = z.string().regex(/^\d{1,15}-\d{1,15}$/, 'must be an event id received from this API (`<ms>-<seq>`)');
 
 export type EventId = z.infer<typeof eventIdSchema>;
 
 // The ordering lives apart so zod-free code (the browser client) can import it alone.
-export { ORIGIN_EVENT_ID, compareEventIds, parseEventId } from './eventIdOrder';
+export { compareEventIds, ORIGIN_EVENT_ID, parseEventId } from './eventIdOrder';

@@ -1,12 +1,6 @@
 import { z } from 'zod';
+import { analysisUpdateFields, anomalyFields, chatRoleSchema, investigationUpdateFields, notificationFields } from './fields';
 import { analysisIdSchema, investigationIdSchema, sessionIdSchema, userIdSchema } from './ids';
-import {
-  analysisUpdateFields,
-  anomalyFields,
-  chatRoleSchema,
-  investigationUpdateFields,
-  notificationFields,
-} from './fields';
 
 /**
  * Every event has the envelope `{ id, type, timestamp, data }`; the `type`
@@ -104,6 +98,4 @@ export type ChatEvent = EventOfType<
 export type NotificationEvent = EventOfType<'notification' | 'resync_required'>;
 
 /** An event before the engine gave it an id and a timestamp. */
-export type EventDraft<E extends RealtimeEvent = RealtimeEvent> = E extends RealtimeEvent
-  ? Pick<E, 'type' | 'data'>
-  : never;
+export type EventDraft<E extends RealtimeEvent = RealtimeEvent> = E extends RealtimeEvent ? Pick<E, 'type' | 'data'> : never;

@@ -1,12 +1,7 @@
 import { z } from 'zod';
 import { eventIdSchema } from './eventId';
+import { analysisUpdateFields, anomalyFields, investigationUpdateFields, notificationFields } from './fields';
 import { analysisIdSchema, investigationIdSchema, sessionIdSchema, userIdSchema } from './ids';
-import {
-  analysisUpdateFields,
-  anomalyFields,
-  investigationUpdateFields,
-  notificationFields,
-} from './fields';
 import { inputBounds } from './limits';
 
 /**
@@ -26,20 +21,36 @@ const analysisId = { analysisId: analysisIdSchema };
 
 const oneOf = (values: readonly string[]) => ({ error: `must be one of ${values.join(', ')}` });
 
-export const notifyInvestigationUpdateInput = z.discriminatedUnion('updateType', [
-  z.strictObject({ ...investigationId, updateType: z.literal('status'), data: z.strictObject(investigationUpdateFields.status) }),
-  z.strictObject({ ...investigationId, updateType: z.literal('progress'), data: z.strictObject(investigationUpdateFields.progress) }),
-  z.strictObject({ ...investigationId, updateType: z.literal('agent_finding'), data: z.strictObject(investigationUpdateFields.agent_finding) }),
-  z.strictObject({ ...investigationId, updateType: z.literal('report_status'), data: z.strictObject(investigationUpdateFields.report_status) }),
-], oneOf(Object.keys(investigationUpdateFields)));
+export const notifyInvestigationUpdateInput = z.discriminatedUnion(
+  'updateType',
+  [
+    z.strictObject({ ...investigationId, updateType: z.literal('status'), data: z.strictObject(investigationUpdateFields.status) }),
+    z.strictObject({ ...investigationId, updateType: z.literal('progress'), data: z.strictObject(investigationUpdateFields.progress) }),
+    z.strictObject({
+      ...investigationId,
+      updateType: z.literal('agent_finding'),
+      data: z.strictObject(investigationUpdateFields.agent_finding),
+    }),
+    z.strictObject({
+      ...investigationId,
+      updateType: z.literal('report_status'),
+      data: z.strictObject(investigationUpdateFields.report_status),
+    }),
+  ],
+  oneOf(Object.keys(investigationUpdateFields)),
+);
 
 export const notifyAnomalyInput = z.strictObject({ ...investigationId, anomaly: z.strictObject(anomalyFields) });
 
-export const notifyAnalysisUpdateInput = z.discriminatedUnion('updateType', [
-  z.strictObject({ ...analysisId, updateType: z.literal('status'), data: z.strictObject(analysisUpdateFields.status) }),
-  z.strictObject({ ...analysisId, updateType: z.literal('partial_result'), data: z.strictObject(analysisUpdateFields.partial_result) }),
-  z.strictObject({ ...analysisId, updateType: z.literal('error'), data: z.strictObject(analysisUpdateFields.error) }),
-], oneOf(Object.keys(analysisUpdateFields)));
+export const notifyAnalysisUpdateInput = z.discriminatedUnion(
+  'updateType',
+  [
+    z.strictObject({ ...analysisId, updateType: z.literal('status'), data: z.strictObject(analysisUpdateFields.status) }),
+    z.strictObject({ ...analysisId, updateType: z.literal('partial_result'), data: z.strictObject(analysisUpdateFields.partial_result) }),
+    z.strictObject({ ...analysisId, updateType: z.literal('error'), data: z.strictObject(analysisUpdateFields.error) }),
+  ],
+  oneOf(Object.keys(analysisUpdateFields)),
+);
 
 export const chatSendInput = z.strictObject({
   sessionId: sessionIdSchema,
@@ -48,13 +59,16 @@ export const chatSendInput = z.strictObject({
 export const chatTypingInput = z.strictObject({ sessionId: sessionIdSchema, isTyping: z.boolean() });
 export const chatWatchInput = z.strictObject({ sessionId: sessionIdSchema, investigationId: investigationIdSchema });
 
-export const sendNotificationInput = z.union([
-  z.strictObject({
-    userIds: z.array(userIdSchema).min(1).max(inputBounds.userIdsPerNotification),
-    ...notificationFields,
-  }),
-  z.strictObject({ broadcast: z.literal(true), ...notificationFields }),
-], { error: 'give either userIds (1 to 1000 user ids) or broadcast: true, with title, body and level' });
+export const sendNotificationInput = z.union(
+  [
+    z.strictObject({
+      userIds: z.array(userIdSchema).min(1).max(inputBounds.userIdsPerNotification),
+      ...notificationFields,
+    }),
+    z.strictObject({ broadcast: z.literal(true), ...notificationFields }),
+  ],
+  { error: 'give either userIds (1 to 1000 user ids) or broadcast: true, with title, body and level' },
+);
 
 export type NotifyInvestigationUpdateInput = z.infer<typeof notifyInvestigationUpdateInput>;
 export type NotifyAnomalyInput = z.infer<typeof notifyAnomalyInput>;

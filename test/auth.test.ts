@@ -1,10 +1,10 @@
 import type { TRPCClient } from '@trpc/client';
 import { SignJWT } from 'jose';
 import { describe, expect, test } from 'vitest';
-import { issueToken, type AppRouter } from '../server/index';
+import { type AppRouter, issueToken } from '../server/index';
 import { CloseCode } from '../shared/closeCodes';
 import type { ErrorReason } from '../shared/errors';
-import { collect, type AnalysisItem, type ChatItem, type InvestigationItem, type NotificationItem } from './support/collect';
+import { type AnalysisItem, type ChatItem, collect, type InvestigationItem, type NotificationItem } from './support/collect';
 import { expectRefused, refusalOf, rejectionOf } from './support/errors';
 import { errorOf, RawWs } from './support/rawWs';
 import { startServer, TEST_SECRET, type TestServer } from './support/server';
@@ -122,7 +122,14 @@ describe('a bad token closes the connection with 4001 and leaves nothing behind'
   // so it knows to fix its token rather than retry blindly.
   test.each([
     { name: 'not JSON', frame: '{"method":"connectionParams",' },
-    { name: 'a request instead of connectionParams', frame: JSON.stringify({ id: 1, method: 'subscription', params: { path: 'investigation.onUpdate', input: { investigationId: 'inv-1' } } }) },
+    {
+      name: 'a request instead of connectionParams',
+      frame: JSON.stringify({
+        id: 1,
+        method: 'subscription',
+        params: { path: 'investigation.onUpdate', input: { investigationId: 'inv-1' } },
+      }),
+    },
     { name: 'a token that is not a string', frame: JSON.stringify({ method: 'connectionParams', data: { token: 42 } }) },
   ])('a malformed connectionParams frame ($name) closes with 4001', async ({ frame }) => {
     await using srv = await startServer();
@@ -141,7 +148,11 @@ describe('a bad token closes the connection with 4001 and leaves nothing behind'
 
     await using silent = await RawWs.open(`${srv.address.wsUrl}?connectionParams=1`);
     expect(await silent.closed).toEqual({ code: CloseCode.UNAUTHORIZED, reason: 'auth_timeout' });
-    await waitFor(() => srv.server.stats(), (s) => s.connections === 1 && s.users === 1, 'only the authenticated connection left');
+    await waitFor(
+      () => srv.server.stats(),
+      (s) => s.connections === 1 && s.users === 1,
+      'only the authenticated connection left',
+    );
 
     expect(good.isOpen).toBe(true);
     await srv.server.notifyInvestigationUpdate(progress('inv-1', 5));
@@ -239,10 +250,15 @@ describe('authorization of subscriptions', () => {
 
 describe('publishing needs the service role', () => {
   const publishCalls: Record<string, (c: Client) => Promise<unknown>> = {
-    'investigation.notifyUpdate': (c) => c.investigation.notifyUpdate.mutate({ investigationId: 'inv-1', updateType: 'status', data: { status: 'running' } }),
+    'investigation.notifyUpdate': (c) =>
+      c.investigation.notifyUpdate.mutate({ investigationId: 'inv-1', updateType: 'status', data: { status: 'running' } }),
     'investigation.notifyAnomaly': (c) =>
-      c.investigation.notifyAnomaly.mutate({ investigationId: 'inv-1', anomaly: { severity: 'high', description: 'overpriced', contractId: 'ct-1', confidence: 0.9 } }),
-    'analysis.notifyUpdate': (c) => c.analysis.notifyUpdate.mutate({ analysisId: 'an-1', updateType: 'status', data: { status: 'running' } }),
+      c.investigation.notifyAnomaly.mutate({
+        investigationId: 'inv-1',
+        anomaly: { severity: 'high', description: 'overpriced', contractId: 'ct-1', confidence: 0.9 },
+      }),
+    'analysis.notifyUpdate': (c) =>
+      c.analysis.notifyUpdate.mutate({ analysisId: 'an-1', updateType: 'status', data: { status: 'running' } }),
     'notification.send': (c) => c.notification.send.mutate({ userIds: ['u1'], title: 'hello', body: 'world', level: 'info' }),
   };
 
@@ -259,7 +275,10 @@ describe('publishing needs the service role', () => {
       const notes = collect<NotificationItem>((h) => watcher.notification.onNotification.subscribe(undefined, h));
       await Promise.all([inv.started, an.started, notes.started]);
 
-      for (const claims of [{ sub: 'u1', investigations: ['*'], analyses: ['*'] }, { sub: 'root', roles: ['admin'] }]) {
+      for (const claims of [
+        { sub: 'u1', investigations: ['*'], analyses: ['*'] },
+        { sub: 'root', roles: ['admin'] },
+      ]) {
         const client = await clientFor(claims);
         for (const [name, call] of Object.entries(publishCalls)) {
           const { code, reason } = await rejectionOf(() => call(client));
@@ -284,8 +303,16 @@ describe('HTTP authentication', () => {
   test('without a token: UNAUTHORIZED (token_missing)', async () => {
     await using srv = await startServer();
     const anonymous = srv.httpClient();
-    expectRefused(await rejectionOf(() => anonymous.investigation.notifyUpdate.mutate(progress('inv-1', 1))), 'UNAUTHORIZED', 'token_missing');
-    expectRefused(await rejectionOf(() => anonymous.chat.typing.mutate({ sessionId: 's-1', isTyping: true })), 'UNAUTHORIZED', 'token_missing');
+    expectRefused(
+      await rejectionOf(() => anonymous.investigation.notifyUpdate.mutate(progress('inv-1', 1))),
+      'UNAUTHORIZED',
+      'token_missing',
+    );
+    expectRefused(
+      await rejectionOf(() => anonymous.chat.typing.mutate({ sessionId: 's-1', isTyping: true })),
+      'UNAUTHORIZED',
+      'token_missing',
+    );
   });
 
   test('with a bad token: UNAUTHORIZED', async () => {

@@ -5,16 +5,16 @@ import { Redis } from 'ioredis';
 import superjson from 'superjson';
 import { expect, test } from 'vitest';
 import WebSocket from 'ws';
-import { compareEventIds } from '../shared/eventId';
-import type { RealtimeEvent } from '../shared/events';
-import type { Health } from '../shared/health';
 import { issueToken } from '../server/auth/issueToken';
 import { ApiError } from '../server/errors';
 import type { AppRouter } from '../server/index';
-import { collect, type Collector, type InvestigationItem, type NotificationItem } from './support/collect';
+import { compareEventIds } from '../shared/eventId';
+import type { RealtimeEvent } from '../shared/events';
+import type { Health } from '../shared/health';
+import { type Collector, collect, type InvestigationItem, type NotificationItem } from './support/collect';
 import { expectRefused, refusalOf } from './support/errors';
 import { postMutation, startNodeProcess } from './support/nodeProcess';
-import { REDIS_URL, describeWithRedis, startOwnRedis, uniquePrefix } from './support/redis';
+import { describeWithRedis, REDIS_URL, startOwnRedis, uniquePrefix } from './support/redis';
 import { startServer, type TestServer } from './support/server';
 import { WAIT_MS, waitFor } from './support/wait';
 
@@ -83,7 +83,14 @@ function inProcess(via: string, topic: Attempt['topic'], call: (seq: number) => 
   };
 }
 
-function overHttp(via: string, topic: Attempt['topic'], httpUrl: string, token: string, procedure: string, input: (seq: number) => unknown): Via {
+function overHttp(
+  via: string,
+  topic: Attempt['topic'],
+  httpUrl: string,
+  token: string,
+  procedure: string,
+  input: (seq: number) => unknown,
+): Via {
   return {
     via,
     topic,
@@ -108,11 +115,15 @@ function checkDelivery(name: string, received: readonly { id: string; data: Real
   const erroredSeqs = new Set(attempts.filter((a) => a.error).map((a) => a.seq));
   const ids = received.map((item) => item.id);
   for (let i = 1; i < ids.length; i++) {
-    if (!(compareEventIds(ids[i - 1]!, ids[i]!) < 0)) throw new Error(`${name}: ids not strictly increasing at ${i}: ${ids[i - 1]} then ${ids[i]}`);
+    if (!(compareEventIds(ids[i - 1]!, ids[i]!) < 0))
+      throw new Error(`${name}: ids not strictly increasing at ${i}: ${ids[i - 1]} then ${ids[i]}`);
   }
   const receivedIds = new Set(ids);
   const missing = accepted.filter((a) => !receivedIds.has(a.id!));
-  expect(missing.map((a) => `${a.seq} ${a.id} via ${a.via}`), `${name}: accepted events that never arrived`).toEqual([]);
+  expect(
+    missing.map((a) => `${a.seq} ${a.id} via ${a.via}`),
+    `${name}: accepted events that never arrived`,
+  ).toEqual([]);
   const extras: { seq: number | null; id: string }[] = [];
   for (const item of received) {
     const seq = seqOf(item.data);
@@ -182,12 +193,20 @@ describeWithRedis('faults: Redis going away, a node killed', () => {
     const count = (pred: (a: Attempt) => boolean) => () => attempts.filter(pred).length;
 
     try {
-      await waitFor(count((x) => x.id !== undefined), (n) => n >= 30, '30 accepted publishes before the outage');
+      await waitFor(
+        count((x) => x.id !== undefined),
+        (n) => n >= 30,
+        '30 accepted publishes before the outage',
+      );
       await onA.until((items) => items.length >= 10, 'events on A before the outage');
 
       await own.stop();
       for (const node of [a, b]) {
-        await waitFor(() => healthOf(node.address.httpUrl), (h) => h.status === 503, 'health to turn degraded');
+        await waitFor(
+          () => healthOf(node.address.httpUrl),
+          (h) => h.status === 503,
+          'health to turn degraded',
+        );
       }
       phase = 'outage';
       const inOutage = (x: Attempt) => x.startedIn === 'outage' && x.endedIn === 'outage';
@@ -206,7 +225,11 @@ describeWithRedis('faults: Redis going away, a node killed', () => {
       expect(duringOutage.filter((x) => x.id !== undefined)).toEqual([]);
       for (const x of duringOutage) {
         if (x.error!.inProcess) {
-          expect(x.error, `${x.via} #${x.seq}`).toMatchObject({ isTrpcError: true, code: 'SERVICE_UNAVAILABLE', reason: 'engine_unavailable' });
+          expect(x.error, `${x.via} #${x.seq}`).toMatchObject({
+            isTrpcError: true,
+            code: 'SERVICE_UNAVAILABLE',
+            reason: 'engine_unavailable',
+          });
         } else {
           expect(x.error, `${x.via} #${x.seq}`).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE', reason: 'engine_unavailable' });
         }
@@ -223,7 +246,11 @@ describeWithRedis('faults: Redis going away, a node killed', () => {
       phase = 'restarting';
       await own.start();
       for (const node of [a, b]) {
-        await waitFor(() => healthOf(node.address.httpUrl), (h) => h.status === 200 && h.body.status === 'ok', 'health to be ok again');
+        await waitFor(
+          () => healthOf(node.address.httpUrl),
+          (h) => h.status === 200 && h.body.status === 'ok',
+          'health to be ok again',
+        );
       }
       phase = 'after';
       const afterRestart = (x: Attempt) => x.startedIn === 'after' && x.id !== undefined;
@@ -274,7 +301,11 @@ describeWithRedis('faults: Redis going away, a node killed', () => {
     // A live subscription, so the node has a channel to leave while Redis cannot hear it.
     await investigationSubscriber(a, 'watcher-a', closes);
     await own.stop();
-    await waitFor(() => healthOf(a.address.httpUrl), (h) => h.status === 503, 'health to turn degraded');
+    await waitFor(
+      () => healthOf(a.address.httpUrl),
+      (h) => h.status === 503,
+      'health to turn degraded',
+    );
 
     const stopped = a.server.close().then(() => 'stopped');
     const bound = delay(WAIT_MS, 'still stopping', { ref: false });
@@ -297,7 +328,8 @@ describeWithRedis('faults: Redis going away, a node killed', () => {
     const inbox = await notificationSubscriber(b, closes);
 
     const ids: string[] = [];
-    const publish = async (node: TestServer, seq: number) => ids.push((await node.server.notifyInvestigationUpdate(progressUpdate(seq))).id);
+    const publish = async (node: TestServer, seq: number) =>
+      ids.push((await node.server.notifyInvestigationUpdate(progressUpdate(seq))).id);
     for (let seq = 0; seq < 10; seq++) await publish(seq % 2 === 0 ? a : b, seq);
     await onA.take(10);
     await onB.take(10);
@@ -366,12 +398,24 @@ describeWithRedis('faults: Redis going away, a node killed', () => {
       await a.kill();
       const atKill = accepted.length;
       // Published while the client has no node: they must come from the stream when it resumes.
-      await waitFor(() => accepted.length, (n) => n >= atKill + 20, '20 publishes while node A is dead');
+      await waitFor(
+        () => accepted.length,
+        (n) => n >= atKill + 20,
+        '20 publishes while node A is dead',
+      );
       expect(opens).toBe(1);
       currentUrl = b.wsUrl;
-      await waitFor(() => opens, (n) => n === 2, 'the client to reconnect, to node B');
+      await waitFor(
+        () => opens,
+        (n) => n === 2,
+        'the client to reconnect, to node B',
+      );
       const atReconnect = accepted.length;
-      await waitFor(() => accepted.length, (n) => n >= atReconnect + 20, '20 publishes after the client reconnected');
+      await waitFor(
+        () => accepted.length,
+        (n) => n >= atReconnect + 20,
+        '20 publishes after the client reconnected',
+      );
       running = false;
       await publishing;
 

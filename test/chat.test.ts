@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import type { ChatAgent, ChatRequest } from '../server/index';
 import type { EventOfType } from '../shared/events';
-import { collect, type ChatItem, type Collector } from './support/collect';
+import { type ChatItem, type Collector, collect } from './support/collect';
 import { rejectionOf } from './support/errors';
 import { startServer, type TestServer } from './support/server';
 
@@ -32,7 +32,11 @@ async function ask(client: Client, chat: Collector<ChatItem>, sessionId: string,
 
 async function seedInvestigation(srv: TestServer, investigationId: string) {
   await srv.server.notifyInvestigationUpdate({ investigationId, updateType: 'status', data: { status: 'running' } });
-  await srv.server.notifyInvestigationUpdate({ investigationId, updateType: 'progress', data: { progress: 40, stage: 'fetching contracts' } });
+  await srv.server.notifyInvestigationUpdate({
+    investigationId,
+    updateType: 'progress',
+    data: { progress: 40, stage: 'fetching contracts' },
+  });
   await srv.server.notifyAnomalyDetected({
     investigationId,
     anomaly: { severity: 'medium', description: 'late delivery penalties waived', contractId: 'CT-2', confidence: 0.6 },
@@ -185,7 +189,11 @@ test('events of watched investigations (only those) reach chat.onEvent', async (
 
   // inv-B is not watched: had it leaked into the session it would arrive first.
   await srv.server.notifyInvestigationUpdate({ investigationId: 'inv-B', updateType: 'status', data: { status: 'failed' } });
-  await srv.server.notifyInvestigationUpdate({ investigationId: 'inv-A', updateType: 'progress', data: { progress: 40, stage: 'scoring' } });
+  await srv.server.notifyInvestigationUpdate({
+    investigationId: 'inv-A',
+    updateType: 'progress',
+    data: { progress: 40, stage: 'scoring' },
+  });
   await srv.server.notifyAnomalyDetected({
     investigationId: 'inv-A',
     anomaly: { severity: 'high', description: 'split purchase under the bidding threshold', contractId: 'CT-3', confidence: 0.8 },
@@ -199,7 +207,13 @@ test('events of watched investigations (only those) reach chat.onEvent', async (
   expect(update!.data.timestamp).toBeInstanceOf(Date);
   expect(anomaly!.data).toMatchObject({
     type: 'anomaly_detected',
-    data: { investigationId: 'inv-A', severity: 'high', description: 'split purchase under the bidding threshold', contractId: 'CT-3', confidence: 0.8 },
+    data: {
+      investigationId: 'inv-A',
+      severity: 'high',
+      description: 'split purchase under the bidding threshold',
+      contractId: 'CT-3',
+      confidence: 0.8,
+    },
   });
 
   // Watching needs the same grant as subscribing to the investigation.

@@ -47,7 +47,11 @@ describe('permessage-deflate (WS_PERMESSAGE_DEFLATE)', () => {
     await using raw = await RawWs.open(`${srv.address.wsUrl}?token=${token}`, { perMessageDeflate: false });
     raw.request(1, 'subscription', 'investigation.onUpdate', { investigationId: 'inv-z' });
     await raw.frame((f) => f.id === 1 && f.result?.type === 'started', 'started');
-    await srv.server.notifyInvestigationUpdate({ investigationId: 'inv-z', updateType: 'agent_finding', data: { agent: 'auditor', finding } });
+    await srv.server.notifyInvestigationUpdate({
+      investigationId: 'inv-z',
+      updateType: 'agent_finding',
+      data: { agent: 'auditor', finding },
+    });
     const [event] = await raw.waitForEvents(1, 1);
     expect(raw.ws.extensions).toBe('');
     expect(event!.data).toMatchObject({ finding });

@@ -5,10 +5,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { issueToken } from '../server/index';
 import { startMain } from './support/process';
-import { TEST_SECRET, startServer } from './support/server';
+import { startServer, TEST_SECRET } from './support/server';
 
 /** A GET with the path sent as is (fetch would normalize `..` away before it leaves). */
-function rawGet(url: string, path: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+function rawGet(
+  url: string,
+  path: string,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request({ hostname, port, path, method: 'GET' }, (res) => {
@@ -33,7 +36,10 @@ describe('serving the dashboard at /', () => {
     dist = join(base, 'dist');
     await mkdir(join(dist, 'assets'), { recursive: true });
     await writeFile(join(base, 'secret.txt'), 'top secret');
-    await writeFile(join(dist, 'index.html'), '<!doctype html><title>dashboard</title><script type="module" src="/assets/app-1a2b.js"></script>');
+    await writeFile(
+      join(dist, 'index.html'),
+      '<!doctype html><title>dashboard</title><script type="module" src="/assets/app-1a2b.js"></script>',
+    );
     await writeFile(join(dist, 'assets', 'app-1a2b.js'), 'console.log("dashboard")');
   });
 
@@ -71,7 +77,14 @@ describe('serving the dashboard at /', () => {
 
   test('no path leaves the build folder', async () => {
     await using srv = await startServer({ serveDashboard: true, dashboard: { dir: dist } });
-    for (const path of ['/../secret.txt', '/assets/../../secret.txt', '/%2e%2e/secret.txt', '/..%2fsecret.txt', '/assets%2f..%2f..%2fsecret.txt', '/%00index.html']) {
+    for (const path of [
+      '/../secret.txt',
+      '/assets/../../secret.txt',
+      '/%2e%2e/secret.txt',
+      '/..%2fsecret.txt',
+      '/assets%2f..%2f..%2fsecret.txt',
+      '/%00index.html',
+    ]) {
       const res = await rawGet(srv.address.httpUrl, path);
       expect(res.status, path).toBe(404);
       expect(res.body, path).not.toContain('top secret');
@@ -98,7 +111,9 @@ describe('serving the dashboard at /', () => {
     await using dev = await startServer({ serveDashboard: true, dashboard: { dir: dist, devToken } });
     const body = (await (await fetch(`${dev.address.httpUrl}/dashboard-config.json`)).json()) as { devToken: string };
     // A token this server accepts.
-    const health = await fetch(`${dev.address.httpUrl}/api/v1/trpc/system.health`, { headers: { authorization: `Bearer ${body.devToken}` } });
+    const health = await fetch(`${dev.address.httpUrl}/api/v1/trpc/system.health`, {
+      headers: { authorization: `Bearer ${body.devToken}` },
+    });
     expect(health.status).toBe(200);
   });
 
@@ -108,7 +123,13 @@ describe('serving the dashboard at /', () => {
     const devConfig = (await (await fetch(`${devUrl}/dashboard-config.json`)).json()) as { devToken: string | null };
     expect(devConfig.devToken).toMatch(/^eyJ/);
 
-    await using prodProc = startMain({ PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', JWT_SECRET: TEST_SECRET, SERVE_DASHBOARD: 'true' });
+    await using prodProc = startMain({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      NODE_ENV: 'production',
+      JWT_SECRET: TEST_SECRET,
+      SERVE_DASHBOARD: 'true',
+    });
     const [, prodUrl] = await prodProc.waitForOutput(/Dashboard\s+(http:\/\/\S+)\//);
     expect(await (await fetch(`${prodUrl}/dashboard-config.json`)).json()).toEqual({ devToken: null });
 

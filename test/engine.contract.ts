@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { EventEngine, Retention } from '../server/bus/engine';
-import { ORIGIN_EVENT_ID, compareEventIds, eventIdSchema } from '../shared/eventId';
+import { compareEventIds, eventIdSchema, ORIGIN_EVENT_ID } from '../shared/eventId';
 import type { EventDraft, RealtimeEvent } from '../shared/events';
 
 /**
@@ -114,8 +114,20 @@ export function describeEngineContract(
       test('a topic never written: 0-0 is found and empty, any other id is not found', async () => {
         const e = await engine();
         const t = topic();
-        expect(await e.readAfter(t, ORIGIN_EVENT_ID)).toEqual({ found: true, events: [], headId: null, originId: null, trimmedThrough: null });
-        expect(await e.readAfter(t, '1700000000000-0')).toMatchObject({ found: false, events: [], headId: null, originId: null, trimmedThrough: null });
+        expect(await e.readAfter(t, ORIGIN_EVENT_ID)).toEqual({
+          found: true,
+          events: [],
+          headId: null,
+          originId: null,
+          trimmedThrough: null,
+        });
+        expect(await e.readAfter(t, '1700000000000-0')).toMatchObject({
+          found: false,
+          events: [],
+          headId: null,
+          originId: null,
+          trimmedThrough: null,
+        });
       });
 
       test('0-0 returns everything, equal to what was published (Date included), found while nothing was trimmed', async () => {
@@ -177,7 +189,7 @@ export function describeEngineContract(
         expect(await e.readAfter(t, events[15]!.id)).toMatchObject({ found: true, events: kept.slice(1) });
       });
 
-      test('an id before the topic\'s first event or after its head (another life of the topic) is not found', async () => {
+      test("an id before the topic's first event or after its head (another life of the topic) is not found", async () => {
         const e = await engine();
         const t = topic();
         const events = await publishMany(e, t, 3);
@@ -203,9 +215,21 @@ export function describeEngineContract(
         // The topic goes on after its ids, never reusing one, and 0-0 still knows something was lost.
         const [next] = await publishMany(e, t, 1, keep, 3);
         expectIncreasing([events[2]!.id, next!.id]);
-        expect(await e.readAfter(t, ORIGIN_EVENT_ID)).toEqual({ found: false, events: [next], headId: next!.id, originId: events[0]!.id, trimmedThrough: events[2]!.id });
+        expect(await e.readAfter(t, ORIGIN_EVENT_ID)).toEqual({
+          found: false,
+          events: [next],
+          headId: next!.id,
+          originId: events[0]!.id,
+          trimmedThrough: events[2]!.id,
+        });
         // The old head was trimmed last: resuming from it misses nothing.
-        expect(await e.readAfter(t, events[2]!.id)).toEqual({ found: true, events: [next], headId: next!.id, originId: events[0]!.id, trimmedThrough: events[2]!.id });
+        expect(await e.readAfter(t, events[2]!.id)).toEqual({
+          found: true,
+          events: [next],
+          headId: next!.id,
+          originId: events[0]!.id,
+          trimmedThrough: events[2]!.id,
+        });
       });
 
       test('the head id counts as found even when every event expired: nothing was missed', async () => {
@@ -213,7 +237,11 @@ export function describeEngineContract(
         const t = topic();
         const events = await publishMany(e, t, 3, { maxEvents: 100, ttlMs: 1 });
         const head = events[2]!.id;
-        await eventually(() => e.readAfter(t, ORIGIN_EVENT_ID), (r) => r.events.length === 0, 'the events to expire');
+        await eventually(
+          () => e.readAfter(t, ORIGIN_EVENT_ID),
+          (r) => r.events.length === 0,
+          'the events to expire',
+        );
         const read = await e.readAfter(t, head);
         expect(read).toEqual({ found: true, events: [], headId: head, originId: events[0]!.id, trimmedThrough: head });
         expect((await e.readAfter(t, events[1]!.id)).found).toBe(false);
@@ -233,7 +261,11 @@ export function describeEngineContract(
 
         await e.publish(other, draft(999), keep);
         const published = await Promise.all(Array.from({ length: 200 }, (_, i) => e.publish(t, draft(i), keep)));
-        await eventually(async () => got.length, (n) => n >= 200, '200 live events');
+        await eventually(
+          async () => got.length,
+          (n) => n >= 200,
+          '200 live events',
+        );
         expect(got).toEqual(published);
         feed.close();
       });
@@ -251,13 +283,21 @@ export function describeEngineContract(
         const second = e.subscribe(t, (ev) => kept.push(ev));
         await Promise.all([first.ready, second.ready]);
         const one = await e.publish(t, draft(1), keep);
-        await eventually(async () => stopped.length + kept.length, (n) => n === 2, 'both listeners');
+        await eventually(
+          async () => stopped.length + kept.length,
+          (n) => n === 2,
+          'both listeners',
+        );
 
         first.close();
         first.close(); // idempotent
         const two = await e.publish(t, draft(2), keep);
         // The listener still subscribed is the barrier: once it has the event, the stopped one would have too.
-        await eventually(async () => kept.length, (n) => n === 2, 'the remaining listener');
+        await eventually(
+          async () => kept.length,
+          (n) => n === 2,
+          'the remaining listener',
+        );
         expect(kept).toEqual([one, two]);
         expect(stopped).toEqual([one]);
 
@@ -307,7 +347,9 @@ export function describeEngineContract(
         await e.setCursor(key, '1700000000005-10', 60_000);
         expect(await e.getCursor(key)).toBe('1700000000005-10');
         // Racing writers end at the newest.
-        await Promise.all(['1700000000007-0', '1700000000009-0', '1700000000008-0', '1700000000006-0'].map((id) => e.setCursor(key, id, 60_000)));
+        await Promise.all(
+          ['1700000000007-0', '1700000000009-0', '1700000000008-0', '1700000000006-0'].map((id) => e.setCursor(key, id, 60_000)),
+        );
         expect(await e.getCursor(key)).toBe('1700000000009-0');
       });
 
@@ -315,7 +357,11 @@ export function describeEngineContract(
         const e = await engine();
         const key = `cursor-${randomUUID()}`;
         await e.setCursor(key, '1700000000009-0', 1);
-        await eventually(() => e.getCursor(key), (v) => v === null, 'the cursor to expire');
+        await eventually(
+          () => e.getCursor(key),
+          (v) => v === null,
+          'the cursor to expire',
+        );
         await e.setCursor(key, '1700000000001-0', 60_000);
         expect(await e.getCursor(key)).toBe('1700000000001-0');
       });

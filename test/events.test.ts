@@ -1,22 +1,16 @@
 import { describe, expect, expectTypeOf, test } from 'vitest';
 import { compareEventIds } from '../shared/eventId';
 import {
+  type AnalysisEvent,
   analysisUpdateEventSchema,
   anomalyDetectedEventSchema,
-  investigationUpdateEventSchema,
-  notificationEventSchema,
-  type AnalysisEvent,
   type InvestigationEvent,
+  investigationUpdateEventSchema,
   type NotificationEvent,
+  notificationEventSchema,
 } from '../shared/events';
 import type { NotifyAnalysisUpdateInput, NotifyAnomalyInput, NotifyInvestigationUpdateInput } from '../shared/inputs';
-import {
-  collect,
-  type AnalysisItem,
-  type Collector,
-  type InvestigationItem,
-  type NotificationItem,
-} from './support/collect';
+import { type AnalysisItem, type Collector, collect, type InvestigationItem, type NotificationItem } from './support/collect';
 import { startServer, type TestServer } from './support/server';
 
 const ID_SHAPE = /^\d+-\d+$/;
@@ -110,7 +104,9 @@ describe('every event type reaches the typed client with its envelope', () => {
     }
 
     const items = await sub.take(expected.length);
-    items.forEach((item, i) => expectEnvelope(item, expected[i]!));
+    items.forEach((item, i) => {
+      expectEnvelope(item, expected[i]!);
+    });
     for (const item of items) {
       const schema = item.data.type === 'anomaly_detected' ? anomalyDetectedEventSchema : investigationUpdateEventSchema;
       expect(schema.safeParse(item.data).success).toBe(true);
@@ -137,7 +133,9 @@ describe('every event type reaches the typed client with its envelope', () => {
     }
 
     const items = await sub.take(expected.length);
-    items.forEach((item, i) => expectEnvelope(item, expected[i]!));
+    items.forEach((item, i) => {
+      expectEnvelope(item, expected[i]!);
+    });
     for (const item of items) expect(analysisUpdateEventSchema.safeParse(item.data).success).toBe(true);
     expectIncreasing(items.map((i) => i.id));
     expectTypeOf<AnalysisItem>().toEqualTypeOf<{ id: string; data: AnalysisEvent }>();
@@ -259,10 +257,22 @@ describe('batching: a critical event flushes the pending batch, in order', () =>
         () => http.investigation.notifyUpdate.mutate({ investigationId: 'inv-1', updateType: 'status', data: { status: 'running' } }),
         () => http.investigation.notifyUpdate.mutate({ investigationId: 'inv-1', updateType: 'progress', data: { progress: 50 } }),
         // Low and medium anomalies are not critical: they wait with the rest.
-        () => http.investigation.notifyAnomaly.mutate({ investigationId: 'inv-1', anomaly: { severity: 'low', description: 'd', contractId: 'c', confidence: 0.2 } }),
-        () => http.investigation.notifyAnomaly.mutate({ investigationId: 'inv-1', anomaly: { severity: 'medium', description: 'd', contractId: 'c', confidence: 0.5 } }),
+        () =>
+          http.investigation.notifyAnomaly.mutate({
+            investigationId: 'inv-1',
+            anomaly: { severity: 'low', description: 'd', contractId: 'c', confidence: 0.2 },
+          }),
+        () =>
+          http.investigation.notifyAnomaly.mutate({
+            investigationId: 'inv-1',
+            anomaly: { severity: 'medium', description: 'd', contractId: 'c', confidence: 0.5 },
+          }),
       ],
-      () => http.investigation.notifyAnomaly.mutate({ investigationId: 'inv-1', anomaly: { severity, description: 'ghost supplier', contractId: 'c', confidence: 0.9 } }),
+      () =>
+        http.investigation.notifyAnomaly.mutate({
+          investigationId: 'inv-1',
+          anomaly: { severity, description: 'ghost supplier', contractId: 'c', confidence: 0.9 },
+        }),
     );
     expect(sub.items.map((i) => i.data.type)).toEqual([
       'investigation_update',
@@ -282,10 +292,13 @@ describe('batching: a critical event flushes the pending batch, in order', () =>
       () => client.system.health.query(),
       [
         () => srv.server.notifyAnalysisUpdate({ analysisId: 'an-1', updateType: 'status', data: { status: 'running', progress: 5 } }),
-        () => srv.server.notifyAnalysisUpdate({ analysisId: 'an-1', updateType: 'partial_result', data: { result: { n: 1 }, sequence: 0 } }),
-        () => srv.server.notifyAnalysisUpdate({ analysisId: 'an-1', updateType: 'partial_result', data: { result: { n: 2 }, sequence: 1 } }),
+        () =>
+          srv.server.notifyAnalysisUpdate({ analysisId: 'an-1', updateType: 'partial_result', data: { result: { n: 1 }, sequence: 0 } }),
+        () =>
+          srv.server.notifyAnalysisUpdate({ analysisId: 'an-1', updateType: 'partial_result', data: { result: { n: 2 }, sequence: 1 } }),
       ],
-      () => srv.server.notifyAnalysisUpdate({ analysisId: 'an-1', updateType: 'error', data: { code: 'E_SOURCE', message: 'source down' } }),
+      () =>
+        srv.server.notifyAnalysisUpdate({ analysisId: 'an-1', updateType: 'error', data: { code: 'E_SOURCE', message: 'source down' } }),
     );
     expect(sub.items.map((i) => (i.data.type === 'analysis_update' ? i.data.data.updateType : i.data.type))).toEqual([
       'status',

@@ -9,7 +9,9 @@ import { startServer } from './support/server';
  */
 test('a hot topic with 600 subscribers: every one gets every event once and in order, critical ones included', async () => {
   const perConnection = 200;
-  await using srv = await startServer({ limits: { MAX_SUBSCRIPTIONS_PER_CONNECTION: perConnection, RATE_LIMIT_PER_SECOND: 1_000, RATE_LIMIT_BURST: 1_000, BATCH_WINDOW_MS: 5 } });
+  await using srv = await startServer({
+    limits: { MAX_SUBSCRIPTIONS_PER_CONNECTION: perConnection, RATE_LIMIT_PER_SECOND: 1_000, RATE_LIMIT_BURST: 1_000, BATCH_WINDOW_MS: 5 },
+  });
   const sockets: RawWs[] = [];
   try {
     for (let c = 0; c < 3; c++) {
@@ -17,7 +19,10 @@ test('a hot topic with 600 subscribers: every one gets every event once and in o
       const raw = await RawWs.open(`${srv.address.wsUrl}?token=${token}`);
       sockets.push(raw);
       for (let id = 1; id <= perConnection; id++) raw.request(id, 'subscription', 'investigation.onUpdate', { investigationId: 'inv-hot' });
-      await raw.until(() => (raw.frames.filter((f) => f.result?.type === 'started').length === perConnection ? true : undefined), 'every subscription started');
+      await raw.until(
+        () => (raw.frames.filter((f) => f.result?.type === 'started').length === perConnection ? true : undefined),
+        'every subscription started',
+      );
     }
     expect(srv.server.stats().subscriptions).toBe(600);
 

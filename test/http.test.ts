@@ -35,7 +35,7 @@ describe('health', () => {
     await using srv = await startServer();
     const counts = async () => {
       const h = await getHealth(srv);
-      return { connections: h['connections'], subscriptions: h['subscriptions'] };
+      return { connections: h.connections, subscriptions: h.subscriptions };
     };
     await waitFor(counts, (c) => c.connections === 0 && c.subscriptions === 0, 'no connection and no subscription');
 
@@ -66,7 +66,7 @@ describe('health', () => {
     subs[1]!.unsubscribe();
     await waitFor(counts, (c) => c.connections === 2 && c.subscriptions === 2, 'the unsubscribed one to be gone');
     await bob.ws.close();
-    await waitFor(counts, (c) => c.connections === 1 && c.subscriptions === 1, 'bob\'s connection and subscription to be gone');
+    await waitFor(counts, (c) => c.connections === 1 && c.subscriptions === 1, "bob's connection and subscription to be gone");
     expect(await srv.httpClient().system.health.query()).toMatchObject({ connections: 1, subscriptions: 1 });
   });
 });
@@ -96,7 +96,12 @@ test('GET /metrics is Prometheus text with connections, subscriptions, published
   );
 
   const text = await getMetrics(srv);
-  for (const name of ['realtime_connections', 'realtime_subscriptions', 'realtime_events_published_total', 'realtime_events_delivered_total']) {
+  for (const name of [
+    'realtime_connections',
+    'realtime_subscriptions',
+    'realtime_events_published_total',
+    'realtime_events_delivered_total',
+  ]) {
     expect(text).toMatch(new RegExp(`^# TYPE ${name} (gauge|counter)$`, 'm'));
   }
 });
@@ -144,7 +149,12 @@ describe('publishing over plain HTTP, as a backend in another language would', (
   test('a superjson-wrapped body ({ "json": ... }) works too', async () => {
     await using t = await setup();
     const res = await t.post(
-      JSON.stringify({ json: { investigationId: 'inv-1', anomaly: { severity: 'critical', description: 'duplicate invoice', contractId: 'CT-7', confidence: 0.99 } } }),
+      JSON.stringify({
+        json: {
+          investigationId: 'inv-1',
+          anomaly: { severity: 'critical', description: 'duplicate invoice', contractId: 'CT-7', confidence: 0.99 },
+        },
+      }),
       undefined,
       'investigation.notifyAnomaly',
     );
@@ -161,8 +171,16 @@ describe('publishing over plain HTTP, as a backend in another language would', (
   test('a body with a wrong field is 400 with a message naming the field, and nothing is published', async () => {
     await using t = await setup();
     const cases = [
-      { named: '"progres"', procedure: 'investigation.notifyUpdate', body: '{"investigationId":"inv-1","updateType":"progress","data":{"progres":40}}' },
-      { named: 'data.progress', procedure: 'investigation.notifyUpdate', body: '{"investigationId":"inv-1","updateType":"progress","data":{"progress":"forty"}}' },
+      {
+        named: '"progres"',
+        procedure: 'investigation.notifyUpdate',
+        body: '{"investigationId":"inv-1","updateType":"progress","data":{"progres":40}}',
+      },
+      {
+        named: 'data.progress',
+        procedure: 'investigation.notifyUpdate',
+        body: '{"investigationId":"inv-1","updateType":"progress","data":{"progress":"forty"}}',
+      },
       {
         named: 'anomaly.severity',
         procedure: 'investigation.notifyAnomaly',

@@ -1,16 +1,16 @@
 import { describe, expect, test } from 'vitest';
 import { CloseCode } from '../shared/closeCodes';
 import {
-  collect,
   type AnalysisItem,
   type ChatItem,
   type Collector,
+  collect,
   type InvestigationItem,
   type NotificationItem,
 } from './support/collect';
 import { expectRefused, refusalOf } from './support/errors';
 import { RawWs } from './support/rawWs';
-import { startServer, waitForEmptyServer, type TestServer } from './support/server';
+import { startServer, type TestServer, waitForEmptyServer } from './support/server';
 import { waitFor } from './support/wait';
 
 const progress = (investigationId: string, value: number) =>
@@ -49,11 +49,19 @@ describe('connections per user', () => {
 
     const { id } = await publishProgress(srv, 'inv-1', 42);
     for (const sub of [...admitted.map((a) => a.sub), other]) expect((await sub.take(1))[0]!.id).toBe(id);
-    await waitFor(() => srv.server.stats(), (s) => s.connections === max + 1 && s.users === 2, `${max + 1} connections of 2 users`);
+    await waitFor(
+      () => srv.server.stats(),
+      (s) => s.connections === max + 1 && s.users === 2,
+      `${max + 1} connections of 2 users`,
+    );
 
     // A slot freed by a closed connection can be taken again.
     await admitted.pop()!.ws.close();
-    await waitFor(() => srv.server.stats().connections, (n) => n === max, 'the closed connection to be gone');
+    await waitFor(
+      () => srv.server.stats().connections,
+      (n) => n === max,
+      'the closed connection to be gone',
+    );
     await using again = await RawWs.open(tokenQuery(srv, token));
     again.request(1, 'subscription', 'investigation.onUpdate', { investigationId: 'inv-1' });
     expect((await again.response(1)).result?.type).toBe('started');
@@ -91,7 +99,11 @@ describe('subscriptions per connection', () => {
     await collect<InvestigationItem>((h) => second.investigation.onUpdate.subscribe({ investigationId: 'inv-extra' }, h)).started;
 
     subs[0]!.unsubscribe();
-    await waitFor(() => srv.server.stats().subscriptions, (n) => n === max, 'the unsubscribed slot to be released');
+    await waitFor(
+      () => srv.server.stats().subscriptions,
+      (n) => n === max,
+      'the unsubscribed slot to be released',
+    );
     const replacement = subscribe('inv-extra');
     await replacement.started;
     const { id } = await publishProgress(srv, 'inv-extra', 1);
@@ -158,7 +170,11 @@ describe('incoming messages per connection', () => {
 
     // Once the bucket refills, the same connection is served again.
     await waitFor(
-      () => typing().then(() => true, () => false),
+      () =>
+        typing().then(
+          () => true,
+          () => false,
+        ),
       (served) => served,
       'a request to be served again',
     );
@@ -265,7 +281,11 @@ describe('keepalive', () => {
     await using srv = await startServer({ limits });
     const token = await srv.token({ sub: 'u1', investigations: ['inv-1'] });
     await using dead = await RawWs.open(tokenQuery(srv, token), { autoPong: false });
-    await waitFor(() => srv.server.stats(), (s) => s.connections === 1 && s.users === 1, 'the peer to be authenticated');
+    await waitFor(
+      () => srv.server.stats(),
+      (s) => s.connections === 1 && s.users === 1,
+      'the peer to be authenticated',
+    );
 
     // Terminated, not closed politely: a dead peer would not answer a close frame either.
     expect((await dead.closed).code).toBe(1006);
@@ -329,7 +349,11 @@ describe('cleanup', () => {
           investigationId: `inv-${i}`,
           anomaly: { severity: 'critical', description: 'overpriced', contractId: `ct-${i}`, confidence: 0.95 },
         });
-        await service.analysis.notifyUpdate.mutate({ analysisId: `an-${i}`, updateType: 'status', data: { status: 'running', progress: 10 } });
+        await service.analysis.notifyUpdate.mutate({
+          analysisId: `an-${i}`,
+          updateType: 'status',
+          data: { status: 'running', progress: 10 },
+        });
       }),
     );
     await service.notification.send.mutate({ userIds: users, title: 'Relatório pronto', body: 'ok', level: 'info' });
@@ -337,6 +361,10 @@ describe('cleanup', () => {
 
     await Promise.all(connections.map((c) => c.close()));
     await waitForEmptyServer(srv);
-    await waitFor(() => srv.server.stats().chat.repliesInFlight, (n) => n === 0, 'the assistant replies to finish');
+    await waitFor(
+      () => srv.server.stats().chat.repliesInFlight,
+      (n) => n === 0,
+      'the assistant replies to finish',
+    );
   });
 });

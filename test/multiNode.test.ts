@@ -1,13 +1,12 @@
-import { expect, test } from 'vitest';
 import { Redis } from 'ioredis';
+import { expect, test } from 'vitest';
 import { collect, type InvestigationItem, type NotificationItem } from './support/collect';
-import { waitFor } from './support/wait';
-import { REDIS_URL, describeWithRedis, uniquePrefix } from './support/redis';
+import { describeWithRedis, REDIS_URL, uniquePrefix } from './support/redis';
 import { startServer, type TestServer } from './support/server';
+import { waitFor } from './support/wait';
 
 /** Nodes of one deployment: one Redis, one key prefix. */
-async function startNodes(
-  n: number, limits: NonNullable<Parameters<typeof startServer>[0]>['limits'] = {}) {
+async function startNodes(n: number, limits: NonNullable<Parameters<typeof startServer>[0]>['limits'] = {}) {
   const prefix = uniquePrefix();
   const nodes: TestServer[] = [];
   const redis = new Redis(REDIS_URL);
@@ -33,7 +32,11 @@ async function subscriber(node: TestServer, user: string, investigationId: strin
 }
 
 function progress(node: TestServer, investigationId: string, value: number) {
-  return node.server.notifyInvestigationUpdate({ investigationId, updateType: 'progress', data: { progress: value % 101, stage: `step ${value}` } });
+  return node.server.notifyInvestigationUpdate({
+    investigationId,
+    updateType: 'progress',
+    data: { progress: value % 101, stage: `step ${value}` },
+  });
 }
 
 describeWithRedis('several nodes sharing one Redis', () => {
@@ -116,7 +119,11 @@ describeWithRedis('several nodes sharing one Redis', () => {
     const onB = await subscriber(b, 'u3', 'inv-ch');
     expect(await listeners()).toBe(2);
     onA.unsubscribe();
-    await waitFor(() => a.server.stats().subscriptions, (n) => n === 1, 'one subscription left on A');
+    await waitFor(
+      () => a.server.stats().subscriptions,
+      (n) => n === 1,
+      'one subscription left on A',
+    );
     expect(await listeners()).toBe(2);
     alsoOnA.unsubscribe();
     await waitFor(listeners, (n) => n === 1, 'A to drop the channel with its last subscriber');
@@ -124,7 +131,7 @@ describeWithRedis('several nodes sharing one Redis', () => {
     await waitFor(listeners, (n) => n === 0, 'B to drop it too');
   });
 
-  test('an offline user\'s notification is delivered once, on whichever node they next subscribe', async () => {
+  test("an offline user's notification is delivered once, on whichever node they next subscribe", async () => {
     await using cluster = await startNodes(2);
     const [a, b] = cluster.nodes as [TestServer, TestServer];
     const sent = await a.server.sendNotification({ userIds: ['offline-user'], title: 'Report ready', body: 'inv-9', level: 'info' });

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { collect, type Collector, type NotificationItem } from './support/collect';
+import { type Collector, collect, type NotificationItem } from './support/collect';
 import { startServer, type TestServer } from './support/server';
 import { waitFor } from './support/wait';
 
@@ -17,7 +17,11 @@ async function connect(srv: TestServer, userId: string, input: { lastEventId?: s
     async disconnect() {
       const before = srv.server.stats().connections;
       await ws.close();
-      await waitFor(() => srv.server.stats().connections, (n) => n === before - 1, 'the closed connection to be gone');
+      await waitFor(
+        () => srv.server.stats().connections,
+        (n) => n === before - 1,
+        'the closed connection to be gone',
+      );
     },
   };
 }
@@ -51,7 +55,12 @@ test('a notification reaches only the users it is addressed to', async () => {
     data: {
       id: ids[0],
       type: 'notification',
-      data: { title: 'Anomaly found', body: 'Contract CT-9 is priced 3x the market average', level: 'critical', link: 'https://cidadao.ai/inv/inv-1' },
+      data: {
+        title: 'Anomaly found',
+        body: 'Contract CT-9 is priced 3x the market average',
+        level: 'critical',
+        link: 'https://cidadao.ai/inv/inv-1',
+      },
     },
   });
   expect(first!.data.timestamp).toBeInstanceOf(Date);
@@ -64,7 +73,7 @@ test('a notification reaches only the users it is addressed to', async () => {
   expect(titles(bia.inbox.items)).toEqual(['for bia']);
 });
 
-test('the subscription is always the caller\'s own: no way to read another user\'s notifications', async () => {
+test("the subscription is always the caller's own: no way to read another user's notifications", async () => {
   await using srv = await startServer();
   const mallory = srv.wsClient({ token: await srv.token({ sub: 'mallory' }) }).client;
 

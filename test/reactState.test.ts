@@ -54,11 +54,36 @@ describe('the hooks’ reducers', () => {
 
   test('anomalies and findings are kept in order; the report and the status are the latest', () => {
     const events: InvestigationEvent[] = [
-      { id: '1-0', type: 'investigation_update', timestamp: at, data: { investigationId: 'i', updateType: 'status', status: 'running', message: 'go' } },
-      { id: '2-0', type: 'anomaly_detected', timestamp: at, data: { investigationId: 'i', severity: 'low', description: 'a', contractId: 'c1', confidence: 0.2 } },
-      { id: '3-0', type: 'investigation_update', timestamp: at, data: { investigationId: 'i', updateType: 'agent_finding', agent: 'Zumbi', finding: 'f' } },
-      { id: '4-0', type: 'anomaly_detected', timestamp: at, data: { investigationId: 'i', severity: 'critical', description: 'b', contractId: 'c2', confidence: 0.9 } },
-      { id: '5-0', type: 'investigation_update', timestamp: at, data: { investigationId: 'i', updateType: 'report_status', status: 'ready', url: 'https://x.org/r' } },
+      {
+        id: '1-0',
+        type: 'investigation_update',
+        timestamp: at,
+        data: { investigationId: 'i', updateType: 'status', status: 'running', message: 'go' },
+      },
+      {
+        id: '2-0',
+        type: 'anomaly_detected',
+        timestamp: at,
+        data: { investigationId: 'i', severity: 'low', description: 'a', contractId: 'c1', confidence: 0.2 },
+      },
+      {
+        id: '3-0',
+        type: 'investigation_update',
+        timestamp: at,
+        data: { investigationId: 'i', updateType: 'agent_finding', agent: 'Zumbi', finding: 'f' },
+      },
+      {
+        id: '4-0',
+        type: 'anomaly_detected',
+        timestamp: at,
+        data: { investigationId: 'i', severity: 'critical', description: 'b', contractId: 'c2', confidence: 0.9 },
+      },
+      {
+        id: '5-0',
+        type: 'investigation_update',
+        timestamp: at,
+        data: { investigationId: 'i', updateType: 'report_status', status: 'ready', url: 'https://x.org/r' },
+      },
       { id: '6-0', type: 'investigation_update', timestamp: at, data: { investigationId: 'i', updateType: 'status', status: 'completed' } },
     ];
     const state = events.reduce(reduceInvestigation, initialInvestigationState);
@@ -81,7 +106,10 @@ describe('the hooks’ reducers', () => {
     expect(state.streaming).toEqual([{ messageId: 'r1', text: 'Investigation inv-1 ', done: false }]);
     state = [token('1-2', 'is running.'), token('1-3', '', true)].reduce(reduceChat, state);
     expect(state.streaming).toEqual([{ messageId: 'r1', text: 'Investigation inv-1 is running.', done: true }]);
-    state = reduceChat(state, chatMessage('1-4', { messageId: 'r1', role: 'assistant', content: 'Investigation inv-1 is running.', userId: 'assistant' }));
+    state = reduceChat(
+      state,
+      chatMessage('1-4', { messageId: 'r1', role: 'assistant', content: 'Investigation inv-1 is running.', userId: 'assistant' }),
+    );
     expect(state.streaming).toEqual([]);
     expect(state.messages.map((m) => [m.role, m.content])).toEqual([['assistant', 'Investigation inv-1 is running.']]);
   });
@@ -106,7 +134,10 @@ describe('the hooks’ reducers', () => {
       timestamp: at,
       data: { title, body: 'b', level: 'info' },
     });
-    const state = [note('1-0', 'first'), note('2-0', 'second'), note('2-0', 'second')].reduce(reduceNotifications, initialNotificationsState);
+    const state = [note('1-0', 'first'), note('2-0', 'second'), note('2-0', 'second')].reduce(
+      reduceNotifications,
+      initialNotificationsState,
+    );
     expect(state.items.map((n) => n.title)).toEqual(['second', 'first']);
   });
 });

@@ -2,7 +2,7 @@ import { createRedisEngine } from '../server/bus/redisEngine';
 import { createLogger } from '../server/observability/logger';
 import { connectRedis } from '../server/redis/connect';
 import { describeEngineContract } from './engine.contract';
-import { REDIS_URL, describeWithRedis, uniquePrefix } from './support/redis';
+import { describeWithRedis, REDIS_URL, uniquePrefix } from './support/redis';
 
 const logger = createLogger('silent');
 

@@ -30,7 +30,9 @@ test.each([
     ids.push(id);
   }
   const { client } = srv.wsClient({ token: await srv.token({ sub: 'reader', investigations: ['inv-1'] }) });
-  const sub = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: ids[0] }, o));
+  const sub = collect<InvestigationItem>((o) =>
+    client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: ids[0] }, o),
+  );
   await sub.started;
   const items = await sub.take(events - 1);
   expect(items.map((i) => i.id)).toEqual(ids.slice(1));

@@ -1,10 +1,10 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { TRPCClientError } from '@trpc/client';
 import { describe, expect, test } from 'vitest';
+import type { AppRouter } from '../server/index';
 import { CloseCode } from '../shared/closeCodes';
 import { compareEventIds } from '../shared/eventId';
-import type { AppRouter } from '../server/index';
-import { collect, type AnalysisItem, type ChatItem, type InvestigationItem } from './support/collect';
+import { type AnalysisItem, type ChatItem, collect, type InvestigationItem } from './support/collect';
 import { RawWs } from './support/rawWs';
 import { startServer, type TestServer } from './support/server';
 import { waitFor } from './support/wait';
@@ -37,7 +37,11 @@ describe('resume with lastEventId', () => {
     const seen = await publishProgress(srv, 'inv-1', 0, 3);
     expect((await first.take(3)).map((i) => i.id)).toEqual(seen);
     first.unsubscribe();
-    await waitFor(() => srv.server.stats().subscriptions, (n) => n === 0, 'the first subscription to end');
+    await waitFor(
+      () => srv.server.stats().subscriptions,
+      (n) => n === 0,
+      'the first subscription to end',
+    );
 
     const missed = await publishProgress(srv, 'inv-1', 3, 3);
     const resumed = collect<InvestigationItem>((o) =>
@@ -48,9 +52,9 @@ describe('resume with lastEventId', () => {
 
     const items = await resumed.take(5);
     expect(items.map((i) => i.id)).toEqual([...missed, ...live]);
-    expect(items.map((i) => i.data.type === 'investigation_update' && i.data.data.updateType === 'progress' && i.data.data.progress)).toEqual([
-      3, 4, 5, 6, 7,
-    ]);
+    expect(
+      items.map((i) => i.data.type === 'investigation_update' && i.data.data.updateType === 'progress' && i.data.data.progress),
+    ).toEqual([3, 4, 5, 6, 7]);
     // Nothing already seen came back, before or after.
     expect(resumed.items.map((i) => i.id)).toEqual([...missed, ...live]);
     expect(first.items).toHaveLength(3);
@@ -85,7 +89,11 @@ describe('resume with lastEventId', () => {
       'the token to expire and the client to reconnect',
     );
     const missedIds = await missed!;
-    await waitFor(() => srv.server.stats().subscriptions, (n) => n === 1, 'the subscription to be back on the new connection');
+    await waitFor(
+      () => srv.server.stats().subscriptions,
+      (n) => n === 1,
+      'the subscription to be back on the new connection',
+    );
     const after = await publishProgress(srv, 'inv-1', 6, 2);
 
     const items = await sub.take(8);
@@ -125,7 +133,9 @@ describe('an id the history does not reach yields resync_required', () => {
     const client = await userClient(srv);
     const ids = await publishProgress(srv, 'inv-1', 0, 20);
 
-    const sub = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: ids[0] }, o));
+    const sub = collect<InvestigationItem>((o) =>
+      client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: ids[0] }, o),
+    );
     await sub.started;
     const [live] = await publishProgress(srv, 'inv-1', 20, 1);
     const [resync, next] = await sub.take(2);
@@ -148,7 +158,12 @@ describe('an id the history does not reach yields resync_required', () => {
     await again.started;
     const later = await publishProgress(srv, 'inv-1', 23, 1);
     const items = await again.take(4);
-    expect(items.map((i) => i.data.type)).toEqual(['investigation_update', 'investigation_update', 'investigation_update', 'investigation_update']);
+    expect(items.map((i) => i.data.type)).toEqual([
+      'investigation_update',
+      'investigation_update',
+      'investigation_update',
+      'investigation_update',
+    ]);
     expect(items.map((i) => i.id)).toEqual([live, ...missed, ...later]);
   });
 
@@ -178,7 +193,10 @@ describe('an id the history does not reach yields resync_required', () => {
     await sub.started;
     const [live] = await publishProgress(srv, 'inv-new', 0, 1);
     const [resync, next] = await sub.take(2);
-    expect(resync!.data).toMatchObject({ type: 'resync_required', data: { topic: 'investigation:inv-new', lastEventId: '1700000000000-3' } });
+    expect(resync!.data).toMatchObject({
+      type: 'resync_required',
+      data: { topic: 'investigation:inv-new', lastEventId: '1700000000000-3' },
+    });
     expect(next!.id).toBe(live);
   });
 
@@ -188,9 +206,15 @@ describe('an id the history does not reach yields resync_required', () => {
     const [head] = await publishProgress(srv, 'inv-1', 0, 1);
     const published = Date.now();
     // The history is empty now; the client's last id is still the topic's newest.
-    await waitFor(() => Date.now(), (now) => now > published + 1_100, 'the history to expire');
+    await waitFor(
+      () => Date.now(),
+      (now) => now > published + 1_100,
+      'the history to expire',
+    );
 
-    const sub = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: head }, o));
+    const sub = collect<InvestigationItem>((o) =>
+      client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: head }, o),
+    );
     await sub.started;
     const [live] = await publishProgress(srv, 'inv-1', 1, 1);
     const [first] = await sub.take(1);
@@ -201,11 +225,17 @@ describe('an id the history does not reach yields resync_required', () => {
   test('a malformed lastEventId is BAD_REQUEST', async () => {
     await using srv = await startServer();
     const client = await userClient(srv);
-    const sub = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: 'abc' }, o));
+    const sub = collect<InvestigationItem>((o) =>
+      client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: 'abc' }, o),
+    );
     const err = await sub.failed();
     expect(err).toBeInstanceOf(TRPCClientError);
     expect((err as TRPCClientError<AppRouter>).data?.code).toBe('BAD_REQUEST');
-    await waitFor(() => srv.server.stats().subscriptions, (n) => n === 0, 'no subscription left behind');
+    await waitFor(
+      () => srv.server.stats().subscriptions,
+      (n) => n === 0,
+      'no subscription left behind',
+    );
   });
 });
 
@@ -261,7 +291,8 @@ describe('analysis and chat resume the same way', () => {
   test('analysis.onUpdate', async () => {
     await using srv = await startServer();
     const client = await userClient(srv);
-    const update = (n: number) => srv.server.notifyAnalysisUpdate({ analysisId: 'an-1', updateType: 'partial_result', data: { result: { n }, sequence: n } });
+    const update = (n: number) =>
+      srv.server.notifyAnalysisUpdate({ analysisId: 'an-1', updateType: 'partial_result', data: { result: { n }, sequence: n } });
 
     const first = collect<AnalysisItem>((o) => client.analysis.onUpdate.subscribe({ analysisId: 'an-1' }, o));
     await first.started;
@@ -275,9 +306,9 @@ describe('analysis and chat resume the same way', () => {
     const live = (await update(4)).id;
     const items = await resumed.take(3);
     expect(items.map((i) => i.id)).toEqual([...missed, live]);
-    expect(items.map((i) => i.data.type === 'analysis_update' && i.data.data.updateType === 'partial_result' && i.data.data.sequence)).toEqual([
-      2, 3, 4,
-    ]);
+    expect(
+      items.map((i) => i.data.type === 'analysis_update' && i.data.data.updateType === 'partial_result' && i.data.data.sequence),
+    ).toEqual([2, 3, 4]);
   });
 
   test('chat.onEvent, its own events and those of a watched investigation', async () => {
@@ -293,7 +324,11 @@ describe('analysis and chat resume the same way', () => {
     await progress(srv, 'inv-1', 10);
     const seen = await first.take(2);
     first.unsubscribe();
-    await waitFor(() => srv.server.stats().subscriptions, (n) => n === 0, 'the first subscription to end');
+    await waitFor(
+      () => srv.server.stats().subscriptions,
+      (n) => n === 0,
+      'the first subscription to end',
+    );
 
     await http.chat.typing.mutate({ sessionId: 's-1', isTyping: false });
     await progress(srv, 'inv-1', 20);
@@ -303,7 +338,11 @@ describe('analysis and chat resume the same way', () => {
     await http.chat.typing.mutate({ sessionId: 's-1', isTyping: true });
     const items = await resumed.take(3);
     const summary = items.map((i) =>
-      i.data.type === 'typing' ? `typing:${i.data.data.isTyping}` : i.data.type === 'investigation_update' && i.data.data.updateType === 'progress' ? `progress:${i.data.data.progress}` : i.data.type,
+      i.data.type === 'typing'
+        ? `typing:${i.data.data.isTyping}`
+        : i.data.type === 'investigation_update' && i.data.data.updateType === 'progress'
+          ? `progress:${i.data.data.progress}`
+          : i.data.type,
     );
     expect(summary).toEqual(['typing:false', 'progress:20', 'typing:true']);
     expectNoDuplicates([...seen, ...items].map((i) => i.id));

@@ -1,9 +1,9 @@
 import { expect, test } from 'vitest';
 import { CloseCode } from '../shared/closeCodes';
-import { collect, type ChatItem, type NotificationItem } from './support/collect';
+import { type ChatItem, collect, type NotificationItem } from './support/collect';
 import { expectRefused, refusalOf, rejectionOf } from './support/errors';
 import { RawWs } from './support/rawWs';
-import { REDIS_URL, describeWithRedis, uniquePrefix } from './support/redis';
+import { describeWithRedis, REDIS_URL, uniquePrefix } from './support/redis';
 import { startServer, type TestServer } from './support/server';
 import { waitFor } from './support/wait';
 
@@ -52,14 +52,21 @@ describeWithRedis('shared state across two nodes', () => {
     const mine = collect<ChatItem>((h) => aliceOnA.chat.onEvent.subscribe({ sessionId: 's-claimed' }, h));
     await mine.started;
 
-    expectRefused(await rejectionOf(() => b.httpClient(bob).chat.send.mutate({ sessionId: 's-claimed', content: 'hi' })), 'FORBIDDEN', 'session_owned_by_other');
+    expectRefused(
+      await rejectionOf(() => b.httpClient(bob).chat.send.mutate({ sessionId: 's-claimed', content: 'hi' })),
+      'FORBIDDEN',
+      'session_owned_by_other',
+    );
     const { client: bobOnB } = b.wsClient({ token: bob });
     const theirs = collect<ChatItem>((h) => bobOnB.chat.onEvent.subscribe({ sessionId: 's-claimed' }, h));
     expectRefused(refusalOf(await theirs.failed()), 'FORBIDDEN', 'session_owned_by_other');
 
     // Alice may use her session on B; what she sends there reaches her subscriber on A.
     const { messageId } = await b.httpClient(alice).chat.send.mutate({ sessionId: 's-claimed', content: 'from the other node' });
-    const items = await mine.until((all) => all.some((i) => i.data.type === 'chat_message' && i.data.data.messageId === messageId), 'her message on A');
+    const items = await mine.until(
+      (all) => all.some((i) => i.data.type === 'chat_message' && i.data.data.messageId === messageId),
+      'her message on A',
+    );
     expect(items.find((i) => i.data.type === 'chat_message')!.data.data).toMatchObject({ userId: 'alice', content: 'from the other node' });
   });
 
@@ -122,7 +129,11 @@ describeWithRedis('shared state across two nodes', () => {
     await chat.started;
     await client.chat.watchInvestigation.mutate({ sessionId: 's-watching', investigationId: 'inv-watched' });
 
-    const { id } = await b.server.notifyInvestigationUpdate({ investigationId: 'inv-watched', updateType: 'progress', data: { progress: 70, stage: 'scoring' } });
+    const { id } = await b.server.notifyInvestigationUpdate({
+      investigationId: 'inv-watched',
+      updateType: 'progress',
+      data: { progress: 70, stage: 'scoring' },
+    });
     await b.server.notifyAnomalyDetected({
       investigationId: 'inv-watched',
       anomaly: { severity: 'high', description: 'split purchases under the bid threshold', contractId: 'CT-3', confidence: 0.8 },
@@ -130,7 +141,10 @@ describeWithRedis('shared state across two nodes', () => {
 
     const [update, anomaly] = await chat.take(2);
     expect(id).toEqual(expect.any(String));
-    expect(update!.data).toMatchObject({ type: 'investigation_update', data: { investigationId: 'inv-watched', updateType: 'progress', progress: 70 } });
+    expect(update!.data).toMatchObject({
+      type: 'investigation_update',
+      data: { investigationId: 'inv-watched', updateType: 'progress', progress: 70 },
+    });
     expect(anomaly!.data).toMatchObject({ type: 'anomaly_detected', data: { investigationId: 'inv-watched', contractId: 'CT-3' } });
   });
 
@@ -141,7 +155,11 @@ describeWithRedis('shared state across two nodes', () => {
     const first = await connect(a, token);
     expect(first.outcome).toBe('admitted');
     await first.ws.close();
-    await waitFor(() => a.server.stats().connections, (n) => n === 0, 'the user to be offline');
+    await waitFor(
+      () => a.server.stats().connections,
+      (n) => n === 0,
+      'the user to be offline',
+    );
 
     const service = await b.token({ sub: 'backend', roles: ['service'] });
     await b.httpClient(service).notification.send.mutate({ broadcast: true, title: 'maintenance', body: 'tonight at 22h', level: 'info' });

@@ -34,7 +34,11 @@ test('a client that stops reading is closed with 4013, its subscriptions freed a
     if (i % 8 === 7) await new Promise((resolve) => setImmediate(resolve));
   }
   // The stuck client's subscription was dropped while its socket is still closing.
-  await waitFor(() => srv.server.stats().subscriptions, (n) => n === 1, 'the stuck subscription to be freed');
+  await waitFor(
+    () => srv.server.stats().subscriptions,
+    (n) => n === 1,
+    'the stuck subscription to be freed',
+  );
   expect(srv.server.stats().bus.subscribers).toBe(1);
 
   // When the client reads again, it finds the close frame behind the data it had not read.
@@ -45,5 +49,9 @@ test('a client that stops reading is closed with 4013, its subscriptions freed a
   // The healthy subscriber got every event, in order.
   await healthy.take(ids.length);
   expect(healthy.items.map((item) => item.id)).toEqual(ids);
-  await waitFor(() => srv.server.stats().connections, (n) => n === 1, 'the stuck connection to be gone');
+  await waitFor(
+    () => srv.server.stats().connections,
+    (n) => n === 1,
+    'the stuck connection to be gone',
+  );
 });

@@ -7,8 +7,8 @@ import { limitDefaults } from '../shared/limits';
 import { collect, type InvestigationItem } from './support/collect';
 import { rssBytes, startNodeProcess } from './support/nodeProcess';
 import { RawWs } from './support/rawWs';
-import { REDIS_URL, describeWithRedis, uniquePrefix } from './support/redis';
-import { TEST_SECRET, startServer } from './support/server';
+import { describeWithRedis, REDIS_URL, uniquePrefix } from './support/redis';
+import { startServer, TEST_SECRET } from './support/server';
 import { waitFor } from './support/wait';
 
 const MB = 1024 * 1024;
@@ -119,7 +119,11 @@ describeWithRedis('slow consumers with the Redis engine, in a server process of 
       }
       await healthy.take(ids.length);
       // The node gave up on the stuck client: its subscription is gone while its socket is still closing.
-      await waitFor(() => subscriptionsOn(node.httpUrl), (n) => n === 1, 'the stuck subscription to be freed');
+      await waitFor(
+        () => subscriptionsOn(node.httpUrl),
+        (n) => n === 1,
+        'the stuck subscription to be freed',
+      );
       const after = rssBytes(node.serverPid);
 
       // When the client reads again, it finds the close frame behind the data it had not read.

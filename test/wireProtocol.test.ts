@@ -12,9 +12,9 @@ import { transformer } from '../server/trpc/transformer';
 import { CloseCode } from '../shared/closeCodes';
 import type { RealtimeEvent } from '../shared/events';
 import { inputBounds } from '../shared/limits';
-import { collect, type AnalysisItem, type InvestigationItem, type NotificationItem } from './support/collect';
-import { RawWs, errorOf, type Frame } from './support/rawWs';
-import { startServer, waitForEmptyServer, type TestServer } from './support/server';
+import { type AnalysisItem, collect, type InvestigationItem, type NotificationItem } from './support/collect';
+import { errorOf, type Frame, RawWs } from './support/rawWs';
+import { startServer, type TestServer, waitForEmptyServer } from './support/server';
 import { waitFor } from './support/wait';
 
 /**
@@ -96,7 +96,10 @@ describe('frames are byte for byte what tRPC’s own adapter sends', () => {
         anomaly: { severity: 'critical', description: 'sobrepreço', contractId: 'ct-1', confidence: 0.95 },
       }),
     ];
-    await raw.until(() => (raw.frames.filter((f) => f.id === id && f.result?.type === 'data').length >= 2 ? true : undefined), '2 data frames');
+    await raw.until(
+      () => (raw.frames.filter((f) => f.id === id && f.result?.type === 'data').length >= 2 ? true : undefined),
+      '2 data frames',
+    );
     raw.send({ id, jsonrpc, method: 'subscription.stop' });
     await raw.frame((f) => f.id === id && f.result?.type === 'stopped', 'stopped');
 
@@ -125,7 +128,10 @@ describe('frames are byte for byte what tRPC’s own adapter sends', () => {
       const rebuilt = transformTRPCResponse(appRouter._def._config, { id, jsonrpc, result });
       expect(JSON.stringify(rebuilt)).toBe(text);
     }
-    expect(events[0]).toMatchObject({ type: 'investigation_update', data: { finding: 'contrato "emergencial"\n✓', details: { ratio: 1.5 } } });
+    expect(events[0]).toMatchObject({
+      type: 'investigation_update',
+      data: { finding: 'contrato "emergencial"\n✓', details: { ratio: 1.5 } },
+    });
     expect(events[1]).toMatchObject({ type: 'anomaly_detected', data: { confidence: 0.95 } });
 
     // The same events through tRPC's own adapter: the very same bytes, frame for frame.
@@ -156,7 +162,10 @@ test('frames of each length encoding (16-bit up to 64 KiB, 64-bit beyond) with m
   const items = await sub.take(sizes.length);
   expect(items.map((item) => item.id)).toEqual(published.map((event) => event.id));
   for (const [i, item] of items.entries()) {
-    expect(item.data).toMatchObject({ type: 'investigation_update', data: { finding: `event ${i}`, details: { blob: 'é'.repeat(sizes[i]!) } } });
+    expect(item.data).toMatchObject({
+      type: 'investigation_update',
+      data: { finding: `event ${i}`, details: { blob: 'é'.repeat(sizes[i]!) } },
+    });
   }
 });
 
@@ -211,7 +220,11 @@ describe('keepalive text frames', () => {
     const sub = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, o));
     await sub.started;
 
-    await waitFor(() => pongs, (n) => n >= 10, '10 PONGs');
+    await waitFor(
+      () => pongs,
+      (n) => n >= 10,
+      '10 PONGs',
+    );
     const { id } = await progress(srv, 'inv-1', 2);
     expect((await sub.take(1))[0]!.id).toBe(id);
     expect({ opens, closes }).toEqual({ opens: 1, closes: 0 });
@@ -230,7 +243,11 @@ describe('subscription.stop', () => {
     raw.send({ id: 1, method: 'subscription.stop' });
     const stopped = await raw.frame((f) => f.id === 1 && f.result?.type === 'stopped', 'stopped');
     expect(stopped).toEqual({ id: 1, result: { type: 'stopped' } });
-    await waitFor(() => srv.server.stats(), (s) => s.subscriptions === 0 && s.bus.subscribers === 0, 'the stopped subscription to be freed');
+    await waitFor(
+      () => srv.server.stats(),
+      (s) => s.subscriptions === 0 && s.bus.subscribers === 0,
+      'the stopped subscription to be freed',
+    );
 
     // A probe on the same topic and connection: once it has the event, the stopped one would have had it too.
     raw.request(2, 'subscription', SUBSCRIBE_INV_1.path, SUBSCRIBE_INV_1.input);
@@ -259,7 +276,11 @@ describe('subscription.stop', () => {
 
     send(raw, { id: 1, method: 'subscription', params: SUBSCRIBE_INV_1 }, { id: 1, method: 'subscription.stop' });
     await raw.frame((f) => f.id === 1 && f.result?.type === 'stopped', 'stopped');
-    await waitFor(() => srv.server.stats(), (s) => s.subscriptions === 0 && s.bus.subscribers === 0, 'the slot to be freed');
+    await waitFor(
+      () => srv.server.stats(),
+      (s) => s.subscriptions === 0 && s.bus.subscribers === 0,
+      'the slot to be freed',
+    );
 
     raw.request(2, 'subscription', SUBSCRIBE_INV_1.path, SUBSCRIBE_INV_1.input);
     expect((await raw.response(2)).result?.type).toBe('started');
@@ -345,13 +366,30 @@ describe('array frames', () => {
 describe('frames that are not calls: PARSE_ERROR, and the connection stays usable', () => {
   // (A frame that is not JSON at all is in limits.test.ts, "malformed input keeps the connection up".)
   test.each([
-    { name: 'a binary frame (even of valid JSON)', send: (raw: RawWs) => raw.ws.send(Buffer.from(JSON.stringify({ id: 1, method: 'query', params: { path: 'system.health' } })), { binary: true }), jsonrpc: undefined },
-    { name: 'a message without id', send: (raw: RawWs) => raw.send({ method: 'query', params: { path: 'system.health' } }), jsonrpc: undefined },
-    { name: 'a message with id null', send: (raw: RawWs) => raw.send({ id: null, jsonrpc: '2.0', method: 'query', params: { path: 'system.health' } }), jsonrpc: '2.0' },
+    {
+      name: 'a binary frame (even of valid JSON)',
+      send: (raw: RawWs) =>
+        raw.ws.send(Buffer.from(JSON.stringify({ id: 1, method: 'query', params: { path: 'system.health' } })), { binary: true }),
+      jsonrpc: undefined,
+    },
+    {
+      name: 'a message without id',
+      send: (raw: RawWs) => raw.send({ method: 'query', params: { path: 'system.health' } }),
+      jsonrpc: undefined,
+    },
+    {
+      name: 'a message with id null',
+      send: (raw: RawWs) => raw.send({ id: null, jsonrpc: '2.0', method: 'query', params: { path: 'system.health' } }),
+      jsonrpc: '2.0',
+    },
     { name: 'a JSON value that is not an object', send: (raw: RawWs) => raw.send('42'), jsonrpc: undefined },
     {
       name: 'an array frame with one invalid call (none of it runs)',
-      send: (raw: RawWs) => raw.send([{ id: 1, method: 'subscription', params: SUBSCRIBE_INV_1 }, { id: 2, method: 'teleport', params: { path: 'system.health' } }]),
+      send: (raw: RawWs) =>
+        raw.send([
+          { id: 1, method: 'subscription', params: SUBSCRIBE_INV_1 },
+          { id: 2, method: 'teleport', params: { path: 'system.health' } },
+        ]),
       jsonrpc: undefined,
     },
   ])('$name', async ({ send, jsonrpc }) => {
@@ -464,16 +502,20 @@ describe('a resume larger than SLOW_CONSUMER_BYTES', () => {
       onOpen: () => opens++,
       onClose: (cause) => closes.push(cause?.code),
     });
-    const sub = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: ids[0] }, o));
+    const sub = collect<InvestigationItem>((o) =>
+      client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: ids[0] }, o),
+    );
     await sub.started;
     await sub.take(HISTORY - 1);
     const { id: live } = await progress(srv, 'inv-1', 1);
 
     const items = await sub.take(HISTORY);
     expect(items.map((i) => i.id)).toEqual([...ids.slice(1), live]);
-    expect(items.slice(0, -1).map((i) => i.data.type === 'investigation_update' && i.data.data.updateType === 'agent_finding' && i.data.data.finding)).toEqual(
-      ids.slice(1).map((_, k) => `chunk ${k + 1}`),
-    );
+    expect(
+      items
+        .slice(0, -1)
+        .map((i) => i.data.type === 'investigation_update' && i.data.data.updateType === 'agent_finding' && i.data.data.finding),
+    ).toEqual(ids.slice(1).map((_, k) => `chunk ${k + 1}`));
     expect(sub.items).toHaveLength(HISTORY);
     expect({ opens, closes }).toEqual({ opens: 1, closes: [] });
     expect(srv.server.stats()).toMatchObject({ connections: 1, subscriptions: 1 });
@@ -493,13 +535,21 @@ describe('a resume larger than SLOW_CONSUMER_BYTES', () => {
       live.push((await progress(srv, 'inv-1', i)).id);
       if (i % 25 === 24) await nextTurn();
     }
-    await waitFor(() => srv.server.stats(), (s) => s.subscriptions === 0 && s.bus.subscribers === 0, 'the stuck subscription to be freed');
+    await waitFor(
+      () => srv.server.stats(),
+      (s) => s.subscriptions === 0 && s.bus.subscribers === 0,
+      'the stuck subscription to be freed',
+    );
 
     stuck.socket.resume();
     expect((await stuck.closed).code).toBe(CloseCode.SLOW_CONSUMER);
     // What it read before the close is the start of the sequence, so resuming from its last id loses nothing.
     const read = stuck.deliveries(1).map((d) => d.trackedId);
     expect(read).toEqual([...ids.slice(1), ...live].slice(0, read.length));
-    await waitFor(() => srv.server.stats().connections, (n) => n === 0, 'the stuck connection to be gone');
+    await waitFor(
+      () => srv.server.stats().connections,
+      (n) => n === 0,
+      'the stuck connection to be gone',
+    );
   });
 });

@@ -3,7 +3,7 @@ import type { ClientSpec } from '../peers';
 
 /** What the orchestrator and a load-generator worker say to each other over IPC. */
 
-export type SubKind = 'investigation' | 'chat' | 'notification';
+type SubKind = 'investigation' | 'chat' | 'notification';
 
 export interface SubSpec {
   kind: SubKind;
@@ -77,6 +77,4 @@ export type LoadgenCommands = {
   closeAll: { args: None; result: void };
 };
 
-export type LoadgenEvent =
-  | { event: 'ready'; worker: number }
-  | { event: 'progress'; worker: number; minSeq: number; delivered: number };
+export type LoadgenEvent = { event: 'ready'; worker: number } | { event: 'progress'; worker: number; minSeq: number; delivered: number };

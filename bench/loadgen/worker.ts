@@ -8,14 +8,14 @@
 import { nowMs, sleep } from '../clock';
 import { Histogram } from '../histogram';
 import { emitEvent, serveCommands } from '../ipc';
-import { readMarks, type Mark } from '../marker';
+import { type Mark, readMarks } from '../marker';
 import { signToken, userIdOf } from '../tokens';
 import { Connection } from './connection';
 import { dialectFor } from './dialects/index';
 import type { ConnectPlan, ConnectResult, LoadgenCommands, LoadgenEvent, SubSpec } from './protocol';
 
 const PROGRESS_MS = 50;
-const workerIndex = Number(process.env['BENCH_WORKER'] ?? 0);
+const workerIndex = Number(process.env.BENCH_WORKER ?? 0);
 
 const connections: Connection[] = [];
 const histogram = new Histogram();

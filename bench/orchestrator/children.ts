@@ -1,4 +1,4 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -29,7 +29,8 @@ export function stopChild(child: ChildProcess, graceMs = 3_000): Promise<void> {
       clearTimeout(timer);
       resolve();
     });
-    if (child.connected) child.disconnect(); // children exit on disconnect
+    if (child.connected)
+      child.disconnect(); // children exit on disconnect
     else child.kill('SIGTERM');
   });
 }

@@ -1,7 +1,7 @@
+import { nowMs } from '../clock';
 import { mergeHistograms } from '../histogram';
 import { ChildChannel } from '../ipc';
 import type { ConnectPlan, ConnectResult, DrainResult, LoadgenCommands, LoadgenEvent, MarkResult, WorkerStats } from '../loadgen/protocol';
-import { nowMs } from '../clock';
 import { forkChild, stopChild } from './children';
 
 type Worker = ChildChannel<LoadgenCommands, LoadgenEvent>;
@@ -25,7 +25,9 @@ export class Loadgen {
     });
     const group = new Loadgen(workers);
     try {
-      await Promise.all(workers.map((w) => w.waitForEvent((e): e is LoadgenEvent => e.event === 'ready', 'ready message', START_TIMEOUT_MS)));
+      await Promise.all(
+        workers.map((w) => w.waitForEvent((e): e is LoadgenEvent => e.event === 'ready', 'ready message', START_TIMEOUT_MS)),
+      );
     } catch (err) {
       await group.stop();
       throw err;
@@ -67,7 +69,11 @@ export class Loadgen {
 
   async mark(): Promise<MarkResult> {
     const parts = await Promise.all(this.workers.map((w) => w.request('mark', {})));
-    return { delivered: sum(parts.map((p) => p.delivered)), cpuUs: sum(parts.map((p) => p.cpuUs)), histogram: mergeHistograms(parts.map((p) => p.histogram)) };
+    return {
+      delivered: sum(parts.map((p) => p.delivered)),
+      cpuUs: sum(parts.map((p) => p.cpuUs)),
+      histogram: mergeHistograms(parts.map((p) => p.histogram)),
+    };
   }
 
   async progress(on: boolean): Promise<void> {
@@ -80,7 +86,9 @@ export class Loadgen {
         if (e.event === 'progress') listener(e);
       }),
     );
-    return () => offs.forEach((off) => off());
+    return () => {
+      for (const off of offs) off();
+    };
   }
 
   async drain(finalByTopic: Record<string, number>, notes: number, timeoutMs: number): Promise<DrainResult> {

@@ -1,6 +1,6 @@
 import { nowMs, sleep } from '../clock';
-import { quantileUs, type HistogramData } from '../histogram';
-import type { PublishRunResult, EventKind } from '../servers/protocol';
+import { type HistogramData, quantileUs } from '../histogram';
+import type { EventKind, PublishRunResult } from '../servers/protocol';
 import { startFlowControl } from './flowControl';
 import type { Session } from './session';
 
@@ -19,7 +19,7 @@ export interface RunSpec {
   drainTimeoutMs: number;
 }
 
-export interface RunFigures {
+interface RunFigures {
   /** Events the server's publisher got out per second over the run (below the rate: it could not keep up). */
   publishedPerSec: number;
   msgPerSec: number;
@@ -80,7 +80,13 @@ export async function measuredRun(s: Session, spec: RunSpec): Promise<RunOutcome
     const m1 = await loadgen.mark();
     const t1 = nowMs();
     const c1 = server.cpuUs();
-    window = { seconds: (t1 - t0) / 1000, cpuUs: c1 - c0, delivered: m1.delivered - m0.delivered, loadgenCpuUs: m1.cpuUs - m0.cpuUs, histogram: m1.histogram };
+    window = {
+      seconds: (t1 - t0) / 1000,
+      cpuUs: c1 - c0,
+      delivered: m1.delivered - m0.delivered,
+      loadgenCpuUs: m1.cpuUs - m0.cpuUs,
+      histogram: m1.histogram,
+    };
     run = await request('stopRun', {}, STOP_TIMEOUT_MS).catch((err: unknown) => {
       warnings.push(`server overwhelmed: ${err instanceof Error ? err.message : String(err)}; undelivered not measured`);
       return null;
@@ -110,9 +116,15 @@ export async function measuredRun(s: Session, spec: RunSpec): Promise<RunOutcome
   };
   if (figures.lost > 0) warnings.push(`LOST ${figures.lost} events (gaps in a connection's sequence)`);
   if (figures.duplicated > 0) warnings.push(`DUPLICATED ${figures.duplicated} events`);
-  if (drain && drain.behind > 0) warnings.push(`${drain.missing} events still undelivered to ${drain.behind} connections after a ${Math.round(spec.drainTimeoutMs / 1000)} s drain`);
+  if (drain && drain.behind > 0)
+    warnings.push(
+      `${drain.missing} events still undelivered to ${drain.behind} connections after a ${Math.round(spec.drainTimeoutMs / 1000)} s drain`,
+    );
   const closedNow = Object.entries(after.closed).filter(([code, n]) => n > (before.closed[code] ?? 0));
-  if (closedNow.length > 0) warnings.push(`server closed connections: ${closedNow.map(([code, n]) => `${n - (before.closed[code] ?? 0)} with ${code}`).join(', ')}`);
+  if (closedNow.length > 0)
+    warnings.push(
+      `server closed connections: ${closedNow.map(([code, n]) => `${n - (before.closed[code] ?? 0)} with ${code}`).join(', ')}`,
+    );
   if (run && run.errors > 0) warnings.push(`${run.errors} publishes failed; first: ${run.firstError ?? '?'}`);
   if (window.delivered === 0) warnings.push('nothing delivered in the measured window');
   return { figures, warnings, stuck: run === null || (drain !== null && drain.behind > 0) };

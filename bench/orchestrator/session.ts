@@ -1,6 +1,6 @@
 import type { PeerSpec } from '../peers';
-import { Loadgen, type GroupPlan } from './loadgen';
-import { startServer, type ServerHandle } from './serverProcess';
+import { type GroupPlan, Loadgen } from './loadgen';
+import { type ServerHandle, startServer } from './serverProcess';
 
 /** One server process of a peer and the load-generator workers aimed at it. */
 export interface Session {
@@ -43,7 +43,9 @@ export function planFor(s: Session, plan: Omit<GroupPlan, 'client' | 'wsUrl' | '
 export async function connectOrThrow(s: Session, plan: Omit<GroupPlan, 'client' | 'wsUrl' | 'secret'>, timeoutMs: number) {
   const result = await s.loadgen.connect(planFor(s, plan), timeoutMs);
   if (result.failed > 0) {
-    throw new Error(`${s.peer.name}: ${result.failed} of ${plan.total} connections failed to subscribe; first: ${result.errors.join(' | ')}`);
+    throw new Error(
+      `${s.peer.name}: ${result.failed} of ${plan.total} connections failed to subscribe; first: ${result.errors.join(' | ')}`,
+    );
   }
   return result;
 }

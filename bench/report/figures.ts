@@ -25,7 +25,7 @@ export type FigureName = keyof typeof FIGURES;
 export type Figures = Partial<Record<FigureName, number>>;
 
 /** Counts of things that must not happen: the worst repeat is reported, not the median. */
-export const WORST_OF: ReadonlySet<FigureName> = new Set(['lost', 'duplicated', 'undelivered']);
+const WORST_OF: ReadonlySet<FigureName> = new Set(['lost', 'duplicated', 'undelivered']);
 /** Counts folded into one table cell `lost / dup / undelivered`. */
 export const DELIVERY_COUNTS: readonly FigureName[] = ['lost', 'duplicated', 'undelivered'];
 
@@ -43,7 +43,7 @@ export interface Measurement {
   load1?: number;
 }
 
-export function median(values: number[]): number {
+function median(values: number[]): number {
   const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return NaN;
   const mid = Math.floor(v.length / 2);

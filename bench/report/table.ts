@@ -1,5 +1,5 @@
 import type { PeerSpec } from '../peers';
-import { DELIVERY_COUNTS, FIGURES, formatNumber, type FigureName, type Summary } from './figures';
+import { DELIVERY_COUNTS, FIGURES, type FigureName, formatNumber, type Summary } from './figures';
 
 /**
  * One markdown table: a row per scenario × configuration × figure, a column
@@ -7,7 +7,9 @@ import { DELIVERY_COUNTS, FIGURES, formatNumber, type FigureName, type Summary }
  * ours / vanilla tRPC.
  */
 export function resultsTable(summaries: Summary[], peers: PeerSpec[], scenarioOrder: string[]): string {
-  const ratioBases = (['raw', 'vanilla'] as const).filter((name) => peers.some((p) => p.name === name) && peers.some((p) => p.name === 'ours'));
+  const ratioBases = (['raw', 'vanilla'] as const).filter(
+    (name) => peers.some((p) => p.name === name) && peers.some((p) => p.name === 'ours'),
+  );
   const labelOf = (name: string) => peers.find((p) => p.name === name)?.label ?? name;
   const header = ['scenario', 'config', 'figure', ...peers.map((p) => p.label), ...ratioBases.map((b) => `ours / ${labelOf(b)}`)];
   const lines = [row(header), row(header.map((_, i) => (i < 3 ? '---' : '---:')))];

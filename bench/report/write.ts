@@ -5,7 +5,7 @@ import type { PeerSpec } from '../peers';
 import type { Scenario } from '../scenarios/scenario';
 import { acceptanceMarkdown, type Check } from './acceptance';
 import type { Measurement, Summary } from './figures';
-import { machineMarkdown, type MachineInfo } from './machine';
+import { type MachineInfo, machineMarkdown } from './machine';
 import { resultsTable } from './table';
 
 export interface Report {
@@ -21,7 +21,7 @@ export interface Report {
   acceptance: Check[];
 }
 
-export function reportMarkdown(r: Report, scenarios: Scenario[]): string {
+function reportMarkdown(r: Report, scenarios: Scenario[]): string {
   const warnings = r.measurements.flatMap((m) => m.warnings.map((w) => `- ${m.scenario} ${m.config} ${m.peer} #${m.repeat}: ${w}`));
   const minutes = (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 60_000;
   return [

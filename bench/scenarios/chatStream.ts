@@ -1,4 +1,4 @@
-import { connectClients, eachRepeatAndPeer, steadyRun, topicsOf, type Scenario } from './scenario';
+import { connectClients, eachRepeatAndPeer, type Scenario, steadyRun, topicsOf } from './scenario';
 
 export const chatStream: Scenario = {
   name: 'chat-stream',

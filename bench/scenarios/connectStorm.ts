@@ -10,7 +10,16 @@ export const connectStorm: Scenario = {
     const { connections, concurrency } = config.connectStorm;
     const label = `M=${connections}`;
     await eachRepeatAndPeer(ctx, this.name, ctx.peers, [label], async (s) => {
-      await s.loadgen.prepare(planFor(s, { from: 0, total: connections, topic: { mode: 'hot', name: hotTopic }, kind: 'investigation', concurrency, timeoutMs: config.connectTimeoutMs }));
+      await s.loadgen.prepare(
+        planFor(s, {
+          from: 0,
+          total: connections,
+          topic: { mode: 'hot', name: hotTopic },
+          kind: 'investigation',
+          concurrency,
+          timeoutMs: config.connectTimeoutMs,
+        }),
+      );
       const g0 = await s.loadgen.mark();
       const c0 = s.server.cpuUs();
       const result = await s.loadgen.open(config.connectTimeoutMs * 2);

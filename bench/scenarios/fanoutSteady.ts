@@ -1,4 +1,4 @@
-import { connectClients, eachRepeatAndPeer, hotTopic, steadyRun, type Outcome, type Scenario } from './scenario';
+import { connectClients, eachRepeatAndPeer, hotTopic, type Outcome, type Scenario, steadyRun } from './scenario';
 
 const kinds = ['normal', 'critical'] as const;
 export const steadyConfig = (rate: number, kind: (typeof kinds)[number]) => `R=${rate} ${kind}`;
@@ -18,7 +18,12 @@ export const fanoutSteady: Scenario = {
         for (const kind of kinds) {
           const label = steadyConfig(rate, kind);
           if (stuck) {
-            outcomes.push({ config: label, figures: {}, warnings: [], failed: 'not run: a previous run on these connections left a backlog (see its warnings)' });
+            outcomes.push({
+              config: label,
+              figures: {},
+              warnings: [],
+              failed: 'not run: a previous run on these connections left a backlog (see its warnings)',
+            });
             continue;
           }
           const run = await steadyRun(ctx, s, { kind, topics: [hotTopic], rate });

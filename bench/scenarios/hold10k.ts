@@ -30,7 +30,13 @@ export const hold10k: Scenario = {
       if (drain.behind > 0) warnings.push(`${drain.behind} connections missed an event (${drain.missing} missing)`);
       if (closed > 0) warnings.push(`${closed} connections closed by the server: ${JSON.stringify(stats.closed)}`);
       if (run.errors + note.errors > 0) warnings.push(`publish failed: ${run.firstError ?? note.firstError ?? '?'}`);
-      return [{ config: label, figures: { held: held ? 1 : 0, rssMB: usage.rss / MB, p99Ms: quantileUs(latency, 0.99) / 1000, maxMs: latency.maxUs / 1000 }, warnings }];
+      return [
+        {
+          config: label,
+          figures: { held: held ? 1 : 0, rssMB: usage.rss / MB, p99Ms: quantileUs(latency, 0.99) / 1000, maxMs: latency.maxUs / 1000 },
+          warnings,
+        },
+      ];
     });
   },
 };

@@ -1,10 +1,10 @@
 import os from 'node:os';
 import type { BenchConfig } from '../config';
+import type { GroupPlan } from '../orchestrator/loadgen';
+import { measuredRun, type RunSpec } from '../orchestrator/measuredRun';
+import { connectOrThrow, type Session, withSession } from '../orchestrator/session';
 import type { PeerSpec } from '../peers';
 import type { Figures, Measurement } from '../report/figures';
-import { measuredRun, type RunSpec } from '../orchestrator/measuredRun';
-import { connectOrThrow, withSession, type Session } from '../orchestrator/session';
-import type { GroupPlan } from '../orchestrator/loadgen';
 
 export interface ScenarioContext {
   config: BenchConfig;
@@ -48,7 +48,15 @@ export async function eachRepeatAndPeer(
       try {
         const outcomes = await withSession(peer, { secret: ctx.secret, workers: ctx.config.workers }, measure);
         for (const o of outcomes) {
-          const m: Measurement = { scenario, config: o.config, peer: peer.name, repeat, figures: o.figures, warnings: o.warnings, load1: Math.round(os.loadavg()[0]! * 100) / 100 };
+          const m: Measurement = {
+            scenario,
+            config: o.config,
+            peer: peer.name,
+            repeat,
+            figures: o.figures,
+            warnings: o.warnings,
+            load1: Math.round(os.loadavg()[0]! * 100) / 100,
+          };
           if (o.failed) m.failed = o.failed;
           ctx.record(m);
           ctx.log(`${tag} ${o.config}: ${o.failed ? `NOT MEASURED: ${o.failed}` : describe(o.figures)}`);
@@ -57,7 +65,8 @@ export async function eachRepeatAndPeer(
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
         ctx.log(`  !!! ${tag} FAILED: ${reason}`);
-        for (const config of configs) ctx.record({ scenario, config, peer: peer.name, repeat, figures: {}, warnings: [reason], failed: reason });
+        for (const config of configs)
+          ctx.record({ scenario, config, peer: peer.name, repeat, figures: {}, warnings: [reason], failed: reason });
       }
     }
   }
@@ -73,7 +82,8 @@ function describe(f: Figures): string {
   if (f.lost !== undefined) parts.push(`lost ${f.lost} dup ${f.duplicated} undelivered ${f.undelivered}`);
   if (f.cpuUsPerMsg !== undefined) parts.push(`cpu ${n(f.cpuUsPerMsg, 2)} µs/msg (loadgen ${n(f.loadgenCpuUsPerMsg, 2)})`);
   if (f.peakRssMB !== undefined) parts.push(`peak rss ${n(f.peakRssMB)} MB`);
-  if (f.connPerSec !== undefined) parts.push(`${n(f.connPerSec)} conn/s, cpu ${n(f.cpuUsPerConn)} µs/conn (loadgen ${n(f.loadgenCpuUsPerConn)})`);
+  if (f.connPerSec !== undefined)
+    parts.push(`${n(f.connPerSec)} conn/s, cpu ${n(f.cpuUsPerConn)} µs/conn (loadgen ${n(f.loadgenCpuUsPerConn)})`);
   if (f.rssPerConnKB !== undefined) parts.push(`${n(f.rssPerConnKB, 1)} KB rss/conn, ${n(f.heapPerConnKB, 1)} KB heap+ext/conn`);
   if (f.rssMB !== undefined) parts.push(`rss ${n(f.rssMB)} MB`);
   if (f.held !== undefined) parts.push(f.held ? 'HELD' : 'NOT HELD');

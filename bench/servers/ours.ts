@@ -8,26 +8,37 @@
  * Environment (a variant's `env` in peers.ts): BENCH_JWT_SECRET; BENCH_LIMITS
  * (JSON, overrides of limits); WS_PERMESSAGE_DEFLATE=1.
  */
-import { createRealtimeServer, type ChatAgent } from '../../server/index';
+import { type ChatAgent, createRealtimeServer } from '../../server/index';
+import { marker } from '../marker';
 import { agentFindingData, anomalyData, notificationData } from './payload';
 import { benchSecret, type EventKind } from './protocol';
 import { runVariant } from './runner';
 import { TokenQueue } from './tokenQueue';
-import { marker } from '../marker';
 
 const streams = new Map<string, TokenQueue>();
 const streamOf = (sessionId: string) => {
   let q = streams.get(sessionId);
-  if (!q) streams.set(sessionId, (q = new TokenQueue()));
+  if (!q) {
+    q = new TokenQueue();
+    streams.set(sessionId, q);
+  }
   return q;
 };
 const chatAgent: ChatAgent = { reply: ({ sessionId, signal }) => streamOf(sessionId).drain(signal) };
 
 // Defaults everywhere: each connection has its own user, so no limit is hit.
-const limits = JSON.parse(process.env['BENCH_LIMITS'] ?? '{}') as Record<string, number>;
+const limits = JSON.parse(process.env.BENCH_LIMITS ?? '{}') as Record<string, number>;
 
-const perMessageDeflate = ['1', 'true'].includes(process.env['WS_PERMESSAGE_DEFLATE'] ?? '');
-const server = createRealtimeServer({ jwtSecret: benchSecret(), host: '127.0.0.1', port: 0, logLevel: 'warn', limits, perMessageDeflate, chatAgent });
+const perMessageDeflate = ['1', 'true'].includes(process.env.WS_PERMESSAGE_DEFLATE ?? '');
+const server = createRealtimeServer({
+  jwtSecret: benchSecret(),
+  host: '127.0.0.1',
+  port: 0,
+  logLevel: 'warn',
+  limits,
+  perMessageDeflate,
+  chatAgent,
+});
 
 function publish(kind: EventKind, topic: string, seq: number, sentAt: number) {
   switch (kind) {

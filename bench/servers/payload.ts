@@ -11,11 +11,13 @@ import type { EventKind } from './protocol';
  */
 const FINDING_CHARS = 200;
 const PADDING =
-  ' contrato com sobrepreço de 38 % em relação à mediana de mercado; fornecedor sem histórico; aditivos sucessivos acima do limite legal; pagamento antecipado sem garantia; '.repeat(2);
+  ' contrato com sobrepreço de 38 % em relação à mediana de mercado; fornecedor sem histórico; aditivos sucessivos acima do limite legal; pagamento antecipado sem garantia; '.repeat(
+    2,
+  );
 
 const details = { contractId: 'CT-2024-000123', supplier: 'Construtora Exemplo Ltda', amount: 1_234_567.89, agency: 'SEINFRA' };
 
-export function padded(text: string): string {
+function padded(text: string): string {
   return text + PADDING.slice(0, Math.max(0, FINDING_CHARS - text.length));
 }
 
@@ -24,10 +26,16 @@ export function agentFindingData(topic: string, seq: number, sentAt: number) {
 }
 
 export function anomalyData(topic: string, seq: number, sentAt: number) {
-  return { investigationId: topic, severity: 'high' as const, description: padded(marker(0, seq, sentAt)), contractId: details.contractId, confidence: 0.93 };
+  return {
+    investigationId: topic,
+    severity: 'high' as const,
+    description: padded(marker(0, seq, sentAt)),
+    contractId: details.contractId,
+    confidence: 0.93,
+  };
 }
 
-export function chatTokenData(topic: string, seq: number, sentAt: number) {
+function chatTokenData(topic: string, seq: number, sentAt: number) {
   return { sessionId: topic, messageId: `reply-${topic}`, delta: marker(0, seq, sentAt), done: false };
 }
 

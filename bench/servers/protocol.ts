@@ -68,7 +68,7 @@ export interface ServerVariant {
 
 /** The JWT secret every variant verifies with and the generator signs with. */
 export function benchSecret(): string {
-  const secret = process.env['BENCH_JWT_SECRET'];
+  const secret = process.env.BENCH_JWT_SECRET;
   if (!secret || secret.length < 32) throw new Error('BENCH_JWT_SECRET (≥ 32 characters) must be set by the orchestrator');
   return secret;
 }

@@ -5,17 +5,17 @@
  * socket of the topic as a text frame.
  */
 import { createServer } from 'node:http';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { listenHttp } from './listenHttp';
 import { envelopeOf } from './payload';
 import { benchSecret, type EventKind } from './protocol';
-import { listenHttp } from './listenHttp';
 import { runVariant } from './runner';
 import { createVerifier } from './verifyJwt';
 
 const verify = createVerifier(benchSecret());
 const topics = new Map<string, Set<WebSocket>>();
 const http = createServer((_req, res) => res.writeHead(404).end());
-const wss = new WebSocketServer({ noServer: true, perMessageDeflate: process.env['WS_PERMESSAGE_DEFLATE'] === '1' });
+const wss = new WebSocketServer({ noServer: true, perMessageDeflate: process.env.WS_PERMESSAGE_DEFLATE === '1' });
 
 http.on('upgrade', (req, socket, head) => {
   socket.on('error', () => socket.destroy());
@@ -39,7 +39,10 @@ function onConnection(ws: WebSocket) {
     const topic = (msg as { sub?: unknown }).sub;
     if (typeof topic !== 'string') return ws.send('{"error":"expected {\\"sub\\":\\"topic\\"}"}');
     let set = topics.get(topic);
-    if (!set) topics.set(topic, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      topics.set(topic, set);
+    }
     set.add(ws);
     joined.add(topic);
     ws.send(JSON.stringify({ ok: topic }));

@@ -1,7 +1,7 @@
-import { emitEvent, serveCommands } from '../ipc';
 import { nowMs } from '../clock';
-import { PublishLoop } from './publishLoop';
+import { emitEvent, serveCommands } from '../ipc';
 import type { ServerCommands, ServerVariant, Usage } from './protocol';
+import { PublishLoop } from './publishLoop';
 
 /**
  * The part every server variant shares: the IPC commands (publish runs, flow

@@ -6,9 +6,9 @@
  */
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
+import { listenHttp } from './listenHttp';
 import { envelopeOf } from './payload';
 import { benchSecret, type EventKind } from './protocol';
-import { listenHttp } from './listenHttp';
 import { runVariant } from './runner';
 import { createVerifier } from './verifyJwt';
 
@@ -17,7 +17,7 @@ const http = createServer();
 const io = new Server(http, {
   transports: ['websocket'],
   serveClient: false,
-  perMessageDeflate: process.env['WS_PERMESSAGE_DEFLATE'] === '1',
+  perMessageDeflate: process.env.WS_PERMESSAGE_DEFLATE === '1',
 });
 
 io.use((socket, next) => {

@@ -7,21 +7,21 @@
  */
 import { EventEmitter, on } from 'node:events';
 import { createServer } from 'node:http';
-import { initTRPC, tracked, TRPCError } from '@trpc/server';
+import { initTRPC, TRPCError, tracked } from '@trpc/server';
 import { applyWSSHandler, type CreateWSSContextFnOptions } from '@trpc/server/adapters/ws';
 import superjson from 'superjson';
 import { WebSocketServer } from 'ws';
 import { z } from 'zod';
-import { envelopeOf, type Envelope } from './payload';
-import { benchSecret, type EventKind } from './protocol';
 import { listenHttp } from './listenHttp';
+import { type Envelope, envelopeOf } from './payload';
+import { benchSecret, type EventKind } from './protocol';
 import { runVariant } from './runner';
 import { createVerifier } from './verifyJwt';
 
 const verify = createVerifier(benchSecret());
 
 async function createContext({ info }: CreateWSSContextFnOptions) {
-  const userId = await verify(info.connectionParams?.['token']);
+  const userId = await verify(info.connectionParams?.token);
   return { userId };
 }
 
@@ -35,19 +35,20 @@ const ee = new EventEmitter();
 ee.setMaxListeners(0); // one listener per subscriber
 
 const appRouter = t.router({
-  onEvent: protectedProcedure
-    .input(z.object({ topic: z.string(), lastEventId: z.string().nullish() }))
-    .subscription(async function* ({ input, signal }) {
-      for await (const [event] of on(ee, input.topic, { signal }) as AsyncIterable<[Envelope]>) {
-        yield tracked(event.id, event);
-      }
-    }),
+  onEvent: protectedProcedure.input(z.object({ topic: z.string(), lastEventId: z.string().nullish() })).subscription(async function* ({
+    input,
+    signal,
+  }) {
+    for await (const [event] of on(ee, input.topic, { signal }) as AsyncIterable<[Envelope]>) {
+      yield tracked(event.id, event);
+    }
+  }),
 });
 
 export type VanillaRouter = typeof appRouter;
 
 const http = createServer((_req, res) => res.writeHead(404).end());
-const wss = new WebSocketServer({ server: http, perMessageDeflate: process.env['WS_PERMESSAGE_DEFLATE'] === '1' });
+const wss = new WebSocketServer({ server: http, perMessageDeflate: process.env.WS_PERMESSAGE_DEFLATE === '1' });
 applyWSSHandler({ wss, router: appRouter, createContext, keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 } });
 
 function publish(kind: EventKind, topic: string, seq: number, sentAt: number) {

@@ -1,20 +1,20 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
-import { ORIGIN_EVENT_ID, compareEventIds } from '../../shared/eventIdOrder';
+import { compareEventIds, ORIGIN_EVENT_ID } from '../../shared/eventIdOrder';
 import type { RealtimeClient } from '../index';
 import { useRealtimeClient } from './provider';
 import {
+  type AnalysisState,
+  type ChatState,
+  type InvestigationState,
   initialAnalysisState,
   initialChatState,
   initialInvestigationState,
   initialNotificationsState,
+  type NotificationsState,
   reduceAnalysis,
   reduceChat,
   reduceInvestigation,
   reduceNotifications,
-  type AnalysisState,
-  type ChatState,
-  type InvestigationState,
-  type NotificationsState,
 } from './state';
 import type { AnalysisEvent, ChatEvent, InvestigationEvent, NotificationEvent } from './types';
 
@@ -81,6 +81,7 @@ function useEventStream<E, S>(
   const startRef = useRef(start);
   startRef.current = start;
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `generation` restarts the subscription (resync)
   useEffect(() => {
     dispatch({ kind: 'reset' });
     setError(null);
@@ -174,6 +175,7 @@ export function useChat(sessionId: string | null): Chat {
   const [callError, setCallError] = useState<RealtimeError | null>(null);
   const typingSent = useRef(false);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new client or session starts with nothing sent and no error
   useEffect(() => {
     typingSent.current = false;
     setCallError(null);

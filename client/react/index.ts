@@ -2,12 +2,8 @@
  * React bindings of the realtime client: a provider holding one client and
  * hooks that fold each subscription into state. React is a peer dependency.
  */
-export { RealtimeProvider, useConnectionState, useRealtimeClient } from './provider';
+
 export {
-  useAnalysisUpdates,
-  useChat,
-  useInvestigationUpdates,
-  useNotifications,
   type AnalysisUpdates,
   type Chat,
   type InvestigationUpdates,
@@ -15,6 +11,11 @@ export {
   type RealtimeError,
   type StreamControls,
   type SubscriptionStatus,
+  useAnalysisUpdates,
+  useChat,
+  useInvestigationUpdates,
+  useNotifications,
 } from './hooks';
+export { RealtimeProvider, useConnectionState, useRealtimeClient } from './provider';
 export * from './state';
 export type * from './types';

@@ -1,4 +1,4 @@
-import { createContext, useContext, useSyncExternalStore, type ReactNode } from 'react';
+import { createContext, type ReactNode, useContext, useSyncExternalStore } from 'react';
 import type { ConnectionState, RealtimeClient } from '../index';
 
 const RealtimeContext = createContext<RealtimeClient | null>(null);

@@ -112,7 +112,13 @@ export function reduceInvestigation(state: InvestigationState, event: Investigat
         case 'progress':
           return { ...base, timeline, progress: data.progress, stage: data.stage ?? state.stage };
         case 'agent_finding': {
-          const finding: Finding = { eventId: event.id, at: event.timestamp, agent: data.agent, finding: data.finding, details: data.details };
+          const finding: Finding = {
+            eventId: event.id,
+            at: event.timestamp,
+            agent: data.agent,
+            finding: data.finding,
+            details: data.details,
+          };
           return { ...base, timeline, findings: keepNewest(state.findings, finding) };
         }
         case 'report_status':
@@ -168,7 +174,12 @@ export function reduceAnalysis(state: AnalysisState, event: AnalysisEvent): Anal
     case 'partial_result':
       return {
         ...base,
-        results: keepNewest(state.results, { eventId: event.id, at: event.timestamp, result: data.result, sequence: data.sequence ?? null }),
+        results: keepNewest(state.results, {
+          eventId: event.id,
+          at: event.timestamp,
+          result: data.result,
+          sequence: data.sequence ?? null,
+        }),
       };
     case 'error':
       return { ...base, error: { code: data.code, message: data.message, at: event.timestamp } };
@@ -291,4 +302,3 @@ export function reduceNotifications(state: NotificationsState, event: Notificati
     items: [item, ...state.items].slice(0, MAX_ITEMS),
   };
 }
-

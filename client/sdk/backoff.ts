@@ -21,8 +21,10 @@ export const backoffDefaults: Backoff = { initialMs: 1_000, maxMs: 30_000, facto
 export function resolveBackoff(options: BackoffOptions = {}): Backoff {
   const backoff = { ...backoffDefaults, ...stripUndefined(options) };
   const { initialMs, maxMs, factor } = backoff;
-  if (!Number.isFinite(initialMs) || initialMs < 0) throw new RangeError(`backoff.initialMs must be a finite number >= 0, got ${initialMs}`);
-  if (!Number.isFinite(maxMs) || maxMs < initialMs) throw new RangeError(`backoff.maxMs must be a finite number >= initialMs (${initialMs}), got ${maxMs}`);
+  if (!Number.isFinite(initialMs) || initialMs < 0)
+    throw new RangeError(`backoff.initialMs must be a finite number >= 0, got ${initialMs}`);
+  if (!Number.isFinite(maxMs) || maxMs < initialMs)
+    throw new RangeError(`backoff.maxMs must be a finite number >= initialMs (${initialMs}), got ${maxMs}`);
   if (!Number.isFinite(factor) || factor < 1) throw new RangeError(`backoff.factor must be a finite number >= 1, got ${factor}`);
   return Object.freeze(backoff);
 }

@@ -5,7 +5,7 @@ import type { ConnectionType } from '../../shared/health';
 import type { Backoff } from './backoff';
 import { ConnectionStateStore } from './connectionState';
 import { Pause } from './pause';
-import { decideReconnect, type Disconnect } from './reconnectPolicy';
+import { type Disconnect, decideReconnect } from './reconnectPolicy';
 import { trackedWebSocket, type WebSocketClass } from './trackedWebSocket';
 
 export interface ConnectionOptions {
@@ -234,7 +234,7 @@ function provesAcceptance(data: unknown): boolean {
  * served by the API itself connects to '/api/v1/ws'), http(s) becomes ws(s),
  * and the connection type goes in `connection_type`.
  */
-export function websocketUrl(url: string, connectionType: ConnectionType | undefined): string {
+function websocketUrl(url: string, connectionType: ConnectionType | undefined): string {
   const base = typeof location === 'undefined' ? undefined : location.href;
   const parsed = new URL(url, base);
   if (parsed.protocol === 'http:') parsed.protocol = 'ws:';

@@ -1,22 +1,15 @@
-import { createTRPCClient, TRPCClientError, wsLink, type TRPCLink } from '@trpc/client';
+import { createTRPCClient, TRPCClientError, type TRPCLink, wsLink } from '@trpc/client';
 import { observable } from '@trpc/server/observable';
 import superjson from 'superjson';
 import type { ConnectionType } from '../../shared/health';
-import { resolveBackoff, type BackoffOptions } from './backoff';
+import { type BackoffOptions, resolveBackoff } from './backoff';
 import { ConnectionController } from './connection';
 import type { ConnectionState, StateListener } from './connectionState';
 import { resubscribeLink } from './resubscribeLink';
-import { ResumeStore, subscriptionKey, type ResumeStorage } from './resumeStore';
-import { TopicRegistry, type Topic, type Unsubscribe } from './topicEmitter';
+import { type ResumeStorage, ResumeStore, subscriptionKey } from './resumeStore';
+import { type Topic, TopicRegistry, type Unsubscribe } from './topicEmitter';
 import type { WebSocketClass } from './trackedWebSocket';
-import type {
-  AnalysisEvent,
-  AppRouter,
-  ChatEvent,
-  InvestigationEvent,
-  NotificationEvent,
-  RealtimeTRPCClient,
-} from './types';
+import type { AnalysisEvent, AppRouter, ChatEvent, InvestigationEvent, NotificationEvent, RealtimeTRPCClient } from './types';
 
 export interface RealtimeClientOptions {
   /**
@@ -87,11 +80,7 @@ export function createRealtimeClient(options: RealtimeClientOptions): RealtimeCl
     connectionType: options.connectionType,
   });
   const trpc: RealtimeTRPCClient = createTRPCClient<AppRouter>({
-    links: [
-      refuseWhileClosed(connection),
-      resubscribeLink(connection),
-      wsLink({ client: connection.wsClient, transformer: superjson }),
-    ],
+    links: [refuseWhileClosed(connection), resubscribeLink(connection), wsLink({ client: connection.wsClient, transformer: superjson })],
   });
   const topics = new TopicRegistry(new ResumeStore(options.storage, options.storagePrefix));
 

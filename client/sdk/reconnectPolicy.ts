@@ -1,5 +1,5 @@
 import { CloseCode, reconnectableCloseCodes } from '../../shared/closeCodes';
-import { backoffDelay, type Backoff } from './backoff';
+import { type Backoff, backoffDelay } from './backoff';
 
 /** Why a connection (or an attempt to open one) ended. `code` is null when no socket was involved (getToken failed). */
 export interface Disconnect {

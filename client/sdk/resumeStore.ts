@@ -11,7 +11,7 @@ export interface ResumeStorage {
   removeItem(key: string): void;
 }
 
-export const defaultStoragePrefix = 'cidadao-realtime:last-event-id:';
+const defaultStoragePrefix = 'cidadao-realtime:last-event-id:';
 
 /**
  * The shape of the API's event ids (shared/eventId.ts, `<ms>-<seq>`). Checked

@@ -3,7 +3,10 @@
  * 20), as far as the SDK relies on it. `ws`'s class fits without a cast.
  */
 export interface WebSocketClass {
-  new (url: string, protocols?: string | string[]): {
+  new (
+    url: string,
+    protocols?: string | string[],
+  ): {
     readonly readyState: number;
     send(data: string): void;
     close(code?: number, reason?: string): void;

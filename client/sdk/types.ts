@@ -1,5 +1,5 @@
 import type { TRPCClient, TRPCClientError } from '@trpc/client';
-import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
+import type { inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from '../../server/index';
 
 /**
@@ -10,7 +10,6 @@ import type { AppRouter } from '../../server/index';
 export type { AppRouter };
 
 type Outputs = inferRouterOutputs<AppRouter>;
-type Inputs = inferRouterInputs<AppRouter>;
 type Yield<T> = T extends AsyncIterable<infer Y, unknown, unknown> ? Y : never;
 
 /** What `onData` of each subscription receives: `{ id, data: event }` (tRPC's tracked envelope). */
@@ -27,11 +26,6 @@ export type NotificationEvent = NotificationItem['data'];
 
 /** One event type of a topic's union: `EventOf<InvestigationEvent, 'anomaly_detected'>`. */
 export type EventOf<E extends { type: string }, T extends E['type']> = Extract<E, { type: T }>;
-
-export type InvestigationSubscribeInput = Inputs['investigation']['onUpdate'];
-export type AnalysisSubscribeInput = Inputs['analysis']['onUpdate'];
-export type ChatSubscribeInput = Inputs['chat']['onEvent'];
-export type NotificationSubscribeInput = Inputs['notification']['onNotification'];
 
 /** The typed tRPC client of the whole API. */
 export type RealtimeTRPCClient = TRPCClient<AppRouter>;

@@ -19,5 +19,10 @@ export async function issueToken(
 ): Promise<string> {
   const { sub, ...rest } = claims;
   const exp = opts.expiresAt ?? Math.floor(Date.now() / 1000) + (opts.expiresInSeconds ?? 3600);
-  return new SignJWT(rest).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuedAt().setExpirationTime(exp).sign(secretKey(secret));
+  return new SignJWT(rest)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime(exp)
+    .sign(secretKey(secret));
 }

@@ -1,6 +1,6 @@
 import { errors as joseErrors, jwtVerify } from 'jose';
 import { z } from 'zod';
-import { apiError, type ApiError } from '../errors';
+import { type ApiError, apiError } from '../errors';
 import type { Principal } from './principal';
 
 const claimsSchema = z.object({

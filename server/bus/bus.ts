@@ -1,8 +1,8 @@
 import type { EventDraft, RealtimeEvent } from '../../shared/events';
 import { apiError } from '../errors';
 import type { EventEngine, Retention } from './engine';
-import { TopicSubscription, type SubscriptionHost, type SubscriptionOptions } from './subscription';
-import { TopicFanout, type BatchReceiver } from './topicFanout';
+import { type SubscriptionHost, type SubscriptionOptions, TopicSubscription } from './subscription';
+import { type BatchReceiver, TopicFanout } from './topicFanout';
 
 export interface BusOptions {
   engine: EventEngine;

@@ -1,4 +1,4 @@
-import { ORIGIN_EVENT_ID, compareEventIds } from '../../shared/eventId';
+import { compareEventIds, ORIGIN_EVENT_ID } from '../../shared/eventId';
 
 /**
  * Whether the history of a topic reaches back to `afterId` with no gap: the id

@@ -1,4 +1,4 @@
-import { ORIGIN_EVENT_ID, compareEventIds } from '../../shared/eventId';
+import { compareEventIds, ORIGIN_EVENT_ID } from '../../shared/eventId';
 import type { EventDraft, RealtimeEvent } from '../../shared/events';
 import type { EventEngine, EventListener, HistoryRead, LiveFeed, Retention } from './engine';
 import { historyReaches } from './history';

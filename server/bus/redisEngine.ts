@@ -79,7 +79,11 @@ export function createRedisEngine(clients: RedisClients, logger: Logger): EventE
     async publish(topic: string, draft: EventDraft, retention: Retention): Promise<RealtimeEvent> {
       const k = keys(topic);
       const payload = JSON.stringify({ type: draft.type, data: draft.data });
-      const id = (await publishScript.run(command, [k.stream, k.meta], [k.channel, retention.maxEvents, retention.ttlMs, payload])) as string;
+      const id = (await publishScript.run(
+        command,
+        [k.stream, k.meta],
+        [k.channel, retention.maxEvents, retention.ttlMs, payload],
+      )) as string;
       return decode(id, payload);
     },
 
@@ -143,7 +147,9 @@ export function createRedisEngine(clients: RedisClients, logger: Logger): EventE
         command.status !== 'ready' ? `commands: ${command.status}` : null,
         subscriber.status !== 'ready' ? `pub/sub: ${subscriber.status}` : null,
       ].filter((x): x is string => x !== null);
-      return down.length === 0 ? { kind: 'redis', status: 'ok' } : { kind: 'redis', status: 'degraded', reason: `redis unreachable (${down.join(', ')})` };
+      return down.length === 0
+        ? { kind: 'redis', status: 'ok' }
+        : { kind: 'redis', status: 'degraded', reason: `redis unreachable (${down.join(', ')})` };
     },
 
     stats() {

@@ -1,5 +1,5 @@
-import { tracked, type TrackedEnvelope } from '@trpc/server';
-import { ORIGIN_EVENT_ID, compareEventIds } from '../../shared/eventId';
+import { type TrackedEnvelope, tracked } from '@trpc/server';
+import { compareEventIds, ORIGIN_EVENT_ID } from '../../shared/eventId';
 import type { RealtimeEvent } from '../../shared/events';
 import type { HistoryRead } from './engine';
 import type { BatchReceiver, TopicFanout } from './topicFanout';

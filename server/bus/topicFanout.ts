@@ -1,4 +1,4 @@
-import { ORIGIN_EVENT_ID, compareEventIds } from '../../shared/eventIdOrder';
+import { compareEventIds, ORIGIN_EVENT_ID } from '../../shared/eventIdOrder';
 import type { RealtimeEvent } from '../../shared/events';
 import { isCriticalEvent } from '../../shared/priority';
 import type { EventEngine, LiveFeed } from './engine';

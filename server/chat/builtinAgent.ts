@@ -31,7 +31,7 @@ const topicWords: Record<Topic, RegExp> = {
   report: /\b(report|relat[oó]rio)\b/i,
 };
 
-export function composeAnswer(question: string, investigations: readonly InvestigationSnapshot[]): string {
+function composeAnswer(question: string, investigations: readonly InvestigationSnapshot[]): string {
   if (investigations.length === 0) {
     return 'This session is not watching any investigation yet. Use chat.watchInvestigation with an investigation id, and I will answer from its live status, progress and anomalies.';
   }
@@ -44,8 +44,7 @@ export function composeAnswer(question: string, investigations: readonly Investi
     topicsToAnswer.splice(topicsToAnswer.indexOf('status') + 1, 0, 'progress');
   }
   const parts = targets.map((inv) => describe(inv, topicsToAnswer));
-  const intro =
-    targets.length === 1 ? '' : `You are watching ${targets.length} investigations. `;
+  const intro = targets.length === 1 ? '' : `You are watching ${targets.length} investigations. `;
   return intro + parts.join(' ');
 }
 
@@ -108,7 +107,7 @@ function describe(inv: InvestigationSnapshot, asked: readonly Topic[]): string {
 }
 
 /** Splits text into chunks of a few words, keeping the spaces, so the chunks join back exactly. */
-export function chunkWords(text: string, wordsPerChunk: number): string[] {
+function chunkWords(text: string, wordsPerChunk: number): string[] {
   const words = text.match(/\S+\s*/g) ?? [];
   const chunks: string[] = [];
   for (let i = 0; i < words.length; i += wordsPerChunk) chunks.push(words.slice(i, i + wordsPerChunk).join(''));

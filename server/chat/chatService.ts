@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
+import { ORIGIN_EVENT_ID } from '../../shared/eventId';
 import { topics } from '../../shared/topics';
 import type { Principal } from '../auth/principal';
 import { isAdmin } from '../auth/principal';
@@ -9,7 +10,6 @@ import type { Logger } from '../observability/logger';
 import type { ChatAgent } from './chatAgent';
 import { snapshotInvestigation } from './investigationSnapshot';
 import type { ChatSessionStore } from './sessionStore';
-import { ORIGIN_EVENT_ID } from '../../shared/eventId';
 
 export interface ChatServiceDeps {
   bus: EventBus;
@@ -21,7 +21,7 @@ export interface ChatServiceDeps {
 }
 
 /** The assistant's user id in chat events. */
-export const ASSISTANT_USER_ID = 'assistant';
+const ASSISTANT_USER_ID = 'assistant';
 
 /**
  * chat.send / typing / watchInvestigation. A reply runs in the background: its
@@ -67,7 +67,13 @@ export function createChatService(deps: ChatServiceDeps) {
       await bus
         .publish(topic, {
           type: 'chat_message',
-          data: { sessionId, messageId: replyId, role: 'system', content: 'The assistant could not answer this message.', userId: ASSISTANT_USER_ID },
+          data: {
+            sessionId,
+            messageId: replyId,
+            role: 'system',
+            content: 'The assistant could not answer this message.',
+            userId: ASSISTANT_USER_ID,
+          },
         })
         .catch(() => undefined);
     }

@@ -21,11 +21,7 @@ export interface InvestigationSnapshot {
 }
 
 /** Folds an investigation's events, oldest first, into its current state. */
-export function snapshotInvestigation(
-  investigationId: string,
-  events: readonly RealtimeEvent[],
-  complete: boolean,
-): InvestigationSnapshot {
+export function snapshotInvestigation(investigationId: string, events: readonly RealtimeEvent[], complete: boolean): InvestigationSnapshot {
   const snap: InvestigationSnapshot = {
     investigationId,
     findings: [],

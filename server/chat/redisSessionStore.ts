@@ -15,8 +15,9 @@
  * the prefix they are given: one Redis (or a primary with replicas), not a
  * Redis Cluster.
  */
+
+import { ApiError, apiError } from '../errors';
 import type { Logger } from '../observability/logger';
-import { apiError, ApiError } from '../errors';
 import type { RedisClients } from '../redis/connect';
 import { luaCommand, luaExtendTtl, luaNowMs } from '../redis/luaCommand';
 import type { ChatSessionStats, ChatSessionStore, ChatSessionStoreOptions } from './sessionStore';

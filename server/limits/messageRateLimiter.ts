@@ -6,7 +6,7 @@
  *
  * Per-connection budgets stay in this process's memory: a connection lives on one node.
  */
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RedisClients } from '../redis/connect';
 
 export interface MessageRateLimiterOptions {

@@ -106,7 +106,9 @@ export class RedisConnectionCounter implements UserConnectionCounter {
     let admitted: boolean;
     try {
       admitted =
-        (await this.track(acquireScript.run(this.redis.command, [this.key(userId)], [connectionId, this.opts.maxPerUser, this.leaseMs]))) === 1;
+        (await this.track(
+          acquireScript.run(this.redis.command, [this.key(userId)], [connectionId, this.opts.maxPerUser, this.leaseMs]),
+        )) === 1;
     } catch (err) {
       // Insurance: without Redis, this node's own connections are all it can count.
       admitted = this.live.has(connectionId) || (this.usersLive.get(userId) ?? 0) < this.opts.maxPerUser;

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 
 /**
  * The Prometheus metrics of one server. Each server has its own registry, so
@@ -9,13 +9,40 @@ export function createMetrics() {
   collectDefaultMetrics({ register: registry, prefix: 'realtime_' });
   const metrics = {
     registry,
-    connections: new Gauge({ name: 'realtime_connections', help: 'Open WebSocket connections', labelNames: ['type'] as const, registers: [registry] }),
+    connections: new Gauge({
+      name: 'realtime_connections',
+      help: 'Open WebSocket connections',
+      labelNames: ['type'] as const,
+      registers: [registry],
+    }),
     subscriptions: new Gauge({ name: 'realtime_subscriptions', help: 'Active subscriptions', registers: [registry] }),
-    published: new Counter({ name: 'realtime_events_published_total', help: 'Events published through this node', labelNames: ['type'] as const, registers: [registry] }),
-    delivered: new Counter({ name: 'realtime_events_delivered_total', help: 'Events handed to subscribers\' sockets', registers: [registry] }),
-    closed: new Counter({ name: 'realtime_connections_closed_total', help: 'Closed connections by close code', labelNames: ['code'] as const, registers: [registry] }),
-    rateLimited: new Counter({ name: 'realtime_requests_rate_limited_total', help: 'Requests refused by the per-connection rate limit', registers: [registry] }),
-    slowConsumers: new Counter({ name: 'realtime_slow_consumers_total', help: 'Connections closed as slow consumers (4013)', registers: [registry] }),
+    published: new Counter({
+      name: 'realtime_events_published_total',
+      help: 'Events published through this node',
+      labelNames: ['type'] as const,
+      registers: [registry],
+    }),
+    delivered: new Counter({
+      name: 'realtime_events_delivered_total',
+      help: "Events handed to subscribers' sockets",
+      registers: [registry],
+    }),
+    closed: new Counter({
+      name: 'realtime_connections_closed_total',
+      help: 'Closed connections by close code',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: 'realtime_requests_rate_limited_total',
+      help: 'Requests refused by the per-connection rate limit',
+      registers: [registry],
+    }),
+    slowConsumers: new Counter({
+      name: 'realtime_slow_consumers_total',
+      help: 'Connections closed as slow consumers (4013)',
+      registers: [registry],
+    }),
   };
   return metrics;
 }

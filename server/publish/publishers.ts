@@ -1,19 +1,19 @@
 import type { RealtimeEvent } from '../../shared/events';
 import {
-  notifyAnalysisUpdateInput,
-  notifyAnomalyInput,
-  notifyInvestigationUpdateInput,
-  sendNotificationInput,
   type NotifyAnalysisUpdateInput,
   type NotifyAnomalyInput,
   type NotifyInvestigationUpdateInput,
+  notifyAnalysisUpdateInput,
+  notifyAnomalyInput,
+  notifyInvestigationUpdateInput,
   type SendNotificationInput,
+  sendNotificationInput,
 } from '../../shared/inputs';
 import { topics } from '../../shared/topics';
 import type { EventBus } from '../bus/bus';
 import type { ChatSessionStore } from '../chat/sessionStore';
-import type { KnownUsers } from '../notifications/knownUsers';
 import { apiError } from '../errors';
+import type { KnownUsers } from '../notifications/knownUsers';
 import type { Logger } from '../observability/logger';
 
 export interface PublisherDeps {
@@ -88,9 +88,7 @@ export function createPublishers(deps: PublisherDeps) {
       const input = sendNotificationInput.parse(raw);
       const { title, body, level, link } = input;
       const recipients =
-        'userIds' in input
-          ? new Set(input.userIds)
-          : new Set([...(await deps.knownUsers.list()), ...deps.connectedUsers()]);
+        'userIds' in input ? new Set(input.userIds) : new Set([...(await deps.knownUsers.list()), ...deps.connectedUsers()]);
       const data = link === undefined ? { title, body, level } : { title, body, level, link };
       const events = await Promise.all(
         [...recipients].map((userId) => bus.publish(topics.notification(userId), { type: 'notification', data })),

@@ -47,8 +47,16 @@ export function connectRedis(url: string, prefix: string, logger: Logger): Redis
   const command = new Redis(url, { ...options, commandTimeout: 5_000, connectionName: 'realtime-command' });
   // The subscriber queues its SUBSCRIBE commands until connected: a subscription
   // made during an outage takes effect when Redis is back.
-  const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, maxRetriesPerRequest: null, connectionName: 'realtime-subscriber' });
-  for (const [name, client] of [['command', command], ['subscriber', subscriber]] as const) {
+  const subscriber = new Redis(url, {
+    ...options,
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: null,
+    connectionName: 'realtime-subscriber',
+  });
+  for (const [name, client] of [
+    ['command', command],
+    ['subscriber', subscriber],
+  ] as const) {
     client.on('error', (err: Error) => logger.warn({ event: 'redis_error', connection: name, message: err.message }));
     client.on('ready', () => logger.info({ event: 'redis_ready', connection: name }));
     client.on('end', () => logger.debug({ event: 'redis_end', connection: name }));

@@ -46,7 +46,9 @@ end
  * KEYS: stream, meta. ARGV: channel, maxEvents, ttlMs, payload.
  * Returns the new id.
  */
-export const publishScript = luaCommand('rtPublish', `${helpers}
+export const publishScript = luaCommand(
+  'rtPublish',
+  `${helpers}
 local stream, meta = KEYS[1], KEYS[2]
 local max_events, ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
 local id = redis.call('XADD', stream, '*', 'e', ARGV[4])
@@ -64,7 +66,8 @@ redis.call('PEXPIRE', stream, forget_after)
 redis.call('PEXPIRE', meta, forget_after)
 redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[4])
 return id
-`);
+`,
+);
 
 /**
  * KEYS: stream, meta. ARGV: afterId ('0-0' for all).
@@ -72,7 +75,9 @@ return id
  * ids; entries are all retained ones when not found. The rule is the one of
  * server/bus/history.ts.
  */
-export const readScript = luaCommand('rtRead', `${helpers}
+export const readScript = luaCommand(
+  'rtRead',
+  `${helpers}
 local stream, meta = KEYS[1], KEYS[2]
 local after = ARGV[1]
 local m = redis.call('HMGET', meta, 'head', 'origin', 'trimmed', 'ttl')
@@ -98,10 +103,13 @@ else
   entries = redis.call('XRANGE', stream, '-', '+')
 end
 return { found and 1 or 0, head, origin, trimmed or '', entries }
-`);
+`,
+);
 
 /** KEYS: cursor. ARGV: id, ttlMs. Moves the cursor forward only; refreshes its expiry. */
-export const setCursorScript = luaCommand('rtSetCursor', `${helpers}
+export const setCursorScript = luaCommand(
+  'rtSetCursor',
+  `${helpers}
 local current = redis.call('GET', KEYS[1])
 if current and cmp(current, ARGV[1]) >= 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -109,4 +117,5 @@ if current and cmp(current, ARGV[1]) >= 0 then
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
-`);
+`,
+);

@@ -15,16 +15,15 @@ export const chatRouter = router({
     });
   }),
 
-  send: authedProcedure
-    .input(chatSendInput)
-    .mutation(({ ctx, input }) => ctx.app.chat.send(ctx.principal, input.sessionId, input.content)),
+  send: authedProcedure.input(chatSendInput).mutation(({ ctx, input }) => ctx.app.chat.send(ctx.principal, input.sessionId, input.content)),
 
   typing: authedProcedure
     .input(chatTypingInput)
     .mutation(({ ctx, input }) => ctx.app.chat.typing(ctx.principal, input.sessionId, input.isTyping)),
 
   watchInvestigation: authedProcedure.input(chatWatchInput).mutation(({ ctx, input }) => {
-    if (!isGranted(ctx.principal, 'investigations', input.investigationId)) throw apiError('not_granted', `investigation ${input.investigationId}`);
+    if (!isGranted(ctx.principal, 'investigations', input.investigationId))
+      throw apiError('not_granted', `investigation ${input.investigationId}`);
     return ctx.app.chat.watch(ctx.principal, input.sessionId, input.investigationId);
   }),
 });

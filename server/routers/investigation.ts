@@ -8,7 +8,8 @@ import { subscribe } from './subscribe';
 
 export const investigationRouter = router({
   onUpdate: authedProcedure.input(investigationSubscribeInput).subscription(async ({ ctx, input }) => {
-    if (!isGranted(ctx.principal, 'investigations', input.investigationId)) throw apiError('not_granted', `investigation ${input.investigationId}`);
+    if (!isGranted(ctx.principal, 'investigations', input.investigationId))
+      throw apiError('not_granted', `investigation ${input.investigationId}`);
     return subscribe<InvestigationEvent>(ctx, topics.investigation(input.investigationId), {
       startAfter: input.lastEventId ?? null,
       ifUnknown: 'resync',
@@ -19,7 +20,5 @@ export const investigationRouter = router({
     .input(notifyInvestigationUpdateInput)
     .mutation(({ ctx, input }) => ctx.app.publishers.notifyInvestigationUpdate(input)),
 
-  notifyAnomaly: serviceProcedure
-    .input(notifyAnomalyInput)
-    .mutation(({ ctx, input }) => ctx.app.publishers.notifyAnomalyDetected(input)),
+  notifyAnomaly: serviceProcedure.input(notifyAnomalyInput).mutation(({ ctx, input }) => ctx.app.publishers.notifyAnomalyDetected(input)),
 });

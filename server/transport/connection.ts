@@ -1,10 +1,10 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
+import type { RealtimeEvent } from '../../shared/events';
 import type { ConnectionType } from '../../shared/health';
 import type { Principal } from '../auth/principal';
-import { apiError } from '../errors';
-import type { RealtimeEvent } from '../../shared/events';
 import type { SubscriptionOwner } from '../bus/subscription';
+import { apiError } from '../errors';
 import { writeTextFrames } from './textFrames';
 import type { WireFormat } from './wireFormat';
 

@@ -5,10 +5,10 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** Where `npm run build:dashboard` writes the dashboard (vite's outDir). */
-export const dashboardDistDir = fileURLToPath(new URL('../../client/dashboard/dist/', import.meta.url));
+const dashboardDistDir = fileURLToPath(new URL('../../client/dashboard/dist/', import.meta.url));
 
 /** The path the page reads its settings from. */
-export const dashboardConfigPath = '/dashboard-config.json';
+const dashboardConfigPath = '/dashboard-config.json';
 
 const contentTypes: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

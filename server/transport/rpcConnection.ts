@@ -1,21 +1,10 @@
-import {
-  callTRPCProcedure,
-  getErrorShape,
-  getTRPCErrorFromUnknown,
-  TRPCError,
-  type TRPCErrorShape,
-} from '@trpc/server';
+import { callTRPCProcedure, getErrorShape, getTRPCErrorFromUnknown, TRPCError, type TRPCErrorShape } from '@trpc/server';
 import { parseConnectionParamsFromUnknown, type TRPCRequestInfo } from '@trpc/server/http';
-import {
-  parseTRPCMessage,
-  TRPC_ERROR_CODES_BY_KEY,
-  type TRPCClientOutgoingMessage,
-  type TRPCResponseMessage,
-} from '@trpc/server/rpc';
+import { parseTRPCMessage, TRPC_ERROR_CODES_BY_KEY, type TRPCClientOutgoingMessage, type TRPCResponseMessage } from '@trpc/server/rpc';
 import type { RawData } from 'ws';
 import { CloseCode } from '../../shared/closeCodes';
 import type { RealtimeEvent } from '../../shared/events';
-import { TopicSubscription, type EventSink } from '../bus/subscription';
+import { type EventSink, TopicSubscription } from '../bus/subscription';
 import type { AppRouter } from '../routers';
 import type { Context } from '../trpc/context';
 import type { Connection } from './connection';
@@ -126,7 +115,14 @@ export class RpcSession {
     }
   }
 
-  private respondError(id: CallId | null, jsonrpc: JsonRpcMarker, cause: unknown, type: ProcedureType | 'unknown', path?: string, input?: unknown) {
+  private respondError(
+    id: CallId | null,
+    jsonrpc: JsonRpcMarker,
+    cause: unknown,
+    type: ProcedureType | 'unknown',
+    path?: string,
+    input?: unknown,
+  ) {
     const error = getTRPCErrorFromUnknown(cause);
     this.opts.onError(error, path);
     this.respond({ id, jsonrpc, error: this.errorShape(error, type, path, input) });
@@ -199,7 +195,12 @@ export class RpcSession {
       let answered = false;
       for (const raw of raws) {
         const call = raw as { id?: unknown; method?: unknown; jsonrpc?: unknown } | null;
-        if (call && typeof call === 'object' && call.method !== 'subscription.stop' && (typeof call.id === 'number' || typeof call.id === 'string')) {
+        if (
+          call &&
+          typeof call === 'object' &&
+          call.method !== 'subscription.stop' &&
+          (typeof call.id === 'number' || typeof call.id === 'string')
+        ) {
           this.respondError(call.id, call.jsonrpc === '2.0' ? '2.0' : undefined, error, 'unknown');
           answered = true;
         }
@@ -241,7 +242,8 @@ export class RpcSession {
     let call: SubscriptionCall | null = null;
     if (type === 'subscription') {
       call = new SubscriptionCall(this, id, jsonrpc);
-      (this.calls ??= new Map()).set(id, call);
+      this.calls ??= new Map();
+      this.calls.set(id, call);
     }
 
     let result: unknown;
@@ -249,7 +251,15 @@ export class RpcSession {
       const ctx = await context;
       if (call?.stopped) throw new Error('stopped before it started');
       // No signal: the session owns the subscription and closes it on stop or disconnect.
-      result = await callTRPCProcedure({ router: this.opts.router, path, getRawInput: async () => input, ctx, type, batchIndex, signal: undefined });
+      result = await callTRPCProcedure({
+        router: this.opts.router,
+        path,
+        getRawInput: async () => input,
+        ctx,
+        type,
+        batchIndex,
+        signal: undefined,
+      });
     } catch (cause) {
       if (!call) return this.respondError(id, jsonrpc, cause, type, path, input);
       this.forget(call);

@@ -47,7 +47,14 @@ function writeHeader(target: Buffer, offset: number, payloadLength: number): num
  * UTF-8 bytes) followed by the tail. `flushed` runs once all of them have
  * left for the kernel (or the socket failed).
  */
-export function writeTextFrames(socket: Duplex, prefix: string, prefixBytes: number, tails: readonly Buffer[], count: number, flushed?: () => void) {
+export function writeTextFrames(
+  socket: Duplex,
+  prefix: string,
+  prefixBytes: number,
+  tails: readonly Buffer[],
+  count: number,
+  flushed?: () => void,
+) {
   let total = 0;
   for (let i = 0; i < count; i++) {
     const length = prefixBytes + tails[i]!.length;

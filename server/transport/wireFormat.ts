@@ -1,4 +1,4 @@
-import { transformTRPCResponse, type AnyRouter } from '@trpc/server';
+import { type AnyRouter, transformTRPCResponse } from '@trpc/server';
 import type { TRPCResponseMessage } from '@trpc/server/rpc';
 import type { RawData } from 'ws';
 import type { RealtimeEvent } from '../../shared/events';

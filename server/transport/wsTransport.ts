@@ -3,9 +3,9 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { TRPCError } from '@trpc/server';
 import type { TRPCRequestInfo } from '@trpc/server/http';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode } from '../../shared/closeCodes';
-import { connectionTypes, paths, type ConnectionType } from '../../shared/health';
+import { type ConnectionType, connectionTypes, paths } from '../../shared/health';
 import { inputBounds } from '../../shared/limits';
 import type { AppServices } from '../app';
 import { verifyToken } from '../auth/verifyToken';
@@ -13,9 +13,9 @@ import { apiError } from '../errors';
 import { appRouter } from '../routers';
 import type { Context } from '../trpc/context';
 import { Connection, type ConnectionOptions } from './connection';
+import { startKeepAlive } from './keepAlive';
 import { RpcSession } from './rpcConnection';
 import { createJsonWireFormat } from './wireFormat';
-import { startKeepAlive } from './keepAlive';
 
 /**
  * 96 random bits, unique across nodes (Redis leases are keyed by it), as one
@@ -26,7 +26,9 @@ function newConnectionId(): string {
 }
 
 function rejectUpgrade(socket: Duplex, status: number, text: string) {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
+  );
 }
 
 /**
@@ -48,7 +50,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
   });
 
   async function createContext(conn: Connection, connectionParams: TRPCRequestInfo['connectionParams']): Promise<Context> {
-    const token = connectionParams?.['token'] ?? conn.queryToken;
+    const token = connectionParams?.token ?? conn.queryToken;
     conn.queryToken = null;
     const verified = await verifyToken(token, app.jwtKey);
     if (!verified.ok) {

@@ -1,5 +1,5 @@
-import superjson from 'superjson';
 import type { TRPCCombinedDataTransformer } from '@trpc/server';
+import superjson from 'superjson';
 
 function isSuperjsonResult(value: unknown): value is Parameters<typeof superjson.deserialize>[0] {
   if (typeof value !== 'object' || value === null || !('json' in value)) return false;

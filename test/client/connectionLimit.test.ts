@@ -31,7 +31,11 @@ describe('too many connections (4008)', () => {
 
     // The first tab goes away; the app asks the second to try now rather than in ten minutes.
     await first.client.close();
-    await waitFor(() => srv.server.stats().connections, (n) => n === 0, 'the first connection to be released');
+    await waitFor(
+      () => srv.server.stats().connections,
+      (n) => n === 0,
+      'the first connection to be released',
+    );
     second.client.reconnect();
     await second.states.next(isOpen, 'the second client to connect');
     await secondSub.started();

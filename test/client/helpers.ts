@@ -1,5 +1,12 @@
 import WebSocket from 'ws';
-import { createRealtimeClient, type ConnectionState, type RealtimeClient, type RealtimeClientOptions, type ResumeStorage, type Topic } from '../../client/index';
+import {
+  type ConnectionState,
+  createRealtimeClient,
+  type RealtimeClient,
+  type RealtimeClientOptions,
+  type ResumeStorage,
+  type Topic,
+} from '../../client/index';
 import type { TestServer } from '../support/server';
 import { Changes, waitFor } from '../support/wait';
 
@@ -10,7 +17,7 @@ import { Changes, waitFor } from '../support/wait';
  */
 
 /** Short delays, so a reconnect in a test happens at once; each test that cares sets its own. */
-export const fastBackoff = { initialMs: 20, maxMs: 200, factor: 2 } as const;
+const fastBackoff = { initialMs: 20, maxMs: 200, factor: 2 } as const;
 
 export interface TestClient {
   client: RealtimeClient;
@@ -33,7 +40,7 @@ export function openClient(options: Omit<RealtimeClientOptions, 'WebSocket'>): T
 }
 
 /** Every state a client went through, and waits on them. */
-export class StateRecorder {
+class StateRecorder {
   readonly history: ConnectionState[];
   private readonly changes = new Changes();
   private readonly unsubscribe: () => void;
@@ -113,10 +120,12 @@ export class TopicCollector<E extends { id: string; type: string }> {
 
   /** The server confirmed the subscription `n` times (1: the start; each reconnect adds one). */
   started(n = 1): Promise<void> {
-    return this.changes.until(
-      () => (this.starts >= n ? true : this.failure()),
-      () => `timed out waiting for start ${n}; started ${this.starts} times`,
-    ).then(() => undefined);
+    return this.changes
+      .until(
+        () => (this.starts >= n ? true : this.failure()),
+        () => `timed out waiting for start ${n}; started ${this.starts} times`,
+      )
+      .then(() => undefined);
   }
 
   /** Resolves with the first `n` events once that many arrived. */
@@ -187,5 +196,9 @@ export async function closedWithCode(srv: TestServer, code: number): Promise<num
 
 /** Waits until the server holds exactly `n` subscriptions. */
 export function subscriptionsReach(srv: TestServer, n: number, what = `${n} subscriptions on the server`): Promise<number> {
-  return waitFor(() => srv.server.stats().subscriptions, (count) => count === n, what);
+  return waitFor(
+    () => srv.server.stats().subscriptions,
+    (count) => count === n,
+    what,
+  );
 }

@@ -1,5 +1,5 @@
 import { expect, test } from 'vitest';
-import { REDIS_URL, describeWithRedis, uniquePrefix } from '../support/redis';
+import { describeWithRedis, REDIS_URL, uniquePrefix } from '../support/redis';
 import { startServer, type TestServer } from '../support/server';
 import { waitFor } from '../support/wait';
 import { Gate, isOpen, isReconnecting, openClient, publishProgress, TopicCollector } from './helpers';
@@ -83,7 +83,11 @@ describeWithRedis('resume across a restart and across nodes (Redis)', () => {
     target = b.address.wsUrl; // what a load balancer would do once A is drained
     await a.server.close();
     await c.states.next(isReconnecting, 'the client to leave A');
-    await waitFor(() => tokens, (n) => n === 2, 'the reconnect to ask for its token');
+    await waitFor(
+      () => tokens,
+      (n) => n === 2,
+      'the reconnect to ask for its token',
+    );
     const missed = await publishProgress(b, 'inv-2', 3, 3);
     const streaming = publishProgress(b, 'inv-2', 6, 200);
     reconnectMayProceed.open();

@@ -19,7 +19,11 @@ describe('resume across page reloads (storage)', () => {
       expect([...storage.entries.values()]).toEqual([seen[2]]);
       expect([...storage.entries.keys()][0]).toContain('investigation.onUpdate');
     } // the page is closed ("reload")
-    await waitFor(() => srv.server.stats().connections, (n) => n === 0, 'the old page to disconnect');
+    await waitFor(
+      () => srv.server.stats().connections,
+      (n) => n === 0,
+      'the old page to disconnect',
+    );
 
     const missed = await publishProgress(srv, 'inv-1', 3, 2);
     await using reloaded = openClient({ url: srv.address.wsUrl, getToken: () => token, storage });
@@ -60,7 +64,11 @@ describe('resume across page reloads (storage)', () => {
       resyncs.push(event);
     });
     const updates = new TopicCollector(topic);
-    await waitFor(() => resyncs.length, (n) => n === 1, 'the resync_required event');
+    await waitFor(
+      () => resyncs.length,
+      (n) => n === 1,
+      'the resync_required event',
+    );
     expect(resyncs[0]!.data).toEqual({ topic: 'investigation:inv-r', lastEventId: oldId, reason: 'history_trimmed' });
     // No replay of what is left of the history: the app refetches state instead.
     expect(updates.events.map((e) => e.type)).toEqual(['resync_required']);

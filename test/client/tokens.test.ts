@@ -27,7 +27,11 @@ describe('tokens: getToken at every (re)connect', () => {
     const expired = await c.states.next(isReconnecting, 'the expiry to close the connection');
     expect(expired).toMatchObject({ code: 4001, reason: 'token_expired' });
     // The reconnect is waiting for its token: what is published now can only arrive by resume.
-    await waitFor(() => srv.server.stats().connections, (n) => n === 0, 'the expired connection to be gone');
+    await waitFor(
+      () => srv.server.stats().connections,
+      (n) => n === 0,
+      'the expired connection to be gone',
+    );
     const missed = await publishProgress(srv, 'inv-1', 3, 3);
     freshTokenWanted.open();
 
@@ -72,7 +76,15 @@ describe('tokens: getToken at every (re)connect', () => {
     expect((await sub.take(1)).map((e) => e.id)).toEqual(live);
     expect(calls).toBe(3);
     expect(await closedWithCode(srv, 4001)).toBe(1);
-    expect(c.states.history.map((s) => s.status)).toEqual(['connecting', 'open', 'reconnecting', 'connecting', 'closed', 'connecting', 'open']);
+    expect(c.states.history.map((s) => s.status)).toEqual([
+      'connecting',
+      'open',
+      'reconnecting',
+      'connecting',
+      'closed',
+      'connecting',
+      'open',
+    ]);
   });
 
   test('a failing getToken is retried with backoff (reconnecting, code null) and the client then connects', async () => {

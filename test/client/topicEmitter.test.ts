@@ -1,20 +1,8 @@
 import { describe, expect, expectTypeOf, test } from 'vitest';
-import type { EventOf, InvestigationEvent, RealtimeClient } from '../../client/index';
+import type { EventOf, InvestigationEvent } from '../../client/index';
 import { startServer } from '../support/server';
 import { waitFor } from '../support/wait';
 import { Gate, isOpen, openClient, publishProgress, subscriptionsReach, TopicCollector } from './helpers';
-
-/** Compiled, never run: what the emitter's types refuse. */
-export function emitterTypeChecks(client: RealtimeClient) {
-  // @ts-expect-error an investigation yields no chat messages
-  client.investigation('x').on('chat_message', () => undefined);
-  // @ts-expect-error an anomaly has no updateType
-  client.investigation('x').on('anomaly_detected', (event) => event.data.updateType);
-  // @ts-expect-error analyses yield analysis_update, not investigation_update
-  client.analysis('x').on('investigation_update', () => undefined);
-  client.chat('s').on('chat_token', (event) => expectTypeOf(event.data.delta).toBeString());
-  client.notifications().on('notification', (event) => expectTypeOf(event.data.level).toEqualTypeOf<'info' | 'warning' | 'critical'>());
-}
 
 describe('the emitter API: client.investigation(id).on(type, handler)', () => {
   test('handlers get only their event type, typed from the contract; two handlers share one server subscription; the last unsubscribe ends it', async () => {
@@ -53,7 +41,11 @@ describe('the emitter API: client.investigation(id).on(type, handler)', () => {
     all.unsubscribe();
     // One handler is left, so the subscription stays and keeps delivering.
     const [later] = await publishProgress(srv, 'inv-1', 41, 1);
-    await waitFor(() => updates.length, (n) => n === 2, 'the remaining handler to get the next update');
+    await waitFor(
+      () => updates.length,
+      (n) => n === 2,
+      'the remaining handler to get the next update',
+    );
     expect(updates[1]!.id).toBe(later);
     expect(srv.server.stats().subscriptions).toBe(1);
     expect(anomalies).toHaveLength(1);
@@ -118,7 +110,11 @@ describe('the emitter API: client.investigation(id).on(type, handler)', () => {
 
     await c.client.close();
     expect(c.client.state).toEqual({ status: 'closed', code: 1000, reason: 'closed by the client' });
-    await waitFor(() => srv.server.stats(), (s) => s.connections === 0 && s.subscriptions === 0, 'the server to release the connection');
+    await waitFor(
+      () => srv.server.stats(),
+      (s) => s.connections === 0 && s.subscriptions === 0,
+      'the server to release the connection',
+    );
     await expect(c.client.trpc.system.health.query()).rejects.toThrow(/closed/);
     expect(c.states.history.map((s) => s.status)).toEqual(['connecting', 'open', 'closed']);
   });

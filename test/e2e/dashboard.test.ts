@@ -1,13 +1,13 @@
 import { access, copyFile, mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { expect, test } from 'vitest';
-import { issueToken } from '../../server/index';
 import { createBuiltinAgent } from '../../server/chat/builtinAgent';
 import type { ChatAgent } from '../../server/chat/chatAgent';
+import { issueToken } from '../../server/index';
 import type { NotifyAnomalyInput } from '../../shared/inputs';
-import { describeWithChromium, openPage, saveScreenshot, signIn, waitForConnection, type TestPage } from '../support/browser';
+import { describeWithChromium, openPage, saveScreenshot, signIn, type TestPage, waitForConnection } from '../support/browser';
 import { openSignedIn, useDashboardBrowser } from '../support/dashboardPage';
-import { TEST_SECRET, startServer, type TestServer } from '../support/server';
+import { startServer, TEST_SECRET, type TestServer } from '../support/server';
 import { waitFor } from '../support/wait';
 
 const INV = 'inv-e2e';
@@ -47,7 +47,11 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
     await signIn(page, await srv.token(aliceClaims));
     await waitForConnection(page, 'open');
     expect(await page.getByTestId('user-id').textContent()).toBe('alice');
-    const stats = await waitFor(() => srv.server.stats(), (s) => s.subscriptions === PAGE_SUBSCRIPTIONS, 'the page to subscribe');
+    const stats = await waitFor(
+      () => srv.server.stats(),
+      (s) => s.subscriptions === PAGE_SUBSCRIPTIONS,
+      'the page to subscribe',
+    );
     expect(stats.connections).toBe(1);
     expect(stats.users).toBe(1);
     expect(page.pageErrors).toEqual([]);
@@ -63,11 +67,16 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
     const notice = page.getByTestId('signin-notice');
     await notice.waitFor();
     expect(await notice.textContent()).toContain('refused the token');
-    await waitFor(() => srv.server.stats().connections, (n) => n === 0, 'the refused connection to be gone');
+    await waitFor(
+      () => srv.server.stats().connections,
+      (n) => n === 0,
+      'the refused connection to be gone',
+    );
   });
 
   test('in development mode the form is pre-filled with the dev token, which connects', async () => {
-    const devToken = () => issueToken(TEST_SECRET, { sub: 'dev-user', roles: ['user'], investigations: ['*'], analyses: ['*'] }, { expiresInSeconds: 600 });
+    const devToken = () =>
+      issueToken(TEST_SECRET, { sub: 'dev-user', roles: ['user'], investigations: ['*'], analyses: ['*'] }, { expiresInSeconds: 600 });
     await using srv = await startDashboardServer({ dashboard: { devToken } });
     await using page = await openPage(env.browser);
     await page.goto(srv.address.httpUrl);
@@ -85,13 +94,21 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
     const backend = await publisher(srv);
 
     await backend.investigation.notifyUpdate.mutate({ investigationId: INV, updateType: 'status', data: { status: 'running' } });
-    await backend.investigation.notifyUpdate.mutate({ investigationId: INV, updateType: 'progress', data: { progress: 40, stage: 'fetching contracts' } });
+    await backend.investigation.notifyUpdate.mutate({
+      investigationId: INV,
+      updateType: 'progress',
+      data: { progress: 40, stage: 'fetching contracts' },
+    });
     await backend.investigation.notifyUpdate.mutate({
       investigationId: INV,
       updateType: 'agent_finding',
       data: { agent: 'Zumbi', finding: 'Unit price 3.4x the national median' },
     });
-    await backend.investigation.notifyUpdate.mutate({ investigationId: INV, updateType: 'report_status', data: { status: 'ready', url: 'https://example.org/r/1' } });
+    await backend.investigation.notifyUpdate.mutate({
+      investigationId: INV,
+      updateType: 'report_status',
+      data: { status: 'ready', url: 'https://example.org/r/1' },
+    });
 
     await page.locator('[data-testid="report-status"][data-status="ready"]').waitFor();
     expect(await page.getByTestId('investigation-status').getAttribute('data-status')).toBe('running');
@@ -109,7 +126,12 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
     const backend = await publisher(srv);
 
     await reportAnomaly(backend, { severity: 'low', description: 'Rounded amounts', contractId: 'CT-1', confidence: 0.4 });
-    await reportAnomaly(backend, { severity: 'critical', description: 'Price 340% above the reference', contractId: 'CT-2', confidence: 0.94 });
+    await reportAnomaly(backend, {
+      severity: 'critical',
+      description: 'Price 340% above the reference',
+      contractId: 'CT-2',
+      confidence: 0.94,
+    });
 
     const critical = page.locator('[data-testid="anomaly-alert"][data-severity="critical"]');
     await critical.waitFor();
@@ -153,7 +175,11 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
     await backend.investigation.notifyUpdate.mutate({ investigationId: INV, updateType: 'status', data: { status: 'running' } });
     await page.locator('[data-testid="investigation-status"][data-status="running"]').waitFor();
     // The page makes its chat session watch the investigation it shows.
-    await waitFor(() => srv.server.stats().chat.watchedInvestigations, (n) => n === 1, 'the session to watch the investigation');
+    await waitFor(
+      () => srv.server.stats().chat.watchedInvestigations,
+      (n) => n === 1,
+      'the session to watch the investigation',
+    );
 
     await page.getByTestId('chat-input').fill(`How is ${INV} going?`);
     await page.getByTestId('chat-send').click();
@@ -181,13 +207,25 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
     await using page = await openAliceDashboard(srv);
     const backend = await publisher(srv);
 
-    await backend.notification.send.mutate({ userIds: ['alice'], title: 'Critical anomaly', body: 'CT-2 is 340% above the reference', level: 'critical' });
+    await backend.notification.send.mutate({
+      userIds: ['alice'],
+      title: 'Critical anomaly',
+      body: 'CT-2 is 340% above the reference',
+      level: 'critical',
+    });
     await backend.notification.send.mutate({ userIds: ['someone-else'], title: 'Not for alice', body: 'x', level: 'info' });
-    await backend.notification.send.mutate({ userIds: ['alice'], title: 'Report ready', body: 'The report of inv-e2e is ready', level: 'info' });
+    await backend.notification.send.mutate({
+      userIds: ['alice'],
+      title: 'Report ready',
+      body: 'The report of inv-e2e is ready',
+      level: 'info',
+    });
 
     await page.locator('[data-testid="notification-count"][data-count="2"]').waitFor();
     const items = page.getByTestId('notification');
-    expect(await items.evaluateAll((els) => els.map((el) => [el.getAttribute('data-level'), el.querySelector('strong')?.textContent]))).toEqual([
+    expect(
+      await items.evaluateAll((els) => els.map((el) => [el.getAttribute('data-level'), el.querySelector('strong')?.textContent])),
+    ).toEqual([
       ['info', 'Report ready'],
       ['critical', 'Critical anomaly'],
     ]);
@@ -199,8 +237,16 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
     const backend = await publisher(srv);
 
     await backend.analysis.notifyUpdate.mutate({ analysisId: AN, updateType: 'status', data: { status: 'running', progress: 30 } });
-    await backend.analysis.notifyUpdate.mutate({ analysisId: AN, updateType: 'partial_result', data: { result: { supplier: 'Acme', total: 1200 }, sequence: 1 } });
-    await backend.analysis.notifyUpdate.mutate({ analysisId: AN, updateType: 'error', data: { code: 'SOURCE_DOWN', message: 'the spending API did not answer' } });
+    await backend.analysis.notifyUpdate.mutate({
+      analysisId: AN,
+      updateType: 'partial_result',
+      data: { result: { supplier: 'Acme', total: 1200 }, sequence: 1 },
+    });
+    await backend.analysis.notifyUpdate.mutate({
+      analysisId: AN,
+      updateType: 'error',
+      data: { code: 'SOURCE_DOWN', message: 'the spending API did not answer' },
+    });
 
     await page.getByTestId('analysis-failure').waitFor();
     expect(await page.getByTestId('analysis-failure').textContent()).toContain('SOURCE_DOWN');
@@ -251,14 +297,41 @@ function reportAnomaly(backend: Backend, anomaly: NotifyAnomalyInput['anomaly'])
 /** A realistic investigation in progress, for the screenshot. */
 async function publishShowcase(backend: Backend) {
   const update = backend.investigation.notifyUpdate.mutate;
-  await update({ investigationId: INV, updateType: 'status', data: { status: 'running', message: 'Cross-checking 1,284 contracts of the Ministry of Health, 2024' } });
+  await update({
+    investigationId: INV,
+    updateType: 'status',
+    data: { status: 'running', message: 'Cross-checking 1,284 contracts of the Ministry of Health, 2024' },
+  });
   await update({ investigationId: INV, updateType: 'progress', data: { progress: 35, stage: 'fetching contracts' } });
-  await update({ investigationId: INV, updateType: 'agent_finding', data: { agent: 'Zumbi', finding: 'Unit price of surgical masks 3.4x the national median' } });
-  await reportAnomaly(backend, { severity: 'medium', description: 'Contract amended 6 times within 90 days', contractId: 'CT-2024-0193', confidence: 0.71 });
+  await update({
+    investigationId: INV,
+    updateType: 'agent_finding',
+    data: { agent: 'Zumbi', finding: 'Unit price of surgical masks 3.4x the national median' },
+  });
+  await reportAnomaly(backend, {
+    severity: 'medium',
+    description: 'Contract amended 6 times within 90 days',
+    contractId: 'CT-2024-0193',
+    confidence: 0.71,
+  });
   await update({ investigationId: INV, updateType: 'progress', data: { progress: 64, stage: 'comparing unit prices' } });
-  await update({ investigationId: INV, updateType: 'agent_finding', data: { agent: 'Anita', finding: 'One supplier won 14 of the 15 tenders in the period' } });
-  await reportAnomaly(backend, { severity: 'high', description: 'Supplier registered 12 days before the tender', contractId: 'CT-2024-0311', confidence: 0.83 });
-  await reportAnomaly(backend, { severity: 'critical', description: 'Price 340% above the reference for identical items', contractId: 'CT-2024-0457', confidence: 0.94 });
+  await update({
+    investigationId: INV,
+    updateType: 'agent_finding',
+    data: { agent: 'Anita', finding: 'One supplier won 14 of the 15 tenders in the period' },
+  });
+  await reportAnomaly(backend, {
+    severity: 'high',
+    description: 'Supplier registered 12 days before the tender',
+    contractId: 'CT-2024-0311',
+    confidence: 0.83,
+  });
+  await reportAnomaly(backend, {
+    severity: 'critical',
+    description: 'Price 340% above the reference for identical items',
+    contractId: 'CT-2024-0457',
+    confidence: 0.94,
+  });
   await update({ investigationId: INV, updateType: 'report_status', data: { status: 'generating' } });
   await backend.analysis.notifyUpdate.mutate({ analysisId: AN, updateType: 'status', data: { status: 'running', progress: 55 } });
   await backend.analysis.notifyUpdate.mutate({
@@ -271,7 +344,12 @@ async function publishShowcase(backend: Backend) {
     updateType: 'partial_result',
     data: { result: { region: 'Northeast', contracts: 388, overprice: 'R$ 3.9 mi' }, sequence: 2 },
   });
-  await backend.notification.send.mutate({ userIds: ['alice'], title: 'Report queued', body: `The report of ${INV} is being generated`, level: 'info' });
+  await backend.notification.send.mutate({
+    userIds: ['alice'],
+    title: 'Report queued',
+    body: `The report of ${INV} is being generated`,
+    level: 'info',
+  });
   await backend.notification.send.mutate({
     userIds: ['alice'],
     title: 'Critical anomaly',

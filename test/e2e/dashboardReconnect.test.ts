@@ -24,7 +24,11 @@ describe.skipIf(!chromiumAvailable || !redisAvailable)('the dashboard across a s
       claims: aliceClaims,
       subscriptions: 4,
     });
-    await backend.investigation.notifyUpdate.mutate({ investigationId: INV, updateType: 'progress', data: { progress: 20, stage: 'before the restart' } });
+    await backend.investigation.notifyUpdate.mutate({
+      investigationId: INV,
+      updateType: 'progress',
+      data: { progress: 20, stage: 'before the restart' },
+    });
     await page.locator('[data-testid="investigation-progress"][data-value="20"]').waitFor();
 
     // Restart, first half: the page's server goes away (its sockets are closed with 1001).
@@ -48,12 +52,21 @@ describe.skipIf(!chromiumAvailable || !redisAvailable)('the dashboard across a s
     const badge = page.getByTestId('connection-state');
     await saveScreenshot(page, 'dashboard-reconnecting.png');
 
-    await backend.investigation.notifyUpdate.mutate({ investigationId: INV, updateType: 'progress', data: { progress: 70, stage: 'after the restart' } });
+    await backend.investigation.notifyUpdate.mutate({
+      investigationId: INV,
+      updateType: 'progress',
+      data: { progress: 70, stage: 'after the restart' },
+    });
     await backend.investigation.notifyAnomaly.mutate({
       investigationId: INV,
       anomaly: { severity: 'critical', description: 'Published while the page was away', contractId: 'CT-9', confidence: 0.9 },
     });
-    await backend.notification.send.mutate({ userIds: ['alice'], title: 'While you were away', body: 'a critical anomaly in CT-9', level: 'critical' });
+    await backend.notification.send.mutate({
+      userIds: ['alice'],
+      title: 'While you were away',
+      body: 'a critical anomaly in CT-9',
+      level: 'critical',
+    });
     // Still disconnected: what was just published cannot have reached the page yet.
     expect(await badge.getAttribute('data-state')).not.toBe('open');
 
@@ -63,7 +76,11 @@ describe.skipIf(!chromiumAvailable || !redisAvailable)('the dashboard across a s
     await page.locator('[data-testid="anomaly-alert"][data-severity="critical"]').waitFor();
     await page.locator('[data-testid="investigation-progress"][data-value="70"]').waitFor();
     await page.locator('[data-testid="notification"][data-level="critical"]').waitFor();
-    await waitFor(() => second.server.stats().subscriptions, (n) => n === 4, 'the page to resubscribe on the new server');
+    await waitFor(
+      () => second.server.stats().subscriptions,
+      (n) => n === 4,
+      'the page to resubscribe on the new server',
+    );
 
     // Nothing lost, nothing twice, in publish order (the timeline lists newest first).
     const timeline = await page

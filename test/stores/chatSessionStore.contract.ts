@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { ChatSessionStore, ChatSessionStoreOptions } from '../../server/chat/sessionStore';
-import { nodesTracker, type NodesFactory } from '../support/sharedStores';
+import { type NodesFactory, nodesTracker } from '../support/sharedStores';
 import { waitFor } from '../support/wait';
 
 const roomy: ChatSessionStoreOptions = { maxSessionsPerUser: 100, maxWatchedPerSession: 50, idleTtlMs: 60_000 };
@@ -37,9 +37,7 @@ export function describeChatSessionStoreContract(name: string, nodesOf: NodesFac
       const sessions = Array.from({ length: 20 }, () => id('race'));
 
       const results = await Promise.all(
-        sessions.map((session) =>
-          Promise.allSettled([a.use(session, 'alice'), b.use(session, 'bob')]).then((r) => r.map((x) => x.status)),
-        ),
+        sessions.map((session) => Promise.allSettled([a.use(session, 'alice'), b.use(session, 'bob')]).then((r) => r.map((x) => x.status))),
       );
       for (const outcome of results) expect(outcome.filter((s) => s === 'fulfilled')).toHaveLength(1);
     });
@@ -111,9 +109,17 @@ export function describeChatSessionStoreContract(name: string, nodesOf: NodesFac
       await a.watch(session, investigation);
       expect(await b.watchersOf(investigation)).toEqual([session]);
 
-      await waitFor(() => b.watchersOf(investigation), (w) => w.length === 0, 'the idle session to stop watching');
+      await waitFor(
+        () => b.watchersOf(investigation),
+        (w) => w.length === 0,
+        'the idle session to stop watching',
+      );
       expect(await b.watchedBy(session)).toEqual([]);
-      await waitFor(() => a.stats(), (s) => s.chatSessions === 0 && s.chatOwners === 0 && s.watchedInvestigations === 0, 'the maps to empty');
+      await waitFor(
+        () => a.stats(),
+        (s) => s.chatSessions === 0 && s.chatOwners === 0 && s.watchedInvestigations === 0,
+        'the maps to empty',
+      );
 
       await b.use(session, 'bob');
       await expect(a.use(session, 'alice')).rejects.toMatchObject({ reason: 'session_owned_by_other' });
@@ -128,7 +134,11 @@ export function describeChatSessionStoreContract(name: string, nodesOf: NodesFac
 
       const fresh = id('fresh');
       await waitFor(
-        () => b.use(fresh, 'alice').then(() => 'claimed', (err: { reason?: string }) => err.reason),
+        () =>
+          b.use(fresh, 'alice').then(
+            () => 'claimed',
+            (err: { reason?: string }) => err.reason,
+          ),
         (r) => r === 'claimed',
         'the expired session to free its slot',
       );

@@ -6,15 +6,26 @@ import { memoryNodes, readyRedis, redisNodes, silentLogger } from '../support/sh
 import { waitFor } from '../support/wait';
 import { describeChatSessionStoreContract } from './chatSessionStore.contract';
 
-describeChatSessionStoreContract('memory', memoryNodes((opts) => new MemoryChatSessionStore(opts)));
+describeChatSessionStoreContract(
+  'memory',
+  memoryNodes((opts) => new MemoryChatSessionStore(opts)),
+);
 
 describeWithRedis('redis chat sessions', () => {
-  describeChatSessionStoreContract('redis', redisNodes((redis, opts) => new RedisChatSessionStore(redis, { ...opts, logger: silentLogger })));
+  describeChatSessionStoreContract(
+    'redis',
+    redisNodes((redis, opts) => new RedisChatSessionStore(redis, { ...opts, logger: silentLogger })),
+  );
 
   test('while Redis is away a call fails with store_unavailable; afterwards the claim still holds', async () => {
     await using own = await startOwnRedis();
     const redis = await readyRedis(uniquePrefix(), own.url);
-    const store = new RedisChatSessionStore(redis, { maxSessionsPerUser: 10, maxWatchedPerSession: 10, idleTtlMs: 60_000, logger: silentLogger });
+    const store = new RedisChatSessionStore(redis, {
+      maxSessionsPerUser: 10,
+      maxWatchedPerSession: 10,
+      idleTtlMs: 60_000,
+      logger: silentLogger,
+    });
     try {
       await store.use('s-outage', 'alice');
       await own.stop();
@@ -23,7 +34,11 @@ describeWithRedis('redis chat sessions', () => {
       await expect(store.watchersOf('inv')).rejects.toMatchObject({ reason: 'store_unavailable' });
 
       await own.start();
-      const outcome = () => store.use('s-outage', 'bob').then(() => 'claimed', (err: { reason?: string }) => err.reason);
+      const outcome = () =>
+        store.use('s-outage', 'bob').then(
+          () => 'claimed',
+          (err: { reason?: string }) => err.reason,
+        );
       expect(await waitFor(outcome, (r) => r !== 'store_unavailable', 'Redis to be back')).toBe('session_owned_by_other');
     } finally {
       await store.close();

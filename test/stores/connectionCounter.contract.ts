@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { UserConnectionCounter } from '../../server/limits/connectionCounter';
-import { nodesTracker, type NodesFactory } from '../support/sharedStores';
+import { type NodesFactory, nodesTracker } from '../support/sharedStores';
 
 export interface CounterOptions {
   maxPerUser: number;
@@ -69,9 +69,7 @@ export function describeConnectionCounterContract(name: string, nodesOf: NodesFa
       const [a, b] = [await shared.node(), await shared.node()];
       const alice = user('alice');
 
-      const granted = await Promise.all(
-        Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).acquire(alice, `c${i}`)),
-      );
+      const granted = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).acquire(alice, `c${i}`)));
       expect(granted.filter(Boolean)).toHaveLength(5);
     });
   });

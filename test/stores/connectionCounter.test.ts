@@ -6,7 +6,10 @@ import { memoryNodes, readyRedis, redisNodes, silentLogger } from '../support/sh
 import { waitFor } from '../support/wait';
 import { describeConnectionCounterContract } from './connectionCounter.contract';
 
-describeConnectionCounterContract('memory', memoryNodes(({ maxPerUser }) => new MemoryConnectionCounter(maxPerUser)));
+describeConnectionCounterContract(
+  'memory',
+  memoryNodes(({ maxPerUser }) => new MemoryConnectionCounter(maxPerUser)),
+);
 
 describeWithRedis('redis connection counter', () => {
   describeConnectionCounterContract(
@@ -29,8 +32,16 @@ describeWithRedis('redis connection counter', () => {
       await crashing!.close();
 
       // Polled: each failed attempt counts nothing.
-      await waitFor(() => other!.acquire('alice', 'other-1'), (ok) => ok, 'the crashed node’s first lease to lapse');
-      await waitFor(() => other!.acquire('alice', 'other-2'), (ok) => ok, 'the crashed node’s second lease to lapse');
+      await waitFor(
+        () => other!.acquire('alice', 'other-1'),
+        (ok) => ok,
+        'the crashed node’s first lease to lapse',
+      );
+      await waitFor(
+        () => other!.acquire('alice', 'other-2'),
+        (ok) => ok,
+        'the crashed node’s second lease to lapse',
+      );
       // By now the live node's first lease is long past: only its renewals keep it counted.
       expect(await other!.acquire('alice', 'other-3')).toBe(false);
     } finally {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { KnownUsers, KnownUsersOptions } from '../../server/notifications/knownUsers';
-import { nodesTracker, type NodesFactory } from '../support/sharedStores';
+import { type NodesFactory, nodesTracker } from '../support/sharedStores';
 import { waitFor } from '../support/wait';
 
 /**
@@ -49,8 +49,16 @@ export function describeKnownUsersContract(name: string, nodesOf: NodesFactory<K
       await a.touch(alice);
       expect(await b.list()).toEqual([alice]);
 
-      await waitFor(() => b.list(), (users) => users.length === 0, 'the retention to pass');
-      await waitFor(() => a.stats(), (s) => s.knownUsers === 0, 'the map to empty');
+      await waitFor(
+        () => b.list(),
+        (users) => users.length === 0,
+        'the retention to pass',
+      );
+      await waitFor(
+        () => a.stats(),
+        (s) => s.knownUsers === 0,
+        'the map to empty',
+      );
     });
   });
 }

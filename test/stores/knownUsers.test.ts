@@ -4,8 +4,14 @@ import { describeWithRedis } from '../support/redis';
 import { memoryNodes, redisNodes } from '../support/sharedStores';
 import { describeKnownUsersContract } from './knownUsers.contract';
 
-describeKnownUsersContract('memory', memoryNodes((opts) => new MemoryKnownUsers(opts)));
+describeKnownUsersContract(
+  'memory',
+  memoryNodes((opts) => new MemoryKnownUsers(opts)),
+);
 
 describeWithRedis('redis known users', () => {
-  describeKnownUsersContract('redis', redisNodes((redis, opts) => new RedisKnownUsers(redis, opts)));
+  describeKnownUsersContract(
+    'redis',
+    redisNodes((redis, opts) => new RedisKnownUsers(redis, opts)),
+  );
 });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { MessageRateLimiterOptions, RateLimiter } from '../../server/limits/messageRateLimiter';
-import { nodesTracker, type NodesFactory } from '../support/sharedStores';
+import { type NodesFactory, nodesTracker } from '../support/sharedStores';
 
 /** Consumes `n` times and returns how many were allowed. */
 async function allowedOf(n: number, consume: () => Promise<boolean>): Promise<number> {

@@ -4,10 +4,16 @@ import { describeWithRedis, startOwnRedis, uniquePrefix } from '../support/redis
 import { memoryNodes, readyRedis, redisNodes } from '../support/sharedStores';
 import { describeRateLimiterContract } from './rateLimiter.contract';
 
-describeRateLimiterContract('memory', memoryNodes((opts) => new MemoryRateLimiter(opts)));
+describeRateLimiterContract(
+  'memory',
+  memoryNodes((opts) => new MemoryRateLimiter(opts)),
+);
 
 describeWithRedis('redis rate limiter', () => {
-  describeRateLimiterContract('redis', redisNodes((redis, opts) => new RedisRateLimiter(redis, opts)));
+  describeRateLimiterContract(
+    'redis',
+    redisNodes((redis, opts) => new RedisRateLimiter(redis, opts)),
+  );
 
   test('per-connection budgets stay on their node', async () => {
     const prefix = uniquePrefix();

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import { describe } from 'vitest';
 import { WAIT_MS } from './wait';
 
@@ -12,7 +12,7 @@ import { WAIT_MS } from './wait';
  * install chromium; .ci/run does it), driven by playwright-core. Playwright's
  * own browser download cannot work here, so it is never used.
  */
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export const chromiumAvailable = existsSync(CHROMIUM_PATH);
 
@@ -28,7 +28,7 @@ if (!chromiumAvailable) {
 export const describeWithChromium = describe.skipIf(!chromiumAvailable);
 
 /** Where tests leave what a person may want to look at (screenshots); gitignored. */
-export const ARTIFACTS_DIR = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+const ARTIFACTS_DIR = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 
 // Without the background-networking flags Chromium keeps dialing Google's hosts,
 // which this machine's closed network refuses. Playwright gives every launch a

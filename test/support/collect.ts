@@ -29,14 +29,16 @@ export class Collector<T> {
   readonly started: Promise<void>;
 
   constructor(start: (observer: Observer<T>) => { unsubscribe(): void }) {
-    this.started = this.changes.until(
-      () => {
-        if (this.hasStarted) return true;
-        if (this.error !== undefined) throw this.error;
-        return undefined;
-      },
-      () => 'timed out waiting for the subscription to start',
-    ).then(() => undefined);
+    this.started = this.changes
+      .until(
+        () => {
+          if (this.hasStarted) return true;
+          if (this.error !== undefined) throw this.error;
+          return undefined;
+        },
+        () => 'timed out waiting for the subscription to start',
+      )
+      .then(() => undefined);
     // A refused subscription rejects `started`; a test awaiting `failed()` instead must not see an unhandled rejection.
     this.started.catch(() => undefined);
     this.subscription = start({
@@ -60,7 +62,8 @@ export class Collector<T> {
     return this.changes.until(
       () => {
         if (predicate(this.items)) return this.items.slice();
-        if (this.error !== undefined) throw new Error(`the subscription failed while waiting for ${what}: ${String(this.error)}`, { cause: this.error });
+        if (this.error !== undefined)
+          throw new Error(`the subscription failed while waiting for ${what}: ${String(this.error)}`, { cause: this.error });
         return undefined;
       },
       () => `timed out waiting for ${what}; got ${this.items.length} items: ${JSON.stringify(this.items).slice(0, 4000)}`,

@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
-import { buildDashboard, launchChromium, openPage, signIn, waitForConnection, type TestPage } from './browser';
+import { buildDashboard, launchChromium, openPage, signIn, type TestPage, waitForConnection } from './browser';
 import type { TestServer } from './server';
 import { waitFor } from './wait';
 
@@ -51,6 +51,10 @@ export async function openSignedIn(
   await page.goto(`${srv.address.httpUrl}/?${new URLSearchParams(opts.watch)}`);
   await signIn(page, await srv.token(opts.claims));
   await waitForConnection(page, 'open');
-  await waitFor(() => srv.server.stats().subscriptions, (n) => n === opts.subscriptions, 'the page to subscribe');
+  await waitFor(
+    () => srv.server.stats().subscriptions,
+    (n) => n === opts.subscriptions,
+    'the page to subscribe',
+  );
   return page;
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { startMain, type StartedProcess } from './process';
+import { type StartedProcess, startMain } from './process';
 
 /**
  * A server node run as its own process (`server/main.ts`, what `npm start`

@@ -128,7 +128,8 @@ export class RawWs {
       () => {
         const value = check();
         if (value !== undefined) return value;
-        if (this.closeInfo) throw new Error(`connection closed (${this.closeInfo.code} ${this.closeInfo.reason}) while waiting for ${what}`);
+        if (this.closeInfo)
+          throw new Error(`connection closed (${this.closeInfo.code} ${this.closeInfo.reason}) while waiting for ${what}`);
         return undefined;
       },
       () => `timed out waiting for ${what}; frames so far: ${JSON.stringify(this.frames).slice(0, 2000)}`,
@@ -143,7 +144,8 @@ export class RawWs {
   /** The final answer to request `id`: its data, `started`, or its error. */
   response(id: number | null): Promise<Frame> {
     return this.frame(
-      (f) => f.id === id && (f.error !== undefined || f.result?.type === 'started' || (f.result?.type === 'data' && f.result.id === undefined)),
+      (f) =>
+        f.id === id && (f.error !== undefined || f.result?.type === 'started' || (f.result?.type === 'data' && f.result.id === undefined)),
       `the response to request ${id}`,
     );
   }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -29,7 +29,9 @@ export const redisAvailable = await ping(REDIS_URL);
 if (!redisAvailable) {
   const message = `Redis is not reachable at ${REDIS_URL}: the Redis suites cannot run.`;
   if (process.env.CI === 'true') throw new Error(`${message} Under CI=true that is a failure (.ci/run starts redis-server).`);
-  process.stderr.write(`\n${'!'.repeat(78)}\n!! SKIPPED: ${message}\n!! Start one with: redis-server --daemonize yes --port 6379 --save "" --appendonly no\n${'!'.repeat(78)}\n\n`);
+  process.stderr.write(
+    `\n${'!'.repeat(78)}\n!! SKIPPED: ${message}\n!! Start one with: redis-server --daemonize yes --port 6379 --save "" --appendonly no\n${'!'.repeat(78)}\n\n`,
+  );
 }
 
 /** `describe` when Redis is there, a loud skip when it is not (and a failure under CI). */

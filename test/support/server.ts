@@ -1,8 +1,8 @@
-import { createTRPCClient, createWSClient, httpLink, wsLink, type TRPCClient } from '@trpc/client';
+import { createTRPCClient, createWSClient, httpLink, type TRPCClient, wsLink } from '@trpc/client';
 import superjson from 'superjson';
 import WebSocket from 'ws';
-import { issueToken, createRealtimeServer, type AppRouter, type RealtimeServerOptions, type TokenClaims } from '../../server/index';
 import type { RealtimeConfig } from '../../server/config';
+import { type AppRouter, createRealtimeServer, issueToken, type RealtimeServerOptions, type TokenClaims } from '../../server/index';
 import { waitFor } from './wait';
 
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
@@ -44,9 +44,7 @@ export async function startServer(opts: { limits?: Partial<RealtimeConfig['limit
       url,
       WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
       connectionParams:
-        via === 'connectionParams'
-          ? async () => ({ token: typeof opts.token === 'string' ? opts.token : await opts.token() })
-          : undefined,
+        via === 'connectionParams' ? async () => ({ token: typeof opts.token === 'string' ? opts.token : await opts.token() }) : undefined,
       onClose: opts.onClose,
       onOpen: opts.onOpen,
       retryDelayMs: opts.retryDelayMs ?? (() => 50),

@@ -38,7 +38,11 @@ export function clientTypeChecks(url: string) {
     },
   );
   client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: '1700000000000-0' }, {});
-  void client.investigation.notifyUpdate.mutate({ investigationId: 'inv-1', updateType: 'progress', data: { progress: 40, stage: 'fetching' } });
+  void client.investigation.notifyUpdate.mutate({
+    investigationId: 'inv-1',
+    updateType: 'progress',
+    data: { progress: 40, stage: 'fetching' },
+  });
   void client.investigation.notifyUpdate.mutate({ investigationId: 'inv-1', updateType: 'status', data: { status: 'running' } });
   void client.investigation.notifyAnomaly.mutate({
     investigationId: 'inv-1',

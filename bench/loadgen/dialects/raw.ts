@@ -1,4 +1,4 @@
-import { withQuery, type Dialect } from './dialect';
+import { type Dialect, withQuery } from './dialect';
 
 /** The raw ws peer's trivial protocol: token in `?token=`, `{"sub":"topic"}` → `{"ok":"topic"}`. */
 export const rawDialect: Dialect = {

@@ -1,4 +1,4 @@
-import { withQuery, type Dialect } from './dialect';
+import { type Dialect, withQuery } from './dialect';
 
 /**
  * Engine.IO v4 / Socket.IO v5 over a raw WebSocket
@@ -31,7 +31,9 @@ export const socketIoDialect: Dialect = {
     switch (text[1]) {
       case '0':
         c.pending = c.subs.length;
-        c.subs.forEach((sub, i) => c.send(`42${i}${JSON.stringify(['subscribe', sub.topic])}`));
+        c.subs.forEach((sub, i) => {
+          c.send(`42${i}${JSON.stringify(['subscribe', sub.topic])}`);
+        });
         return;
       case '3':
         if (--c.pending === 0) c.ready();

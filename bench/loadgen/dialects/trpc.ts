@@ -1,5 +1,5 @@
 import type { SubSpec } from '../protocol';
-import { withQuery, type Dialect, type DialectConn } from './dialect';
+import { type Dialect, type DialectConn, withQuery } from './dialect';
 
 /**
  * tRPC v11's WebSocket protocol (see @trpc/server/src/adapters/ws.ts):
@@ -43,7 +43,9 @@ export function trpcDialect(flavour: 'ours' | 'docs'): Dialect {
     onOpen(c) {
       c.send(JSON.stringify({ method: 'connectionParams', data: { token: c.token } }));
       c.pending = c.subs.length;
-      c.subs.forEach((sub, i) => c.send(frame(i + 1, 'subscription', callOf(sub))));
+      c.subs.forEach((sub, i) => {
+        c.send(frame(i + 1, 'subscription', callOf(sub)));
+      });
     },
 
     onControl(c: DialectConn, text: string) {
@@ -55,14 +57,20 @@ export function trpcDialect(flavour: 'ours' | 'docs'): Dialect {
       } catch {
         return c.fail(`unparsable frame: ${text.slice(0, 80)}`);
       }
-      if (msg.error) return c.fail(`tRPC error (id ${String(msg.id)}): ${msg.error.json?.message ?? msg.error.message ?? text.slice(0, 120)}`);
+      if (msg.error)
+        return c.fail(`tRPC error (id ${String(msg.id)}): ${msg.error.json?.message ?? msg.error.message ?? text.slice(0, 120)}`);
       if (typeof msg.id !== 'number') return; // e.g. a reconnect notification
       if (msg.result?.type === 'started' && msg.id < FOLLOW_UP_BASE) {
         c.pending--;
         const sub = c.subs[msg.id - 1];
         if (flavour === 'ours' && sub?.kind === 'chat') {
           c.pending++;
-          c.send(frame(FOLLOW_UP_BASE + msg.id, 'mutation', { path: 'chat.send', input: { sessionId: sub.topic, content: 'stream the benchmark tokens' } }));
+          c.send(
+            frame(FOLLOW_UP_BASE + msg.id, 'mutation', {
+              path: 'chat.send',
+              input: { sessionId: sub.topic, content: 'stream the benchmark tokens' },
+            }),
+          );
         }
       } else if (msg.result?.type === 'data' && msg.id >= FOLLOW_UP_BASE) {
         c.pending--;

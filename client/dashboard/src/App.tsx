@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { type FormEvent, useEffect, useMemo, useState } from 'react';
 import { createRealtimeClient, type RealtimeClient } from '../../index';
 import {
   RealtimeProvider,
@@ -10,21 +10,21 @@ import {
 } from '../../react/index';
 import { AnalysisPanel } from './components/AnalysisPanel';
 import { ChatPanel } from './components/ChatPanel';
-import { Brand } from './components/common';
 import { ConnectionBadge } from './components/ConnectionBadge';
+import { Brand } from './components/common';
 import { AnomalyAlerts, InvestigationOverview, Timeline } from './components/InvestigationPanels';
 import { NotificationsPanel } from './components/NotificationsPanel';
 import { SignIn } from './components/SignIn';
 import {
+  type DashboardConfig,
   defaultWsUrl,
   loadDashboardConfig,
   readClaims,
-  saveToken,
   savedToken,
+  saveToken,
+  type Watched,
   watchedFromUrl,
   writeWatchedToUrl,
-  type DashboardConfig,
-  type Watched,
 } from './session';
 
 export function App() {
@@ -138,7 +138,12 @@ function WatchForm({ watched, onChange }: { watched: Watched; onChange: (w: Watc
   const field = (key: keyof Watched, label: string) => (
     <label className="watch-field">
       <span>{label}</span>
-      <input data-testid={`watch-${key}`} value={draft[key]} onChange={(e) => setDraft({ ...draft, [key]: e.target.value })} spellCheck={false} />
+      <input
+        data-testid={`watch-${key}`}
+        value={draft[key]}
+        onChange={(e) => setDraft({ ...draft, [key]: e.target.value })}
+        spellCheck={false}
+      />
     </label>
   );
 

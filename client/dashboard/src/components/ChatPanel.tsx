@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
+import { type FormEvent, type KeyboardEvent, useEffect, useRef, useState } from 'react';
 import type { Chat } from '../../../react/index';
 import { formatTime } from '../format';
 import { Card, Empty, StreamNotices } from './common';
@@ -17,6 +17,7 @@ export function ChatPanel({ sessionId, chat, selfUserId }: { sessionId: string; 
   const streamedLength = chat.streaming.reduce((n, r) => n + r.text.length, 0);
 
   // Follow the conversation unless the user scrolled up to read.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs when a message or a streamed chunk arrives, which changes the list's height
   useEffect(() => {
     const el = list.current;
     if (el && el.scrollHeight - el.scrollTop - el.clientHeight < 120) el.scrollTop = el.scrollHeight;

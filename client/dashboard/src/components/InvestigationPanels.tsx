@@ -68,8 +68,16 @@ function SeverityBadge({ severity }: { severity: Severity }) {
 /** Anomalies newest first; critical ones stand out (red, with an icon and a count in the header). */
 export function AnomalyAlerts({ anomalies }: { anomalies: Anomaly[] }) {
   const counts = anomalies.reduce<Record<Severity, number>>(
-    (acc, a) => ({ ...acc, [a.severity]: acc[a.severity] + 1 }),
-    { low: 0, medium: 0, high: 0, critical: 0 },
+    (acc, a) => {
+      acc[a.severity] += 1;
+      return acc;
+    },
+    {
+      low: 0,
+      medium: 0,
+      high: 0,
+      critical: 0,
+    },
   );
   const ordered = (Object.keys(counts) as Severity[]).sort((a, b) => severityRank[b] - severityRank[a]).filter((s) => counts[s] > 0);
   return (
@@ -141,7 +149,12 @@ function describeEvent(event: InvestigationEvent): { kind: string; text: string 
 /** Every event of the investigation, newest first, as it arrived. */
 export function Timeline({ events }: { events: InvestigationEvent[] }) {
   return (
-    <Card title="Live timeline" className="area-timeline" testId="timeline-panel" subtitle={`${events.length} ${events.length === 1 ? 'event' : 'events'}`}>
+    <Card
+      title="Live timeline"
+      className="area-timeline"
+      testId="timeline-panel"
+      subtitle={`${events.length} ${events.length === 1 ? 'event' : 'events'}`}
+    >
       {events.length === 0 ? (
         <Empty>Waiting for events…</Empty>
       ) : (
@@ -150,7 +163,13 @@ export function Timeline({ events }: { events: InvestigationEvent[] }) {
             const { kind, text } = describeEvent(event);
             const severity = event.type === 'anomaly_detected' ? event.data.severity : undefined;
             return (
-              <li key={event.id} className={`timeline-item${severity ? ` timeline-${severity}` : ''}`} data-testid="timeline-event" data-event-id={event.id} data-kind={kind}>
+              <li
+                key={event.id}
+                className={`timeline-item${severity ? ` timeline-${severity}` : ''}`}
+                data-testid="timeline-event"
+                data-event-id={event.id}
+                data-kind={kind}
+              >
                 <time>{formatTime(event.timestamp)}</time>
                 <span className="timeline-kind">{kind}</span>
                 <span className="timeline-text">{text}</span>

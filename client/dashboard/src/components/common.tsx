@@ -2,7 +2,14 @@ import type { ReactNode } from 'react';
 import type { RealtimeError, ResyncInfo, SubscriptionStatus } from '../../../react/index';
 import { capitalize } from '../format';
 
-export function Card(props: { title: string; subtitle?: ReactNode; actions?: ReactNode; className?: string; testId?: string; children: ReactNode }) {
+export function Card(props: {
+  title: string;
+  subtitle?: ReactNode;
+  actions?: ReactNode;
+  className?: string;
+  testId?: string;
+  children: ReactNode;
+}) {
   return (
     <section className={`card ${props.className ?? ''}`} data-testid={props.testId}>
       <header className="card-header">
@@ -18,7 +25,7 @@ export function Card(props: { title: string; subtitle?: ReactNode; actions?: Rea
 }
 
 /** A status word in a colored pill; `tone` picks the color. */
-export function Pill(props: { tone: Tone; testId?: string; value?: string; children: ReactNode }) {
+function Pill(props: { tone: Tone; testId?: string; value?: string; children: ReactNode }) {
   return (
     <span className={`pill pill-${props.tone}`} data-testid={props.testId} data-status={props.value}>
       {props.children}
@@ -47,7 +54,12 @@ export function ProgressBar(props: { value: number | null; testId: string; label
 type Tone = 'neutral' | 'info' | 'success' | 'warning' | 'danger';
 
 /** A status as a pill colored by `tones`, or a neutral `fallback` while there is none yet. */
-export function StatusPill<S extends string>(props: { status: S | null | undefined; tones: Record<S, Tone>; testId: string; fallback: string }) {
+export function StatusPill<S extends string>(props: {
+  status: S | null | undefined;
+  tones: Record<S, Tone>;
+  testId: string;
+  fallback: string;
+}) {
   const { status, tones, testId, fallback } = props;
   return status ? (
     <Pill tone={tones[status]} testId={testId} value={status}>
@@ -135,8 +147,8 @@ export function StreamNotices(props: { stream: StreamState; testIdPrefix: string
       )}
       {resync && (
         <p className="notice notice-warning" role="alert" data-testid={`${testIdPrefix}-resync`}>
-          Some events are no longer retained by the server ({resync.reason === 'history_trimmed' ? 'history trimmed' : 'unknown event id'}); what
-          is shown may be incomplete.
+          Some events are no longer retained by the server ({resync.reason === 'history_trimmed' ? 'history trimmed' : 'unknown event id'});
+          what is shown may be incomplete.
           <button type="button" className="button button-small" onClick={onResync}>
             Reload history
           </button>
