@@ -6,7 +6,7 @@
  * Browser-safe: nothing here imports Node.js modules.
  */
 
-export type { ConnectionType } from '../shared/health';
+export type { ConnectionType } from '../shared/paths';
 export { type Backoff, type BackoffOptions, backoffCap, backoffDefaults, backoffDelay, resolveBackoff } from './sdk/backoff';
 export type { ConnectionState, ConnectionStatus, StateListener } from './sdk/connectionState';
 export { createRealtimeClient, type RealtimeClient, type RealtimeClientOptions } from './sdk/createRealtimeClient';

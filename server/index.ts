@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { limitDefaults } from '../shared/limits';
+import { paths } from '../shared/paths';
 import { topicKind } from '../shared/topics';
 import type { AppServices } from './app';
 import { secretKey } from './auth/verifyToken';
@@ -146,7 +147,7 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
           httpServer.off('error', reject);
           const { port } = httpServer.address() as AddressInfo;
           const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-          const address = { host, port, httpUrl: `http://${host}:${port}`, wsUrl: `ws://${host}:${port}/api/v1/ws` };
+          const address = { host, port, httpUrl: `http://${host}:${port}`, wsUrl: `ws://${host}:${port}${paths.ws}` };
           logger.info({ event: 'listening', ...address, engine: engine.kind });
           resolve(address);
         });

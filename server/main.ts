@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { paths } from '../shared/paths';
 import { issueToken } from './auth/issueToken';
 import { ConfigError, configFromEnv } from './config';
 import { createRealtimeServer } from './index';
@@ -32,8 +33,8 @@ async function main() {
     '',
     `Cidadão.AI realtime is listening (${config.redisUrl ? 'redis' : 'in-memory'} engine)`,
     `  WebSocket  ${address.wsUrl}`,
-    `  HTTP tRPC  ${address.httpUrl}/api/v1/trpc/<procedure>`,
-    `  Health     ${address.httpUrl}/api/v1/ws/health`,
+    `  HTTP tRPC  ${address.httpUrl}${paths.trpc}/<procedure>`,
+    `  Health     ${address.httpUrl}${paths.health}`,
     `  Metrics    ${address.httpUrl}/metrics`,
   ];
   if (config.serveDashboard) lines.push(`  Dashboard  ${address.httpUrl}/`);
@@ -49,7 +50,7 @@ async function main() {
       '',
       'Try it:',
       `  wscat -c '${address.wsUrl}?token=<user token>'`,
-      `  curl -X POST ${address.httpUrl}/api/v1/trpc/investigation.notifyUpdate \\`,
+      `  curl -X POST ${address.httpUrl}${paths.trpc}/investigation.notifyUpdate \\`,
       `    -H 'authorization: Bearer <service token>' -H 'content-type: application/json' \\`,
       `    -d '{"investigationId":"inv-1","updateType":"progress","data":{"progress":40}}'`,
     );

@@ -9,14 +9,3 @@ export const healthSchema = z.object({
   engine: z.object({ kind: z.enum(['memory', 'redis']), status: z.enum(['ok', 'degraded']), reason: z.string().optional() }),
 });
 export type Health = z.infer<typeof healthSchema>;
-
-export const connectionTypes = ['general', 'investigation', 'analysis', 'chat'] as const;
-export type ConnectionType = (typeof connectionTypes)[number];
-
-/** The paths of DESIGN.md's endpoint table. */
-export const paths = {
-  ws: '/api/v1/ws',
-  trpc: '/api/v1/trpc',
-  health: '/api/v1/ws/health',
-  metrics: '/metrics',
-} as const;

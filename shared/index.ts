@@ -7,5 +7,6 @@ export * from './health';
 export * from './ids';
 export * from './inputs';
 export * from './limits';
+export * from './paths';
 export * from './priority';
 export * from './topics';

@@ -1,7 +1,7 @@
 import { createWSClient, type TRPCWebSocketClient } from '@trpc/client';
 import { CloseCode } from '../../shared/closeCodes';
 import type { ErrorReason } from '../../shared/errors';
-import type { ConnectionType } from '../../shared/health';
+import type { ConnectionType } from '../../shared/paths';
 import type { Backoff } from './backoff';
 import { ConnectionStateStore } from './connectionState';
 import { Pause } from './pause';

@@ -1,7 +1,7 @@
 import { createTRPCClient, TRPCClientError, type TRPCLink, wsLink } from '@trpc/client';
 import { observable } from '@trpc/server/observable';
 import superjson from 'superjson';
-import type { ConnectionType } from '../../shared/health';
+import type { ConnectionType } from '../../shared/paths';
 import { type BackoffOptions, resolveBackoff } from './backoff';
 import { ConnectionController } from './connection';
 import type { ConnectionState, StateListener } from './connectionState';

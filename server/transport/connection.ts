@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { RealtimeEvent } from '../../shared/events';
-import type { ConnectionType } from '../../shared/health';
+import type { ConnectionType } from '../../shared/paths';
 import type { Principal } from '../auth/principal';
 import type { SubscriptionOwner } from '../bus/subscription';
 import { apiError } from '../errors';

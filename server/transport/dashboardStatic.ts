@@ -3,12 +3,13 @@ import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { paths } from '../../shared/paths';
 
 /** Where `npm run build:dashboard` writes the dashboard (vite's outDir). */
 const dashboardDistDir = fileURLToPath(new URL('../../client/dashboard/dist/', import.meta.url));
 
 /** The path the page reads its settings from. */
-const dashboardConfigPath = '/dashboard-config.json';
+const dashboardConfigPath = paths.dashboardConfig;
 
 const contentTypes: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -37,7 +38,7 @@ const notBuiltPage = `<!doctype html>
 <h1>The dashboard has not been built</h1>
 <p>This server serves the live dashboard from <code>client/dashboard/dist</code>, which does not exist yet. Build it once:</p>
 <pre style="background:#f3f4f6;padding:1rem;border-radius:6px">npm run build:dashboard</pre>
-<p>then reload this page. The API itself is running: see <a href="/api/v1/ws/health">/api/v1/ws/health</a>.</p>
+<p>then reload this page. The API itself is running: see <a href="${paths.health}">${paths.health}</a>.</p>
 </body></html>
 `;
 

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
-import { paths } from '../../shared/health';
 import { inputBounds } from '../../shared/limits';
+import { paths } from '../../shared/paths';
 import type { AppServices } from '../app';
 import { verifyToken } from '../auth/verifyToken';
 import { appRouter } from '../routers';

@@ -1,3 +1,5 @@
+import { paths } from '../../../shared/paths';
+
 /**
  * Where the page keeps what the user chose: the token for this tab only
  * (sessionStorage: closing the tab signs out), the ids in the address bar so a
@@ -25,7 +27,7 @@ export function saveToken(token: string | null): void {
 /** The WebSocket endpoint of the server that served this page. */
 export function defaultWsUrl(): string {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${location.host}/api/v1/ws`;
+  return `${scheme}//${location.host}${paths.ws}`;
 }
 
 export interface DashboardConfig {
@@ -35,7 +37,7 @@ export interface DashboardConfig {
 
 export async function loadDashboardConfig(): Promise<DashboardConfig> {
   try {
-    const res = await fetch('/dashboard-config.json', { cache: 'no-store' });
+    const res = await fetch(paths.dashboardConfig, { cache: 'no-store' });
     if (!res.ok) return { devToken: null };
     const body = (await res.json()) as Partial<DashboardConfig>;
     return { devToken: typeof body.devToken === 'string' ? body.devToken : null };

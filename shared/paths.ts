@@ -1,0 +1,15 @@
+/**
+ * The paths of the endpoint table and the connection types, without zod, so
+ * the browser client can import them alone.
+ */
+export const paths = {
+  ws: '/api/v1/ws',
+  trpc: '/api/v1/trpc',
+  health: '/api/v1/ws/health',
+  metrics: '/metrics',
+  dashboardConfig: '/dashboard-config.json',
+} as const;
+
+/** `?connection_type=` of the WebSocket URL, the `type` label of connection metrics. */
+export const connectionTypes = ['general', 'investigation', 'analysis', 'chat'] as const;
+export type ConnectionType = (typeof connectionTypes)[number];
