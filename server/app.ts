@@ -1,12 +1,13 @@
 import type { Health } from '../shared/health';
 import type { EventBus } from './bus/bus';
-import type { EventEngine } from './bus/engine';
 import type { ChatService } from './chat/chatService';
 import type { ChatSessionStore } from './chat/sessionStore';
+import type { Clock } from './clock';
 import type { RealtimeConfig } from './config';
 import type { UserConnectionCounter } from './limits/connectionCounter';
 import type { RateLimiter } from './limits/messageRateLimiter';
 import type { KnownUsers } from './notifications/knownUsers';
+import type { NotificationCursors } from './notifications/notificationCursors';
 import type { Logger } from './observability/logger';
 import type { Metrics } from './observability/metrics';
 import type { Publishers } from './publish/publishers';
@@ -17,16 +18,19 @@ export interface AppServices {
   config: RealtimeConfig;
   logger: Logger;
   metrics: Metrics;
-  engine: EventEngine;
+  /** The only door to the engine. */
   bus: EventBus;
   sessions: ChatSessionStore;
   chat: ChatService;
   publishers: Publishers;
   knownUsers: KnownUsers;
+  notificationCursors: NotificationCursors;
   registry: ConnectionRegistry;
   rateLimiter: RateLimiter;
   /** The per-user connection limit (across nodes with Redis). */
   connectionCounter: UserConnectionCounter;
   jwtKey: Uint8Array;
+  /** Judges token expiry and runs the expiry and authentication timers. */
+  clock: Clock;
   health(): Health;
 }

@@ -3,19 +3,30 @@ import { type LimitName, limitDefaults } from '../shared/limits';
 
 /**
  * The server's configuration, read from environment variables by `configFromEnv`
- * or passed to `createRealtimeServer` directly. Every default is here or in
- * shared/limits.ts, nowhere else.
+ * or passed to `createRealtimeServer` directly. Every default is in
+ * `serverDefaults` below or in shared/limits.ts, nowhere else: the environment
+ * schema and `resolveConfig` both read them from there.
  */
+const serverDefaults = {
+  port: 8000,
+  host: '0.0.0.0',
+  redisKeyPrefix: 'rt:',
+  logLevel: 'info',
+  /** Off for embedders; `configFromEnv` turns it on outside production. */
+  serveDashboard: false,
+  perMessageDeflate: false,
+} as const;
+
 const positiveInt = (name: LimitName) => z.coerce.number().int().positive().default(limitDefaults[name]);
 
 const envSchema = z.object({
   NODE_ENV: z.string().optional(),
-  PORT: z.coerce.number().int().min(0).max(65_535).default(8000),
-  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: z.coerce.number().int().min(0).max(65_535).default(serverDefaults.port),
+  HOST: z.string().min(1).default(serverDefaults.host),
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 key)').optional(),
   REDIS_URL: z.url().optional(),
-  REDIS_KEY_PREFIX: z.string().min(1).max(64).default('rt:'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  REDIS_KEY_PREFIX: z.string().min(1).max(64).default(serverDefaults.redisKeyPrefix),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(serverDefaults.logLevel),
   MAX_CONNECTIONS_PER_USER: positiveInt('MAX_CONNECTIONS_PER_USER'),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: positiveInt('MAX_SUBSCRIPTIONS_PER_CONNECTION'),
   MAX_MESSAGE_BYTES: positiveInt('MAX_MESSAGE_BYTES'),
@@ -35,7 +46,7 @@ const envSchema = z.object({
   /** Serve the built dashboard at `/`; on by default outside production. */
   SERVE_DASHBOARD: z.enum(['true', 'false', '1', '0']).optional(),
   /** Compress WebSocket messages (permessage-deflate) with clients that offer it; off by default (see README, Performance). */
-  WS_PERMESSAGE_DEFLATE: z.enum(['true', 'false', '1', '0']).default('false'),
+  WS_PERMESSAGE_DEFLATE: z.enum(['true', 'false', '1', '0']).optional(),
 });
 
 type EnvConfig = z.infer<typeof envSchema>;
@@ -73,17 +84,8 @@ export class ConfigError extends Error {
 /** Fills the defaults in; the one place a partial config becomes a full one. */
 export function resolveConfig(input: RealtimeConfigInput): RealtimeConfig {
   if (input.jwtSecret.length < 32) throw new ConfigError('JWT_SECRET: must be at least 32 characters (HS256 key)');
-  return {
-    port: input.port ?? 8000,
-    host: input.host ?? '0.0.0.0',
-    jwtSecret: input.jwtSecret,
-    redisUrl: input.redisUrl,
-    redisKeyPrefix: input.redisKeyPrefix ?? 'rt:',
-    logLevel: input.logLevel ?? 'info',
-    serveDashboard: input.serveDashboard ?? false,
-    perMessageDeflate: input.perMessageDeflate ?? false,
-    limits: { ...limitDefaults, ...input.limits },
-  };
+  const { limits, jwtSecret, ...rest } = input;
+  return { ...serverDefaults, ...withoutUndefined(rest), jwtSecret, limits: { ...limitDefaults, ...withoutUndefined(limits ?? {}) } };
 }
 
 /**
@@ -121,9 +123,16 @@ export function configFromEnv(
       redisUrl: e.REDIS_URL,
       redisKeyPrefix: e.REDIS_KEY_PREFIX,
       logLevel: e.LOG_LEVEL,
-      serveDashboard: e.SERVE_DASHBOARD === undefined ? !production : e.SERVE_DASHBOARD === 'true' || e.SERVE_DASHBOARD === '1',
-      perMessageDeflate: e.WS_PERMESSAGE_DEFLATE === 'true' || e.WS_PERMESSAGE_DEFLATE === '1',
+      serveDashboard: e.SERVE_DASHBOARD === undefined ? !production : flag(e.SERVE_DASHBOARD),
+      perMessageDeflate: e.WS_PERMESSAGE_DEFLATE === undefined ? serverDefaults.perMessageDeflate : flag(e.WS_PERMESSAGE_DEFLATE),
       limits,
     },
   };
+}
+
+const flag = (value: 'true' | 'false' | '1' | '0') => value === 'true' || value === '1';
+
+/** An explicit `undefined` in the caller's options means "the default", as an absent key does. */
+function withoutUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
 }

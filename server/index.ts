@@ -11,6 +11,7 @@ import { createRedisEngine } from './bus/redisEngine';
 import { createBuiltinAgent } from './chat/builtinAgent';
 import type { ChatAgent } from './chat/chatAgent';
 import { createChatService } from './chat/chatService';
+import { type Clock, systemClock } from './clock';
 import { type RealtimeConfigInput, resolveConfig } from './config';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics } from './observability/metrics';
@@ -26,6 +27,7 @@ export { issueToken, type TokenClaims } from './auth/issueToken';
 export type { EventEngine } from './bus/engine';
 export type { ChatAgent, ChatRequest } from './chat/chatAgent';
 export type { InvestigationSnapshot } from './chat/investigationSnapshot';
+export type { Clock } from './clock';
 export type { RealtimeConfig, RealtimeConfigInput } from './config';
 export type { AppRouter } from './routers';
 export type { DashboardOptions } from './transport/dashboardStatic';
@@ -42,6 +44,8 @@ export interface RealtimeServerOptions extends RealtimeConfigInput {
    * Served only when `serveDashboard` is on.
    */
   dashboard?: DashboardOptions;
+  /** The time token checks are judged by (default: the system clock); tests move it forward. */
+  clock?: Clock;
 }
 
 export interface ListenAddress {
@@ -82,7 +86,7 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
   });
   const registry = new ConnectionRegistry();
   const stores = createStores({ limits, redis, logger });
-  const { sessions, knownUsers, connectionCounter, rateLimiter } = stores;
+  const { sessions, knownUsers, notificationCursors, connectionCounter, rateLimiter } = stores;
   // Users connected for longer than the notification retention stay known
   // (broadcasts from any node reach them): touched again well before expiry.
   const touchConnected = setInterval(
@@ -101,16 +105,17 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
     config,
     logger,
     metrics,
-    engine,
     bus,
     sessions,
     chat,
     publishers,
     knownUsers,
+    notificationCursors,
     registry,
     rateLimiter,
     connectionCounter,
     jwtKey: secretKey(config.jwtSecret),
+    clock: options.clock ?? systemClock,
     health() {
       const engineHealth = engine.health();
       const stats = registry.stats();
@@ -162,6 +167,8 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
         engine: engine.stats(),
         chat: { ...sessions.stats(), ...chat.stats() },
         knownUsers: knownUsers.stats().knownUsers,
+        // Bounded (count and ttl), not emptied: a cursor outlives the connection.
+        notificationCursors: notificationCursors.stats().notificationCursors,
         connectionCounter: connectionCounter.stats(),
       };
     },

@@ -21,7 +21,7 @@ export const limitDefaults = {
   MAX_CHAT_SESSIONS_PER_USER: 100,
   /** Investigations one chat session may watch. */
   MAX_WATCHED_PER_SESSION: 50,
-  /** Seconds a connection may take to present its token (connectionParams) before 4001. */
+  /** Milliseconds a connection may take to present its token (connectionParams) before 4001. */
   AUTH_TIMEOUT_MS: 10_000,
 } as const;
 

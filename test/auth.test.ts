@@ -6,6 +6,7 @@ import { CloseCode } from '../shared/closeCodes';
 import type { ErrorReason } from '../shared/errors';
 import { type AnalysisItem, type ChatItem, collect, type InvestigationItem, type NotificationItem } from './support/collect';
 import { expectRefused, refusalOf, rejectionOf } from './support/errors';
+import { ManualClock } from './support/manualClock';
 import { errorOf, RawWs } from './support/rawWs';
 import { startServer, TEST_SECRET, type TestServer } from './support/server';
 import { waitFor } from './support/wait';
@@ -161,17 +162,30 @@ describe('a bad token closes the connection with 4001 and leaves nothing behind'
     await waitForEmptyMaps(srv);
   });
 
-  test('a token that expires while connected closes the connection with 4001', async () => {
-    await using srv = await startServer();
-    const shortLived = await srv.token({ sub: 'u1', investigations: ['inv-1'] }, 3);
+  test('a token that expires while connected closes the connection with 4001, judged by the server clock', async () => {
+    const clock = new ManualClock();
+    await using srv = await startServer({ clock });
+    const shortLived = await srv.token({ sub: 'u1', investigations: ['inv-1'] }, 60);
     await using raw = await openRaw(srv, shortLived, 'connectionParams');
     raw.request(1, 'subscription', 'investigation.onUpdate', { investigationId: 'inv-1' });
     expect((await raw.response(1)).result?.type).toBe('started');
     expect(srv.server.stats()).toMatchObject({ connections: 1, users: 1, subscriptions: 1 });
 
+    // A second before expiry the connection still serves.
+    clock.advance(59_000);
+    await srv.server.notifyInvestigationUpdate(progress('inv-1', 5));
+    await raw.waitForEvents(1, 1);
+    expect(raw.isOpen).toBe(true);
+
+    clock.advance(2_000);
     expect(await raw.closed).toEqual({ code: CloseCode.UNAUTHORIZED, reason: 'token_expired' });
     await waitForEmptyMaps(srv);
     expect(srv.server.stats().bus.topics).toBe(0);
+    expect(clock.timers).toBe(0);
+
+    // The same token, presented again now, is refused as expired.
+    await using again = await openRaw(srv, shortLived, 'connectionParams');
+    expect(await again.closed).toEqual({ code: CloseCode.UNAUTHORIZED, reason: 'token_expired' });
   });
 });
 

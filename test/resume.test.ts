@@ -1,10 +1,12 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { TRPCClientError } from '@trpc/client';
 import { describe, expect, test } from 'vitest';
+import { createMemoryEngine } from '../server/bus/memoryEngine';
 import type { AppRouter } from '../server/index';
 import { CloseCode } from '../shared/closeCodes';
 import { compareEventIds } from '../shared/eventId';
 import { type AnalysisItem, type ChatItem, collect, type InvestigationItem } from './support/collect';
+import { ManualClock } from './support/manualClock';
 import { RawWs } from './support/rawWs';
 import { startServer, type TestServer } from './support/server';
 import { waitFor } from './support/wait';
@@ -61,14 +63,16 @@ describe('resume with lastEventId', () => {
   });
 
   test('the client resumes by itself after the server drops the connection (token expiry, 4001)', async () => {
-    await using srv = await startServer();
+    const clock = new ManualClock();
+    await using srv = await startServer({ clock });
     const closes: (number | undefined)[] = [];
     let tokensIssued = 0;
     let missed: Promise<string[]> | null = null;
     const { client } = srv.wsClient({
-      // The first token expires shortly, which makes the server close the
-      // socket with 4001; the reconnect asks for a fresh one.
-      token: () => srv.token({ sub: 'analyst', investigations: ['inv-1'] }, tokensIssued++ === 0 ? 2 : 3600),
+      // The first token expires when the test moves the server's clock past
+      // it, which makes the server close the socket with 4001; the reconnect
+      // asks for a fresh one.
+      token: () => srv.token({ sub: 'analyst', investigations: ['inv-1'] }, tokensIssued++ === 0 ? 60 : 3600),
       onClose: (cause) => {
         closes.push(cause?.code);
         // Published before the client can be back: only a resume delivers them.
@@ -83,6 +87,7 @@ describe('resume with lastEventId', () => {
     const before = await publishProgress(srv, 'inv-1', 0, 3);
     await sub.take(3);
 
+    clock.advance(61_000);
     await waitFor(
       () => ({ closes: closes.length, tokensIssued }),
       (s) => s.closes === 1 && s.tokensIssued >= 2,
@@ -201,16 +206,13 @@ describe('an id the history does not reach yields resync_required', () => {
   });
 
   test('no resync for a client that had seen everything, once the history expired', async () => {
-    await using srv = await startServer({ limits: { HISTORY_TTL_SECONDS: 1 } });
+    // The engine's clock stands still until the test moves it past the history's ttl.
+    const clock = new ManualClock();
+    await using srv = await startServer({ limits: { HISTORY_TTL_SECONDS: 1 }, engine: createMemoryEngine({ now: () => clock.now() }) });
     const client = await userClient(srv);
     const [head] = await publishProgress(srv, 'inv-1', 0, 1);
-    const published = Date.now();
+    clock.advance(1_100);
     // The history is empty now; the client's last id is still the topic's newest.
-    await waitFor(
-      () => Date.now(),
-      (now) => now > published + 1_100,
-      'the history to expire',
-    );
 
     const sub = collect<InvestigationItem>((o) =>
       client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: head }, o),

@@ -18,7 +18,7 @@ import { startServer, type TestServer, waitForEmptyServer } from './support/serv
 import { waitFor } from './support/wait';
 
 /**
- * tRPC's WebSocket protocol as our own handler (server/transport/rpcConnection.ts)
+ * tRPC's WebSocket protocol as our own handler (server/transport/rpcSession.ts)
  * speaks it: what a client sees must be what @trpc/server/adapters/ws would
  * send, frame for frame.
  */

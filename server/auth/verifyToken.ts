@@ -15,12 +15,14 @@ export type TokenResult = { ok: true; principal: Principal } | { ok: false; erro
 
 /**
  * Verifies an HS256 JWT with jose. `exp` is required and `sub` is the user id;
- * roles default to `user`. Never throws: a bad token is a value.
+ * roles default to `user`. Never throws: a bad token is a value. `now` is the
+ * server's clock (see server/clock.ts), so expiry is judged by the same time
+ * that arms the connection's expiry timer.
  */
-export async function verifyToken(token: string | null | undefined, key: Uint8Array): Promise<TokenResult> {
+export async function verifyToken(token: string | null | undefined, key: Uint8Array, now: number = Date.now()): Promise<TokenResult> {
   if (!token) return { ok: false, error: apiError('token_missing') };
   try {
-    const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'] });
+    const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'], requiredClaims: ['exp', 'sub'], currentDate: new Date(now) });
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) return { ok: false, error: apiError('token_invalid', 'claims do not match the contract') };
     const c = claims.data;

@@ -20,8 +20,7 @@ export class MemoryConnectionCounter implements UserConnectionCounter {
 
   constructor(private readonly maxPerUser: number) {}
 
-  /** Synchronous core, also the insurance of the Redis counter. */
-  tryAcquire(userId: string, connectionId: string): boolean {
+  async acquire(userId: string, connectionId: string): Promise<boolean> {
     let set = this.byUser.get(userId);
     if (set?.has(connectionId)) return true;
     if (set && set.size >= this.maxPerUser) return false;
@@ -34,19 +33,11 @@ export class MemoryConnectionCounter implements UserConnectionCounter {
     return true;
   }
 
-  releaseNow(userId: string, connectionId: string): void {
+  async release(userId: string, connectionId: string): Promise<void> {
     const set = this.byUser.get(userId);
     if (!set?.delete(connectionId)) return;
     this.connections--;
     if (set.size === 0) this.byUser.delete(userId);
-  }
-
-  async acquire(userId: string, connectionId: string): Promise<boolean> {
-    return this.tryAcquire(userId, connectionId);
-  }
-
-  async release(userId: string, connectionId: string): Promise<void> {
-    this.releaseNow(userId, connectionId);
   }
 
   stats() {

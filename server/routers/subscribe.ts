@@ -9,7 +9,7 @@ type Options = Pick<SubscriptionOptions, 'startAfter' | 'ifUnknown' | 'onDeliver
  * The one way a procedure subscribes a connection to a topic: it takes a
  * subscription slot (TOO_MANY_REQUESTS past the limit), closes a connection
  * that cannot keep up with 4013, and frees everything when the subscription
- * ends, however it ends. The transport (rpcConnection.ts) owns the
+ * ends, however it ends. The transport (rpcSession.ts) owns the
  * subscription from then on: it closes it on stop or disconnect, and writes
  * what it delivers straight to the socket.
  */

@@ -4,6 +4,7 @@ import type { RealtimeEvent } from '../../shared/events';
 import type { ConnectionType } from '../../shared/paths';
 import type { Principal } from '../auth/principal';
 import type { SubscriptionOwner } from '../bus/subscription';
+import type { Clock, ClockTimer } from '../clock';
 import { apiError } from '../errors';
 import { writeTextFrames } from './textFrames';
 import type { WireFormat } from './wireFormat';
@@ -19,6 +20,8 @@ export interface ConnectionOptions {
   onDelivered: (count: number) => void;
   /** The connection's buffer passed the bound, or a subscription fell too far behind: close it with 4013. */
   onSlowConsumer: (conn: Connection) => void;
+  /** Runs the authentication deadline and the token's expiry. */
+  clock: Clock;
 }
 
 /** Options of every data frame sent through ws: text, complete (ws compresses it when the connection negotiated that). */
@@ -46,10 +49,10 @@ export class Connection implements SubscriptionOwner {
   subscriptions = 0;
   /** Set by the protocol handler: ends the connection's subscriptions when it starts closing. */
   onClosing: (() => void) | null = null;
-  private authTimer: NodeJS.Timeout | null = null;
+  private authTimer: ClockTimer | null = null;
   /** permessage-deflate was negotiated: frames must go through ws, which compresses them. */
   private readonly compressed: boolean;
-  private expiryTimer: NodeJS.Timeout | null = null;
+  private expiryTimer: ClockTimer | null = null;
 
   constructor(
     readonly id: string,
@@ -133,14 +136,14 @@ export class Connection implements SubscriptionOwner {
   /** Runs `fn` after `ms` unless cancelled or the connection closes first; replaces the timer of that name. */
   setTimer(name: TimerName, ms: number, fn: () => void) {
     this.clearTimer(name);
-    const timer = setTimeout(fn, Math.min(Math.max(ms, 0), 2_147_483_647));
+    const timer = this.options.clock.setTimeout(fn, ms);
     if (name === 'auth') this.authTimer = timer;
     else this.expiryTimer = timer;
   }
 
   clearTimer(name: TimerName) {
     const timer = name === 'auth' ? this.authTimer : this.expiryTimer;
-    if (timer) clearTimeout(timer);
+    if (timer) this.options.clock.clearTimeout(timer);
     if (name === 'auth') this.authTimer = null;
     else this.expiryTimer = null;
   }

@@ -25,7 +25,7 @@ export function createHttpServer(app: AppServices, dashboard: DashboardOptions =
     const header = req.headers.authorization;
     if (!header) return { app, principal: null, connection: null };
     const token = header.startsWith('Bearer ') ? header.slice(7).trim() : null;
-    const verified = await verifyToken(token, app.jwtKey);
+    const verified = await verifyToken(token, app.jwtKey, app.clock.now());
     if (!verified.ok) throw new TRPCError({ code: 'UNAUTHORIZED', message: verified.error.message, cause: verified.error });
     return { app, principal: verified.principal, connection: null };
   }

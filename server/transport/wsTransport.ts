@@ -14,7 +14,7 @@ import { appRouter } from '../routers';
 import type { Context } from '../trpc/context';
 import { Connection, type ConnectionOptions } from './connection';
 import { startKeepAlive } from './keepAlive';
-import { RpcSession } from './rpcConnection';
+import { RpcSession } from './rpcSession';
 import { createJsonWireFormat } from './wireFormat';
 
 /**
@@ -33,7 +33,7 @@ function rejectUpgrade(socket: Duplex, status: number, text: string) {
 
 /**
  * The WebSocket endpoint: our own upgrade handling (path, connection type),
- * then tRPC's protocol (rpcConnection.ts) with a context that authenticates,
+ * then tRPC's protocol (rpcSession.ts) with a context that authenticates,
  * counts the user's connections and arms the token's expiry. Closing with
  * 4001 / 4008 is ours to do, as is everything that must be freed on close.
  */
@@ -52,7 +52,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
   async function createContext(conn: Connection, connectionParams: TRPCRequestInfo['connectionParams']): Promise<Context> {
     const token = connectionParams?.token ?? conn.queryToken;
     conn.queryToken = null;
-    const verified = await verifyToken(token, app.jwtKey);
+    const verified = await verifyToken(token, app.jwtKey, app.clock.now());
     if (!verified.ok) {
       logger.info({ event: 'auth_refused', connectionId: conn.id, reason: verified.error.reason });
       conn.closeSoon(CloseCode.UNAUTHORIZED, verified.error.reason);
@@ -74,7 +74,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
     conn.admitted = true;
     conn.clearTimer('auth');
     app.knownUsers.touch(userId).catch((err: Error) => logger.warn({ event: 'known_users_unavailable', userId, message: err.message }));
-    conn.setTimer('expiry', conn.principal.expiresAt - Date.now(), () => conn.close(CloseCode.UNAUTHORIZED, 'token_expired'));
+    conn.setTimer('expiry', conn.principal.expiresAt - app.clock.now(), () => conn.close(CloseCode.UNAUTHORIZED, 'token_expired'));
     logger.debug({ event: 'authenticated', connectionId: conn.id, userId: conn.principal.userId });
     return { app, principal: conn.principal, connection: conn };
   }
@@ -99,6 +99,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
       metrics.subscriptions.inc(delta);
     },
     onDelivered: (count) => metrics.delivered.inc(count),
+    clock: app.clock,
     onSlowConsumer(conn) {
       if (!conn.isOpen) return;
       metrics.slowConsumers.inc();

@@ -1,20 +1,22 @@
 import { describe, expect, test } from 'vitest';
 import { issueToken } from '../../server/index';
+import { ManualClock } from '../support/manualClock';
 import { startServer } from '../support/server';
 import { waitFor } from '../support/wait';
 import { closedWithCode, Gate, isClosed, isOpen, isReconnecting, openClient, publishProgress, TopicCollector } from './helpers';
 
 describe('tokens: getToken at every (re)connect', () => {
   test('a token that expires is replaced through getToken and the subscription resumes with no event lost or repeated', async () => {
-    await using srv = await startServer();
+    const clock = new ManualClock();
+    await using srv = await startServer({ clock });
     const issued: string[] = [];
     const freshTokenWanted = new Gate();
     await using c = openClient({
       url: srv.address.wsUrl,
       getToken: async () => {
         if (issued.length > 0) await freshTokenWanted.opened;
-        // The first token lives 2 to 3 s (the server closes with 4001 at its expiry); the next one an hour.
-        const token = await srv.token({ sub: 'analyst', investigations: ['inv-1'] }, issued.length === 0 ? 3 : 3600);
+        // The first token lives a minute of the server's clock (it closes with 4001 at its expiry); the next one an hour.
+        const token = await srv.token({ sub: 'analyst', investigations: ['inv-1'] }, issued.length === 0 ? 60 : 3600);
         issued.push(token);
         return token;
       },
@@ -24,6 +26,7 @@ describe('tokens: getToken at every (re)connect', () => {
     const before = await publishProgress(srv, 'inv-1', 0, 3);
     await sub.take(3);
 
+    clock.advance(61_000);
     const expired = await c.states.next(isReconnecting, 'the expiry to close the connection');
     expect(expired).toMatchObject({ code: 4001, reason: 'token_expired' });
     // The reconnect is waiting for its token: what is published now can only arrive by resume.
