@@ -1,5 +1,5 @@
 import type { Health } from '../shared/health';
-import type { EventBus } from './bus/bus';
+import type { EventBus } from './bus/eventBus';
 import type { ChatService } from './chat/chatService';
 import type { ChatSessionStore } from './chat/sessionStore';
 import type { Clock } from './clock';

@@ -5,11 +5,16 @@ import { MemoryConnectionCounter, type UserConnectionCounter } from './limits/co
 import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from './limits/messageRateLimiter';
 import { RedisConnectionCounter } from './limits/redisConnectionCounter';
 import { type KnownUsers, MemoryKnownUsers } from './notifications/knownUsers';
+import { MemoryNotificationCursors, type NotificationCursors } from './notifications/notificationCursors';
 import { RedisKnownUsers } from './notifications/redisKnownUsers';
+import { RedisNotificationCursors } from './notifications/redisNotificationCursors';
 import type { Logger } from './observability/logger';
 import type { RedisClients } from './redis/connect';
 
-/** Users remembered for broadcasts; past this the least recently seen are dropped. */
+/**
+ * Users remembered for broadcasts, and notification cursors one process keeps
+ * in memory; past this the least recently seen are dropped.
+ */
 const MAX_KNOWN_USERS = 100_000;
 
 export interface StoresOptions {
@@ -25,6 +30,8 @@ export interface StoresOptions {
 export interface Stores {
   sessions: ChatSessionStore;
   knownUsers: KnownUsers;
+  /** The last notification delivered to each user. */
+  notificationCursors: NotificationCursors;
   connectionCounter: UserConnectionCounter;
   rateLimiter: RateLimiter;
   /** Stops the stores' timers; the Redis clients are the caller's to close, after this. */
@@ -37,27 +44,30 @@ export function createStores({ limits, redis, logger, connectionLease }: StoresO
     maxWatchedPerSession: limits.MAX_WATCHED_PER_SESSION,
     idleTtlMs: limits.HISTORY_TTL_SECONDS * 1000,
   };
-  const knownUsersOptions = { ttlMs: limits.NOTIFICATION_TTL_SECONDS * 1000, maxUsers: MAX_KNOWN_USERS };
+  // A cursor lives as long as the notifications it points into, for as many users as are known.
+  const perUserOptions = { ttlMs: limits.NOTIFICATION_TTL_SECONDS * 1000, maxUsers: MAX_KNOWN_USERS };
   const rateOptions = { perSecond: limits.RATE_LIMIT_PER_SECOND, burst: limits.RATE_LIMIT_BURST };
   const maxPerUser = limits.MAX_CONNECTIONS_PER_USER;
 
   const stores = redis
     ? {
         sessions: new RedisChatSessionStore(redis, { ...sessionOptions, logger }),
-        knownUsers: new RedisKnownUsers(redis, knownUsersOptions),
+        knownUsers: new RedisKnownUsers(redis, perUserOptions),
+        notificationCursors: new RedisNotificationCursors(redis, perUserOptions),
         connectionCounter: new RedisConnectionCounter(redis, { maxPerUser, ...connectionLease, logger }),
         rateLimiter: new RedisRateLimiter(redis, rateOptions),
       }
     : {
         sessions: new MemoryChatSessionStore(sessionOptions),
-        knownUsers: new MemoryKnownUsers(knownUsersOptions),
+        knownUsers: new MemoryKnownUsers(perUserOptions),
+        notificationCursors: new MemoryNotificationCursors(perUserOptions),
         connectionCounter: new MemoryConnectionCounter(maxPerUser),
         rateLimiter: new MemoryRateLimiter(rateOptions),
       };
   return {
     ...stores,
     async close() {
-      await Promise.all([stores.sessions.close(), stores.knownUsers.close(), stores.connectionCounter.close(), stores.rateLimiter.close()]);
+      await Promise.all(Object.values(stores).map((store) => store.close()));
     },
   };
 }

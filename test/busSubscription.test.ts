@@ -1,6 +1,6 @@
 import { isTrackedEnvelope } from '@trpc/server';
 import { describe, expect, test } from 'vitest';
-import { EventBus } from '../server/bus/bus';
+import { EventBus } from '../server/bus/eventBus';
 import { createMemoryEngine } from '../server/bus/memoryEngine';
 import type { EventDraft, InvestigationEvent } from '../shared/events';
 

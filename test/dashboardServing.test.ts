@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { issueToken } from '../server/index';
 import { startMain } from './support/process';
 import { startServer, TEST_SECRET } from './support/server';
@@ -59,16 +59,31 @@ describe('serving the dashboard at /', () => {
     await using srv = await startServer({ serveDashboard: true, dashboard: { dir: dist } });
     const home = await fetch(`${srv.address.httpUrl}/`);
     expect(home.status).toBe(200);
-    expect(home.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(home.headers.get('content-type')).toMatch(/^text\/html;\s*charset=utf-8$/);
     expect(home.headers.get('cache-control')).toBe('no-cache');
     expect(home.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(home.headers.get('x-content-type-options')).toBe('nosniff');
     expect(await home.text()).toContain('<title>dashboard</title>');
+    // The query string (the ids the page watches) does not change what is served.
+    expect((await fetch(`${srv.address.httpUrl}/?investigation=inv-1&session=chat-1`)).status).toBe(200);
 
     const asset = await fetch(`${srv.address.httpUrl}/assets/app-1a2b.js`);
     expect(asset.status).toBe(200);
-    expect(asset.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
-    expect(asset.headers.get('cache-control')).toContain('immutable');
+    expect(asset.headers.get('content-type')).toMatch(/^text\/javascript/);
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(asset.headers.get('content-security-policy')).toContain("default-src 'self'");
     expect(await asset.text()).toBe('console.log("dashboard")');
+
+    // index.html is revalidated: unchanged, it costs a 304 without a body.
+    const etag = home.headers.get('etag');
+    expect(etag).toBeTruthy();
+    const again = await fetch(`${srv.address.httpUrl}/`, { headers: { 'if-none-match': etag! } });
+    expect(again.status).toBe(304);
+
+    // Only GET and HEAD: anything else is the API's 404.
+    const head = await fetch(`${srv.address.httpUrl}/`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect((await fetch(`${srv.address.httpUrl}/`, { method: 'POST' })).status).toBe(404);
 
     // The API still answers beside it.
     expect((await fetch(`${srv.address.httpUrl}/api/v1/ws/health`)).status).toBe(200);
@@ -93,12 +108,38 @@ describe('serving the dashboard at /', () => {
     expect((await rawGet(srv.address.httpUrl, '/assets/../index.html')).status).toBe(200);
   });
 
+  test('a rebuild while the server runs is served at once', async () => {
+    await using srv = await startServer({ serveDashboard: true, dashboard: { dir: dist } });
+    expect((await fetch(`${srv.address.httpUrl}/assets/app-9z8y.js`)).status).toBe(404);
+    await writeFile(join(dist, 'assets', 'app-9z8y.js'), 'console.log("rebuilt")');
+    const asset = await fetch(`${srv.address.httpUrl}/assets/app-9z8y.js`);
+    expect(asset.status).toBe(200);
+    expect(await asset.text()).toBe('console.log("rebuilt")');
+  });
+
   test('not built yet: / says how to build it', async () => {
     await using srv = await startServer({ serveDashboard: true, dashboard: { dir: join(dist, 'not-there') } });
     const home = await fetch(`${srv.address.httpUrl}/`);
     expect(home.status).toBe(404);
     expect(home.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(await home.text()).toContain('npm run build:dashboard');
+  });
+
+  test('the real build (test/support/globalSetup.ts): the page and every file it loads, with their types, caching and CSP', async () => {
+    await using srv = await startServer({ serveDashboard: true, dashboard: { dir: inject('dashboardDir') } });
+    const home = await fetch(`${srv.address.httpUrl}/`);
+    expect(home.status).toBe(200);
+    const html = await home.text();
+    const files = [...html.matchAll(/(?:src|href)="(\/assets\/[^"]+)"/g)].map((m) => m[1]!);
+    expect(files.some((f) => f.endsWith('.js'))).toBe(true);
+    expect(files.some((f) => f.endsWith('.css'))).toBe(true);
+    for (const file of files) {
+      const res = await fetch(`${srv.address.httpUrl}${file}`);
+      expect(res.status, file).toBe(200);
+      expect(res.headers.get('content-type'), file).toMatch(file.endsWith('.js') ? /^text\/javascript/ : /^text\/css/);
+      expect(res.headers.get('cache-control'), file).toBe('public, max-age=31536000, immutable');
+      expect(res.headers.get('content-security-policy'), file).toContain("default-src 'self'");
+    }
   });
 
   test('/dashboard-config.json hands out a dev token only when the server was given one', async () => {

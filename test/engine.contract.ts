@@ -322,49 +322,5 @@ export function describeEngineContract(
         expect(await e.head(t)).toBe(events[2]!.id);
       });
     });
-
-    describe('cursors', () => {
-      test('set then get; an unknown key is null', async () => {
-        const e = await engine();
-        const key = `cursor-${randomUUID()}`;
-        expect(await e.getCursor(key)).toBeNull();
-        await e.setCursor(key, '1700000000000-2', 60_000);
-        expect(await e.getCursor(key)).toBe('1700000000000-2');
-        expect(await e.getCursor(`cursor-${randomUUID()}`)).toBeNull();
-      });
-
-      test('only moves forward', async () => {
-        const e = await engine();
-        const key = `cursor-${randomUUID()}`;
-        await e.setCursor(key, '1700000000005-0', 60_000);
-        await e.setCursor(key, '1700000000003-9', 60_000);
-        expect(await e.getCursor(key)).toBe('1700000000005-0');
-        await e.setCursor(key, '1700000000005-0', 60_000);
-        expect(await e.getCursor(key)).toBe('1700000000005-0');
-        await e.setCursor(key, '1700000000005-1', 60_000);
-        expect(await e.getCursor(key)).toBe('1700000000005-1');
-        // Numeric, not string order: 10 > 9.
-        await e.setCursor(key, '1700000000005-10', 60_000);
-        expect(await e.getCursor(key)).toBe('1700000000005-10');
-        // Racing writers end at the newest.
-        await Promise.all(
-          ['1700000000007-0', '1700000000009-0', '1700000000008-0', '1700000000006-0'].map((id) => e.setCursor(key, id, 60_000)),
-        );
-        expect(await e.getCursor(key)).toBe('1700000000009-0');
-      });
-
-      test('expire; an expired cursor no longer holds a newer id', async () => {
-        const e = await engine();
-        const key = `cursor-${randomUUID()}`;
-        await e.setCursor(key, '1700000000009-0', 1);
-        await eventually(
-          () => e.getCursor(key),
-          (v) => v === null,
-          'the cursor to expire',
-        );
-        await e.setCursor(key, '1700000000001-0', 60_000);
-        expect(await e.getCursor(key)).toBe('1700000000001-0');
-      });
-    });
   });
 }

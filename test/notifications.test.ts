@@ -1,6 +1,6 @@
 import { expect, test } from 'vitest';
 import { type Collector, collect, type NotificationItem } from './support/collect';
-import { startServer, type TestServer } from './support/server';
+import { startServer, type TestServer, waitForEmptyServer } from './support/server';
 import { waitFor } from './support/wait';
 
 type Client = ReturnType<TestServer['wsClient']>['client'];
@@ -164,4 +164,28 @@ test('lastEventId resumes notifications after that id, even past what was alread
   await send(srv, ['rui'], 'd');
   const got = await resumed.inbox.take(3);
   expect(titles(got)).toEqual(['b', 'c', 'd']);
+});
+
+test('once notified users disconnect every map keyed by them is empty; their cursors stay, counted and bounded', async () => {
+  await using srv = await startServer();
+  const users = ['uma', 'ugo', 'una'];
+  const connected = await Promise.all(users.map((userId) => connect(srv, userId)));
+  await send(srv, users, 'before leaving');
+  for (const user of connected) expect(titles(await user.inbox.take(1))).toEqual(['before leaving']);
+  // The cursor is written a turn after delivery: once all three are held, every write is done.
+  await waitFor(
+    () => srv.server.stats().notificationCursors,
+    (n) => n === users.length,
+    'the cursors to be written',
+  );
+
+  for (const user of connected) await user.disconnect();
+  await waitForEmptyServer(srv);
+  // A cursor is meant to outlive its connections (the next one starts after it):
+  // it is bounded by count and ttl instead, and reported in stats.
+  expect(srv.server.stats().notificationCursors).toBe(users.length);
+
+  const again = await connect(srv, 'uma');
+  await send(srv, ['uma'], 'after coming back');
+  expect(titles(await again.inbox.take(1))).toEqual(['after coming back']);
 });

@@ -1,17 +1,26 @@
 import { describe, expect, test } from 'vitest';
 import {
+  type AnalysisEvent,
+  type ChatEvent,
+  type InvestigationEvent,
+  initialAnalysisState,
   initialChatState,
   initialInvestigationState,
   initialNotificationsState,
+  MAX_ITEMS,
+  type NotificationEvent,
+  reduceAnalysis,
   reduceChat,
   reduceInvestigation,
   reduceNotifications,
-} from '../client/react/state';
-import type { ChatEvent, InvestigationEvent, NotificationEvent } from '../client/react/types';
+} from '../client/react/index';
+import { snapshotInvestigation } from '../server/chat/investigationSnapshot';
 
 /**
- * The reducers behind the React hooks: pure functions from (state, event) to
- * state, so what a page shows after a replay or a reconnect is decided here.
+ * The reducers behind the folded topics the React hooks read (the
+ * investigation's in shared/, also behind the chat assistant's snapshot):
+ * pure functions from (state, event) to state, so what a page shows after a
+ * replay or a reconnect is decided here.
  */
 const at = new Date('2026-01-01T00:00:00Z');
 const progress = (id: string, value: number): InvestigationEvent => ({
@@ -19,6 +28,18 @@ const progress = (id: string, value: number): InvestigationEvent => ({
   type: 'investigation_update',
   timestamp: at,
   data: { investigationId: 'inv-1', updateType: 'progress', progress: value },
+});
+
+const anomaly = (
+  id: string,
+  severity: 'low' | 'medium' | 'high' | 'critical',
+  contractId: string,
+  confidence: number,
+): InvestigationEvent => ({
+  id,
+  type: 'anomaly_detected',
+  timestamp: at,
+  data: { investigationId: 'inv-1', severity, description: `anomaly ${id}`, contractId, confidence },
 });
 
 const chatMessage = (id: string, data: Omit<Extract<ChatEvent, { type: 'chat_message' }>['data'], 'sessionId'>): ChatEvent => ({
@@ -93,6 +114,62 @@ describe('the hooks’ reducers', () => {
     expect(state.status).toBe('completed');
     expect(state.statusMessage).toBeNull();
     expect(state.lastEvent?.id).toBe('6-0');
+  });
+
+  test('a completed investigation is at 100%, whatever the last progress update said', () => {
+    const completed: InvestigationEvent = {
+      id: '2-0',
+      type: 'investigation_update',
+      timestamp: at,
+      data: { investigationId: 'inv-1', updateType: 'status', status: 'completed' },
+    };
+    const state = [progress('1-0', 80), completed].reduce(reduceInvestigation, initialInvestigationState);
+    expect(state.progress).toBe(100);
+  });
+
+  test('anomalies are counted by severity over the whole history, while the list keeps the newest 200', () => {
+    const severities = ['low', 'medium', 'high', 'critical'] as const;
+    const events: InvestigationEvent[] = [];
+    // 250 anomalies; the one critical anomaly with the highest confidence comes early and leaves the list.
+    for (let i = 0; i < 250; i++) {
+      const severity = i === 3 ? 'critical' : severities[i % 3]!;
+      events.push(anomaly(`${i + 1}-0`, severity, `CT-${i}`, i === 3 ? 0.99 : 0.5));
+    }
+    events.push(anomaly('300-0', 'critical', 'CT-late', 0.6));
+    const state = events.reduce(reduceInvestigation, initialInvestigationState);
+
+    expect(state.anomalies).toHaveLength(MAX_ITEMS);
+    expect(state.anomalies[0]!.eventId).toBe('52-0');
+    expect(state.anomalyCount).toBe(251);
+    expect(state.anomaliesBySeverity).toEqual({ low: 83, medium: 83, high: 83, critical: 2 });
+    // Of equal severity the more confident one, though it is no longer listed.
+    expect(state.mostSevere).toMatchObject({ contractId: 'CT-3', severity: 'critical', confidence: 0.99 });
+    expect(state.anomalies.some((a) => a.contractId === 'CT-3')).toBe(false);
+
+    // The chat assistant answers from the same fold.
+    const snapshot = snapshotInvestigation('inv-1', events, true);
+    expect(snapshot).toMatchObject({ investigationId: 'inv-1', anomalyCount: 251, mostSevere: { contractId: 'CT-3' }, complete: true });
+    expect(snapshot.anomaliesBySeverity).toEqual(state.anomaliesBySeverity);
+  });
+
+  test('an analysis error makes it failed, until a later status update says otherwise', () => {
+    const update = (id: string, data: Extract<AnalysisEvent, { type: 'analysis_update' }>['data']): AnalysisEvent => ({
+      id,
+      type: 'analysis_update',
+      timestamp: at,
+      data,
+    });
+    const failed = [
+      update('1-0', { analysisId: 'an-1', updateType: 'status', status: 'running', progress: 30 }),
+      update('2-0', { analysisId: 'an-1', updateType: 'error', code: 'TIMEOUT', message: 'source did not answer' }),
+    ].reduce(reduceAnalysis, initialAnalysisState);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toEqual({ code: 'TIMEOUT', message: 'source did not answer', at });
+    expect(failed.progress).toBe(30);
+
+    const retried = reduceAnalysis(failed, update('3-0', { analysisId: 'an-1', updateType: 'status', status: 'running', progress: 35 }));
+    expect(retried.status).toBe('running');
+    expect(retried.progress).toBe(35);
   });
 
   test('a streamed reply grows chunk by chunk, then the whole message replaces it', () => {

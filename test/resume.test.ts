@@ -133,6 +133,21 @@ describe('resume with lastEventId', () => {
 });
 
 describe('an id the history does not reach yields resync_required', () => {
+  test('`0-0` on a trimmed topic replays everything still kept, with no resync (a page rebuilding its state)', async () => {
+    await using srv = await startServer({ limits: { HISTORY_SIZE: 5 } });
+    const client = await userClient(srv);
+    const ids = await publishProgress(srv, 'inv-1', 0, 20);
+
+    const sub = collect<InvestigationItem>((o) =>
+      client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: '0-0' }, o),
+    );
+    await sub.started;
+    const [live] = await publishProgress(srv, 'inv-1', 20, 1);
+    const items = await sub.take(6);
+    expect(items.map((i) => i.id)).toEqual([...ids.slice(15), live]);
+    expect(items.every((i) => i.data.type === 'investigation_update')).toBe(true);
+  });
+
   test('an id trimmed from the history: resync first, then live events; resuming from the resync id goes on quietly', async () => {
     await using srv = await startServer({ limits: { HISTORY_SIZE: 5 } });
     const client = await userClient(srv);

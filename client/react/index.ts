@@ -1,21 +1,40 @@
 /**
  * React bindings of the realtime client: a provider holding one client and
- * hooks that fold each subscription into state. React is a peer dependency.
+ * hooks reading the SDK's folded topics, one state and one server
+ * subscription per topic per client however many components read it. The
+ * types, states and reducers are the SDK's (`./client`), under the same
+ * names. React is a peer dependency.
  */
 
 export {
-  type AnalysisUpdates,
-  type Chat,
-  type InvestigationUpdates,
-  type Notifications,
-  type RealtimeError,
-  type StreamControls,
+  type AnalysisState,
+  type Anomaly,
+  type ChatMessage,
+  type ChatState,
+  type Finding,
+  type InvestigationState,
+  initialAnalysisState,
+  initialChatState,
+  initialInvestigationState,
+  initialNotificationsState,
+  MAX_ITEMS,
+  type NotificationEntry,
+  type NotificationsState,
+  type PartialResult,
+  type ResyncInfo,
+  reduceAnalysis,
+  reduceChat,
+  reduceInvestigation,
+  reduceNotifications,
+  type StreamingReply,
   type SubscriptionStatus,
-  useAnalysisUpdates,
-  useChat,
-  useInvestigationUpdates,
-  useNotifications,
-} from './hooks';
+  severityRank,
+} from '../index';
+export type * from '../sdk/types';
 export { RealtimeProvider, useConnectionState, useRealtimeClient } from './provider';
-export * from './state';
-export type * from './types';
+export type { RealtimeError } from './realtimeError';
+export { type AnalysisUpdates, useAnalysisUpdates } from './useAnalysisUpdates';
+export { type Chat, useChat } from './useChat';
+export { type InvestigationUpdates, useInvestigationUpdates } from './useInvestigationUpdates';
+export { type Notifications, type NotificationsOptions, useNotifications } from './useNotifications';
+export type { StreamControls } from './useTopicFold';

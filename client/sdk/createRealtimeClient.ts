@@ -3,11 +3,11 @@ import { observable } from '@trpc/server/observable';
 import superjson from 'superjson';
 import type { ConnectionType } from '../../shared/paths';
 import { type BackoffOptions, resolveBackoff } from './backoff';
-import { ConnectionController } from './connection';
+import { ConnectionController } from './connectionController';
 import type { ConnectionState, StateListener } from './connectionState';
 import { resubscribeLink } from './resubscribeLink';
 import { type ResumeStorage, ResumeStore, subscriptionKey } from './resumeStore';
-import { type Topic, TopicRegistry, type Unsubscribe } from './topicEmitter';
+import { type Topic, TopicRegistry, type TopicStats, type Unsubscribe } from './topicRegistry';
 import type { WebSocketClass } from './trackedWebSocket';
 import type { AnalysisEvent, AppRouter, ChatEvent, InvestigationEvent, NotificationEvent, RealtimeTRPCClient } from './types';
 
@@ -56,6 +56,8 @@ export interface RealtimeClient {
   chat(sessionId: string): Topic<ChatEvent>;
   /** The signed-in user's notifications (those sent while offline first). */
   notifications(): Topic<NotificationEvent>;
+  /** How many topics and folded states this client holds now (each topic is one server subscription while it runs). */
+  stats(): TopicStats;
   /** Connects now: skips the wait of `reconnecting`, or tries again after a `closed` that `close()` did not cause. */
   reconnect(): void;
   /** Closes the connection for good: every subscription completes, calls fail. */
@@ -113,11 +115,14 @@ export function createRealtimeClient(options: RealtimeClientOptions): RealtimeCl
       topics.topic<NotificationEvent>({
         key: subscriptionKey('notification.onNotification', undefined),
         // Without an id the server starts after the user's delivered cursor,
-        // which is right for every tab and device; reconnects still resume by id.
+        // which is right for every tab and device; reconnects still resume by
+        // id, and a fold of the retained notifications asks from `0-0`.
         resumable: false,
-        open: (_lastEventId, observer) => trpc.notification.onNotification.subscribe(undefined, observer),
+        open: (lastEventId, observer) =>
+          trpc.notification.onNotification.subscribe(lastEventId === undefined ? undefined : { lastEventId }, observer),
       }),
 
+    stats: () => topics.stats(),
     reconnect: () => connection.reconnect(),
     close: () => connection.close(),
   };

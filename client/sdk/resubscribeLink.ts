@@ -1,7 +1,7 @@
 import type { TRPCClientError, TRPCLink } from '@trpc/client';
 import { observable, type Unsubscribable } from '@trpc/server/observable';
 import type { ErrorReason } from '../../shared/errors';
-import type { ConnectionController } from './connection';
+import type { ConnectionController } from './connectionController';
 import type { AppRouter } from './types';
 
 /**

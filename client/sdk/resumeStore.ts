@@ -4,6 +4,8 @@
  * from there instead of starting over or silently skipping what it missed.
  */
 
+import { isEventId } from '../../shared/eventIdOrder';
+
 /** The part of the Web Storage API the SDK uses; `localStorage` and `sessionStorage` fit. */
 export interface ResumeStorage {
   getItem(key: string): string | null;
@@ -12,13 +14,6 @@ export interface ResumeStorage {
 }
 
 const defaultStoragePrefix = 'cidadao-realtime:last-event-id:';
-
-/**
- * The shape of the API's event ids (shared/eventId.ts, `<ms>-<seq>`). Checked
- * here without zod, so the browser bundle does not carry it for one regex: a
- * stored value that is not an id would make the server refuse the subscription.
- */
-const eventIdPattern = /^\d{1,15}-\d{1,15}$/;
 
 /** The key of one subscription: its procedure and its input without `lastEventId`. */
 export function subscriptionKey(path: string, input: Readonly<Record<string, string>> | undefined): string {
@@ -59,7 +54,8 @@ export class ResumeStore {
     try {
       const value = this.storage.getItem(this.prefix + key);
       if (value === null) return undefined;
-      if (eventIdPattern.test(value)) return value;
+      // A stored value that is not an id would make the server refuse the subscription.
+      if (isEventId(value)) return value;
       this.storage.removeItem(this.prefix + key);
     } catch {
       // As above: without storage the topic starts live.

@@ -64,9 +64,6 @@ export interface EventEngine {
    * live, so the bus reads them from history. Returns the remover.
    */
   onReconnect(listener: () => void): () => void;
-  /** A small per-key position (the notification delivered cursor), with expiry. */
-  getCursor(key: string): Promise<string | null>;
-  setCursor(key: string, id: string, ttlMs: number): Promise<void>;
   health(): EngineHealth;
   /** Sizes of the engine's own maps, for cleanup checks and metrics. */
   stats(): Record<string, number>;

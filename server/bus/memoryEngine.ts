@@ -14,13 +14,8 @@ interface TopicLog {
   ttlMs: number;
 }
 
-interface Cursor {
-  id: string;
-  expiresAt: number;
-}
-
 export interface MemoryEngineOptions {
-  /** How often expired events, empty topics and cursors are swept. */
+  /** How often expired events and empty topics are swept. */
   sweepIntervalMs?: number;
   now?: () => number;
 }
@@ -35,7 +30,6 @@ export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine 
   const now = opts.now ?? Date.now;
   const logs = new Map<string, TopicLog>();
   const listeners = new Map<string, Set<EventListener>>();
-  const cursors = new Map<string, Cursor>();
 
   function trimExpired(log: TopicLog, at: number) {
     const oldest = at - log.ttlMs;
@@ -57,7 +51,6 @@ export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine 
       // client still holds for it then reads as unknown, which means resync.
       if (log.events.length === 0 && !listeners.has(topic) && at - log.lastMs > log.ttlMs) logs.delete(topic);
     }
-    for (const [key, cursor] of cursors) if (cursor.expiresAt <= at) cursors.delete(key);
   }
   const sweeper = setInterval(sweep, opts.sweepIntervalMs ?? 60_000);
   sweeper.unref();
@@ -139,28 +132,12 @@ export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine 
       return () => undefined;
     },
 
-    async getCursor(key: string): Promise<string | null> {
-      const cursor = cursors.get(key);
-      if (!cursor || cursor.expiresAt <= now()) return null;
-      return cursor.id;
-    },
-
-    async setCursor(key: string, id: string, ttlMs: number): Promise<void> {
-      const current = cursors.get(key);
-      // A cursor only moves forward: two connections of one user race here.
-      if (current && current.expiresAt > now() && compareEventIds(current.id, id) >= 0) {
-        current.expiresAt = now() + ttlMs;
-        return;
-      }
-      cursors.set(key, { id, expiresAt: now() + ttlMs });
-    },
-
     health() {
       return { kind: 'memory', status: 'ok' };
     },
 
     stats() {
-      return { topics: logs.size, listenerTopics: listeners.size, cursors: cursors.size };
+      return { topics: logs.size, listenerTopics: listeners.size };
     },
 
     async close() {

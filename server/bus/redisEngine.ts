@@ -1,7 +1,7 @@
 import type { EventDraft, RealtimeEvent } from '../../shared/events';
 import type { Logger } from '../observability/logger';
 import type { RedisClients } from '../redis/connect';
-import { publishScript, readScript, setCursorScript } from '../redis/scripts';
+import { publishScript, readScript } from '../redis/scripts';
 import type { EngineHealth, EventEngine, EventListener, HistoryRead, LiveFeed, Retention } from './engine';
 
 type StreamEntry = [id: string, fields: string[]];
@@ -132,14 +132,6 @@ export function createRedisEngine(clients: RedisClients, logger: Logger): EventE
     onReconnect(listener: () => void) {
       reconnectListeners.add(listener);
       return () => reconnectListeners.delete(listener);
-    },
-
-    async getCursor(key: string): Promise<string | null> {
-      return command.get(`${prefix}cursor:${key}`);
-    },
-
-    async setCursor(key: string, id: string, ttlMs: number): Promise<void> {
-      await setCursorScript.run(command, [`${prefix}cursor:${key}`], [id, ttlMs]);
     },
 
     health(): EngineHealth {

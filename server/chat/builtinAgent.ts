@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { severityRank } from '../../shared/investigationState';
 import type { ChatAgent, ChatRequest } from './chatAgent';
 import type { InvestigationSnapshot } from './investigationSnapshot';
 
@@ -20,6 +21,9 @@ export function createBuiltinAgent(opts: { chunkDelayMs?: number } = {}): ChatAg
     },
   };
 }
+
+/** How many of the newest findings an answer names: a sentence, not the whole list. */
+const LATEST_FINDINGS = 5;
 
 type Topic = 'status' | 'progress' | 'anomalies' | 'findings' | 'report';
 
@@ -50,7 +54,7 @@ function composeAnswer(question: string, investigations: readonly InvestigationS
 
 function describe(inv: InvestigationSnapshot, asked: readonly Topic[]): string {
   const id = inv.investigationId;
-  if (!inv.lastUpdate) return `Investigation ${id} has not reported anything yet.`;
+  if (!inv.lastEvent) return `Investigation ${id} has not reported anything yet.`;
   const sentences: string[] = [];
   for (const topic of asked) {
     switch (topic) {
@@ -63,22 +67,23 @@ function describe(inv: InvestigationSnapshot, asked: readonly Topic[]): string {
         break;
       case 'progress':
         sentences.push(
-          inv.progress !== undefined
+          inv.progress !== null
             ? `Progress is ${Math.round(inv.progress)}%${inv.stage ? `, at stage "${inv.stage}"` : ''}.`
             : 'No progress has been reported yet.',
         );
         break;
       case 'anomalies': {
-        if (inv.anomalyCount === 0) {
+        const worst = inv.mostSevere;
+        if (inv.anomalyCount === 0 || !worst) {
           sentences.push('No anomalies have been detected so far.');
           break;
         }
         const by = inv.anomaliesBySeverity;
-        const counts = (['critical', 'high', 'medium', 'low'] as const)
+        const counts = (Object.keys(by) as (keyof typeof by)[])
+          .sort((a, b) => severityRank[b] - severityRank[a])
           .filter((s) => by[s] > 0)
           .map((s) => `${by[s]} ${s}`)
           .join(', ');
-        const worst = inv.mostSevere!;
         sentences.push(
           `${inv.anomalyCount} ${inv.anomalyCount === 1 ? 'anomaly has' : 'anomalies have'} been detected (${counts}). ` +
             `The most severe is ${worst.severity} on contract ${worst.contractId}: ${worst.description} ` +
@@ -86,17 +91,19 @@ function describe(inv: InvestigationSnapshot, asked: readonly Topic[]): string {
         );
         break;
       }
-      case 'findings':
+      case 'findings': {
+        const latest = inv.findings.slice(-LATEST_FINDINGS);
         sentences.push(
-          inv.findings.length > 0
-            ? `Latest findings: ${inv.findings.map((f) => `${f.agent}: ${f.finding}`).join('; ')}.`
+          latest.length > 0
+            ? `Latest findings: ${latest.map((f) => `${f.agent}: ${f.finding}`).join('; ')}.`
             : 'No agent has reported a finding yet.',
         );
         break;
+      }
       case 'report':
         sentences.push(
-          inv.reportStatus
-            ? `The report is ${inv.reportStatus}${inv.reportUrl ? ` at ${inv.reportUrl}` : ''}.`
+          inv.report
+            ? `The report is ${inv.report.status}${inv.report.url ? ` at ${inv.report.url}` : ''}.`
             : 'No report has been started yet.',
         );
         break;

@@ -4,7 +4,7 @@ import { ORIGIN_EVENT_ID } from '../../shared/eventId';
 import { topics } from '../../shared/topics';
 import type { Principal } from '../auth/principal';
 import { isAdmin } from '../auth/principal';
-import type { EventBus } from '../bus/bus';
+import type { EventBus } from '../bus/eventBus';
 import { apiError } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { ChatAgent } from './chatAgent';
@@ -41,7 +41,7 @@ export function createChatService(deps: ChatServiceDeps) {
     const ids = await sessions.watchedBy(sessionId);
     return Promise.all(
       ids.map(async (id) => {
-        const read = await bus.engine.readAfter(topics.investigation(id), ORIGIN_EVENT_ID);
+        const read = await bus.history(topics.investigation(id), ORIGIN_EVENT_ID);
         return snapshotInvestigation(id, read.events, read.found);
       }),
     );

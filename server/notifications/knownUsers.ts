@@ -1,3 +1,5 @@
+import { createBoundedCache } from './boundedCache';
+
 /**
  * Users seen recently (authenticated within the notification retention), so a
  * broadcast reaches the offline ones too. Bounded: past `maxUsers` the least
@@ -19,46 +21,28 @@ export interface KnownUsersOptions {
 }
 
 export class MemoryKnownUsers implements KnownUsers {
-  private readonly lastSeen = new Map<string, number>();
-  private readonly sweeper: NodeJS.Timeout;
+  private readonly seen;
 
-  constructor(private readonly opts: KnownUsersOptions & { now?: () => number }) {
-    this.sweeper = setInterval(() => this.sweep(), Math.min(opts.ttlMs, 60_000));
-    this.sweeper.unref();
-  }
-
-  private now() {
-    return this.opts.now?.() ?? Date.now();
+  constructor(opts: KnownUsersOptions & { now?: () => number }) {
+    this.seen = createBoundedCache<true>({ max: opts.maxUsers, ttlMs: opts.ttlMs, now: opts.now });
   }
 
   async touch(userId: string) {
-    // Re-inserting keeps the Map in least-recently-seen order.
-    this.lastSeen.delete(userId);
-    this.lastSeen.set(userId, this.now());
-    if (this.lastSeen.size > this.opts.maxUsers) {
-      const oldest = this.lastSeen.keys().next().value;
-      if (oldest !== undefined) this.lastSeen.delete(oldest);
-    }
+    // Setting again restarts the user's ttl and makes them the most recently seen.
+    this.seen.cache.set(userId, true);
   }
 
   async list(): Promise<string[]> {
-    const since = this.now() - this.opts.ttlMs;
-    return [...this.lastSeen].filter(([, at]) => at > since).map(([id]) => id);
-  }
-
-  sweep() {
-    const since = this.now() - this.opts.ttlMs;
-    for (const [id, at] of this.lastSeen) {
-      if (at > since) break;
-      this.lastSeen.delete(id);
-    }
+    // Iteration also yields entries past their ttl that were not swept yet.
+    this.seen.cache.purgeStale();
+    return [...this.seen.cache.rkeys()];
   }
 
   stats() {
-    return { knownUsers: this.lastSeen.size };
+    return { knownUsers: this.seen.cache.size };
   }
 
   async close() {
-    clearInterval(this.sweeper);
+    this.seen.stop();
   }
 }

@@ -10,7 +10,7 @@ import {
   sendNotificationInput,
 } from '../../shared/inputs';
 import { topics } from '../../shared/topics';
-import type { EventBus } from '../bus/bus';
+import type { EventBus } from '../bus/eventBus';
 import type { ChatSessionStore } from '../chat/sessionStore';
 import { apiError } from '../errors';
 import type { KnownUsers } from '../notifications/knownUsers';

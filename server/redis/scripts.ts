@@ -14,8 +14,8 @@
 
 import { luaCommand, luaNowMs } from './luaCommand';
 
-/** Shared helpers: id comparison and trimming by age, which records what it trims. */
-const helpers = `${luaNowMs}
+/** `cmp(a, b)` of two event ids (`<ms>-<seq>`) in numeric order: -1, 0 or 1. */
+export const luaCompareIds = `
 local function parse(id)
   local d = string.find(id, '-', 1, true)
   return tonumber(string.sub(id, 1, d - 1)), tonumber(string.sub(id, d + 1))
@@ -27,6 +27,10 @@ local function cmp(a, b)
   if as ~= bs then return as < bs and -1 or 1 end
   return 0
 end
+`;
+
+/** Shared helpers: id comparison and trimming by age, which records what it trims. */
+const helpers = `${luaNowMs}${luaCompareIds}
 local function trim_expired(stream, meta, ttl)
   local now = now_ms()
   local min_id = tostring(now - ttl) .. '-0'
@@ -103,19 +107,5 @@ else
   entries = redis.call('XRANGE', stream, '-', '+')
 end
 return { found and 1 or 0, head, origin, trimmed or '', entries }
-`,
-);
-
-/** KEYS: cursor. ARGV: id, ttlMs. Moves the cursor forward only; refreshes its expiry. */
-export const setCursorScript = luaCommand(
-  'rtSetCursor',
-  `${helpers}
-local current = redis.call('GET', KEYS[1])
-if current and cmp(current, ARGV[1]) >= 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 0
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
 `,
 );

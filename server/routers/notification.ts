@@ -6,8 +6,6 @@ import { apiError } from '../errors';
 import { authedProcedure, router, serviceProcedure } from '../trpc/init';
 import { subscribe } from './subscribe';
 
-const cursorKey = (userId: string) => `notification-cursor:${userId}`;
-
 export const notificationRouter = router({
   /**
    * The caller's notifications. Without `lastEventId` it starts after the
@@ -16,13 +14,13 @@ export const notificationRouter = router({
    */
   onNotification: authedProcedure.input(notificationSubscribeInput).subscription(async ({ ctx, input }) => {
     const { app, principal } = ctx;
+    const { notificationCursors } = app;
     const userId = principal.userId;
-    const ttlMs = app.config.limits.NOTIFICATION_TTL_SECONDS * 1000;
     const explicit = input?.lastEventId ?? null;
     const cursor =
       explicit ??
-      (await app.engine.getCursor(cursorKey(userId)).catch((cause: unknown) => {
-        // No cursor, no start: refused like any subscription the engine cannot serve now.
+      (await notificationCursors.get(userId).catch((cause: unknown) => {
+        // No cursor, no start: refused like any subscription the shared state cannot serve now.
         throw apiError('engine_unavailable', cause instanceof Error ? cause.message : undefined);
       })) ??
       ORIGIN_EVENT_ID;
@@ -31,7 +29,7 @@ export const notificationRouter = router({
     const writeCursor = () => {
       const id = delivered!;
       delivered = null;
-      app.engine.setCursor(cursorKey(userId), id, ttlMs).catch((err: unknown) => {
+      notificationCursors.advance(userId, id).catch((err: unknown) => {
         app.logger.warn({ event: 'cursor_write_failed', userId, err });
       });
     };

@@ -1,5 +1,5 @@
 import type { RealtimeEvent } from '../../shared/events';
-import type { SubscriptionOptions } from '../bus/subscription';
+import type { SubscriptionOptions } from '../bus/topicSubscription';
 import { apiError } from '../errors';
 import type { Context } from '../trpc/context';
 

@@ -3,7 +3,7 @@ import type { WebSocket } from 'ws';
 import type { RealtimeEvent } from '../../shared/events';
 import type { ConnectionType } from '../../shared/paths';
 import type { Principal } from '../auth/principal';
-import type { SubscriptionOwner } from '../bus/subscription';
+import type { SubscriptionOwner } from '../bus/topicSubscription';
 import type { Clock, ClockTimer } from '../clock';
 import { apiError } from '../errors';
 import { writeTextFrames } from './textFrames';

@@ -1,28 +1,10 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sirv from 'sirv';
 import { paths } from '../../shared/paths';
 
 /** Where `npm run build:dashboard` writes the dashboard (vite's outDir). */
 const dashboardDistDir = fileURLToPath(new URL('../../client/dashboard/dist/', import.meta.url));
-
-/** The path the page reads its settings from. */
-const dashboardConfigPath = paths.dashboardConfig;
-
-const contentTypes: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.json': 'application/json',
-  '.map': 'application/json',
-  '.woff2': 'font/woff2',
-  '.txt': 'text/plain; charset=utf-8',
-};
 
 // The page talks only to its own origin (HTTP and WebSocket); nothing else may load.
 const securityHeaders = {
@@ -59,12 +41,24 @@ export interface DashboardOptions {
 }
 
 /**
- * Serves the built dashboard: `/` and its hashed assets, and the page's
- * settings at `/dashboard-config.json`. Returns false for any other path so
- * the caller answers it.
+ * Serves the built dashboard with sirv: `/` and its hashed assets, and the
+ * page's settings at `/dashboard-config.json`. Resolves to false for any other
+ * path so the caller answers it.
  */
 export function createDashboardHandler(opts: DashboardOptions = {}) {
-  const root = opts.dir ?? dashboardDistDir;
+  const serveFile = sirv(opts.dir ?? dashboardDistDir, {
+    // sirv's `dev` mode looks every request up on disk instead of listing the
+    // folder once at startup: a rebuild while the server runs is served at once,
+    // and a folder built after startup works. It keeps every path inside the folder.
+    dev: true,
+    etag: true,
+    extensions: ['html'],
+    setHeaders(res, pathname) {
+      // Vite names assets by content hash; index.html must be revalidated to pick new ones up.
+      res.setHeader('cache-control', pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
+      for (const [name, value] of Object.entries(securityHeaders)) res.setHeader(name, value);
+    },
+  });
 
   async function sendConfig(req: IncomingMessage, res: ServerResponse) {
     const devToken = opts.devToken && isLoopback(req) ? await opts.devToken() : null;
@@ -78,48 +72,24 @@ export function createDashboardHandler(opts: DashboardOptions = {}) {
     res.end(text);
   }
 
-  async function sendFile(req: IncomingMessage, res: ServerResponse, relative: string): Promise<boolean> {
-    const file = normalize(join(root, relative));
-    // A path with `..` must never leave the build folder.
-    if (file !== root && !file.startsWith(root.endsWith(sep) ? root : root + sep)) return false;
-    const info = await stat(file).catch(() => null);
-    if (!info?.isFile()) return false;
-    const immutable = relative.startsWith('assets/');
-    res.writeHead(200, {
-      'content-type': contentTypes[extname(file)] ?? 'application/octet-stream',
-      'content-length': info.size,
-      // Vite names assets by content hash; index.html must be revalidated to pick new ones up.
-      'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
-      ...securityHeaders,
-    });
-    if (req.method === 'HEAD') {
-      res.end();
-      return true;
-    }
-    createReadStream(file).pipe(res);
-    return true;
-  }
-
   /** Answers the request if it is the dashboard's; resolves to whether it did. */
   return async function handle(req: IncomingMessage, res: ServerResponse, path: string): Promise<boolean> {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-    if (path === dashboardConfigPath) {
+    if (path === paths.dashboardConfig) {
       await sendConfig(req, res);
       return true;
     }
+    // sirv answers synchronously, or calls `next` when the folder has no such file.
+    let found = true;
+    serveFile(req, res, () => {
+      found = false;
+    });
+    if (found) return true;
     if (path === '/' || path === '/index.html') {
-      if (await sendFile(req, res, 'index.html')) return true;
       res.writeHead(404, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
       res.end(notBuiltPage);
       return true;
     }
-    let relative: string;
-    try {
-      relative = decodeURIComponent(path.slice(1));
-    } catch {
-      return false;
-    }
-    if (relative.includes('\0')) return false;
-    return sendFile(req, res, relative);
+    return false;
   };
 }

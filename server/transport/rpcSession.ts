@@ -4,7 +4,7 @@ import { parseTRPCMessage, TRPC_ERROR_CODES_BY_KEY, type TRPCClientOutgoingMessa
 import type { RawData } from 'ws';
 import { CloseCode } from '../../shared/closeCodes';
 import type { RealtimeEvent } from '../../shared/events';
-import { type EventSink, TopicSubscription } from '../bus/subscription';
+import { type EventSink, TopicSubscription } from '../bus/topicSubscription';
 import type { AppRouter } from '../routers';
 import type { Context } from '../trpc/context';
 import type { Connection } from './connection';

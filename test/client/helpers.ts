@@ -2,10 +2,13 @@ import WebSocket from 'ws';
 import {
   type ConnectionState,
   createRealtimeClient,
+  type FoldedTopic,
+  type FoldSnapshot,
   type RealtimeClient,
   type RealtimeClientOptions,
   type ResumeStorage,
   type Topic,
+  type WebSocketClass,
 } from '../../client/index';
 import type { TestServer } from '../support/server';
 import { Changes, waitFor } from '../support/wait';
@@ -25,9 +28,9 @@ export interface TestClient {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** A real SDK client over `ws`, recording its states from the start; disposable. */
-export function openClient(options: Omit<RealtimeClientOptions, 'WebSocket'>): TestClient {
-  const client = createRealtimeClient({ backoff: fastBackoff, ...options, WebSocket });
+/** A real SDK client over `ws` (or the given class, e.g. droppableWebSocket's), recording its states from the start; disposable. */
+export function openClient(options: RealtimeClientOptions): TestClient {
+  const client = createRealtimeClient({ backoff: fastBackoff, WebSocket, ...options });
   const states = new StateRecorder(client);
   return {
     client,
@@ -147,6 +150,50 @@ export class TopicCollector<E extends { id: string; type: string }> {
   private failure(): undefined {
     if (this.errors.length > 0) throw new Error(`the topic failed: ${String(this.errors[0])}`, { cause: this.errors[0] });
     return undefined;
+  }
+}
+
+/**
+ * `ws`'s WebSocket, keeping each socket it opened: `drop()` destroys them
+ * without a close handshake, as a lost network or a crashed peer does (the
+ * client sees 1006, the server a connection gone).
+ */
+export function droppableWebSocket(): { WebSocket: WebSocketClass; drop(): void } {
+  const sockets = new Set<WebSocket>();
+  class DroppableWebSocket extends WebSocket {
+    constructor(url: string, protocols?: string | string[]) {
+      super(url, protocols);
+      sockets.add(this);
+      this.once('close', () => sockets.delete(this));
+    }
+  }
+  return {
+    WebSocket: DroppableWebSocket,
+    drop: () => {
+      for (const socket of sockets) socket.terminate();
+    },
+  };
+}
+
+/** One reader of a folded topic: its snapshots as they change, and waits on them. */
+export class FoldReader<S> {
+  readonly stop: () => void;
+  private readonly changes = new Changes();
+
+  constructor(private readonly folded: FoldedTopic<S>) {
+    this.stop = folded.subscribe(() => this.changes.changed());
+  }
+
+  get snapshot(): FoldSnapshot<S> {
+    return this.folded.getSnapshot();
+  }
+
+  /** Resolves with the first snapshot, from now on, for which `match` holds. */
+  until(match: (snapshot: FoldSnapshot<S>) => boolean, what: string): Promise<FoldSnapshot<S>> {
+    return this.changes.until(
+      () => (match(this.snapshot) ? this.snapshot : undefined),
+      () => `timed out waiting for ${what}; last snapshot: ${JSON.stringify(this.snapshot)}`,
+    );
   }
 }
 

@@ -5,7 +5,9 @@ import { MemoryConnectionCounter } from '../../server/limits/connectionCounter';
 import { MemoryRateLimiter, RedisRateLimiter } from '../../server/limits/messageRateLimiter';
 import { RedisConnectionCounter } from '../../server/limits/redisConnectionCounter';
 import { MemoryKnownUsers } from '../../server/notifications/knownUsers';
+import { MemoryNotificationCursors } from '../../server/notifications/notificationCursors';
 import { RedisKnownUsers } from '../../server/notifications/redisKnownUsers';
+import { RedisNotificationCursors } from '../../server/notifications/redisNotificationCursors';
 import { createStores } from '../../server/stores';
 import { limitDefaults } from '../../shared/limits';
 import { describeWithRedis, startOwnRedis } from '../support/redis';
@@ -19,6 +21,7 @@ describe('createStores', () => {
     try {
       expect(stores.sessions).toBeInstanceOf(MemoryChatSessionStore);
       expect(stores.knownUsers).toBeInstanceOf(MemoryKnownUsers);
+      expect(stores.notificationCursors).toBeInstanceOf(MemoryNotificationCursors);
       expect(stores.connectionCounter).toBeInstanceOf(MemoryConnectionCounter);
       expect(stores.rateLimiter).toBeInstanceOf(MemoryRateLimiter);
     } finally {
@@ -37,12 +40,14 @@ describeWithRedis('createStores with Redis', () => {
     try {
       expect(stores.sessions).toBeInstanceOf(RedisChatSessionStore);
       expect(stores.knownUsers).toBeInstanceOf(RedisKnownUsers);
+      expect(stores.notificationCursors).toBeInstanceOf(RedisNotificationCursors);
       expect(stores.connectionCounter).toBeInstanceOf(RedisConnectionCounter);
       expect(stores.rateLimiter).toBeInstanceOf(RedisRateLimiter);
 
       await stores.sessions.use('s-1', 'alice');
       await stores.sessions.watch('s-1', 'inv-1');
       await stores.knownUsers.touch('alice');
+      await stores.notificationCursors.advance('alice', '1700000000000-0');
       await stores.connectionCounter.acquire('alice', 'c-1');
       await stores.rateLimiter.consumeUser('alice');
 
@@ -54,6 +59,7 @@ describeWithRedis('createStores with Redis', () => {
           'tenant-a:chat:sessions-of:alice',
           'tenant-a:chat:watchers:inv-1',
           'tenant-a:users:known',
+          'tenant-a:cursor:notification-cursor:alice',
           'tenant-a:conn:alice',
           'tenant-a:rl:user:alice',
         ].sort(),

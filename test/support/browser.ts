@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -29,6 +28,7 @@ export const describeWithChromium = describe.skipIf(!chromiumAvailable);
 
 /** Where tests leave what a person may want to look at (screenshots); gitignored. */
 const ARTIFACTS_DIR = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+const DOCS_DIR = fileURLToPath(new URL('../../docs/', import.meta.url));
 
 // Without the background-networking flags Chromium keeps dialing Google's hosts,
 // which this machine's closed network refuses. Playwright gives every launch a
@@ -53,7 +53,7 @@ export async function launchChromium(): Promise<Browser & AsyncDisposable> {
 }
 
 /**
- * A page at a laptop's size that records what went wrong inside it: uncaught
+ * A page (a laptop's size unless told) that records what went wrong inside it: uncaught
  * errors and Content-Security-Policy violations fail the test that reads them.
  */
 export async function openPage(browser: Browser, viewport = { width: 1440, height: 900 }) {
@@ -75,26 +75,6 @@ export async function openPage(browser: Browser, viewport = { width: 1440, heigh
 
 export type TestPage = Awaited<ReturnType<typeof openPage>>;
 
-/**
- * Builds the dashboard with Vite into a folder of this test file's own (test
- * files run in parallel; the source is what is tested, never a stale dist).
- */
-export async function buildDashboard(): Promise<{ dir: string } & AsyncDisposable> {
-  const { build } = await import('vite');
-  const dir = await mkdtemp(join(tmpdir(), 'realtime-dashboard-'));
-  await build({
-    configFile: fileURLToPath(new URL('../../client/dashboard/vite.config.ts', import.meta.url)),
-    logLevel: 'warn',
-    build: { outDir: dir, emptyOutDir: true, sourcemap: false },
-  });
-  return {
-    dir,
-    async [Symbol.asyncDispose]() {
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
 /** Pastes the token into the sign-in form and connects. */
 export async function signIn(page: Page, token: string): Promise<void> {
   await page.getByTestId('token-input').fill(token);
@@ -106,9 +86,18 @@ export async function waitForConnection(page: Page, state: 'connecting' | 'open'
   await page.locator(`[data-testid="connection-state"][data-state="${state}"]`).waitFor();
 }
 
-export async function saveScreenshot(page: Page, file: string): Promise<string> {
+/**
+ * A full-page screenshot into test-artifacts/. With `docsName` and
+ * UPDATE_DOCS_SCREENSHOT=1 it is also copied to docs/ (the README's pictures
+ * are refreshed on request only, so a test run leaves the work tree clean).
+ */
+export async function saveScreenshot(page: Page, file: string, docsName?: string): Promise<string> {
   await mkdir(ARTIFACTS_DIR, { recursive: true });
   const path = join(ARTIFACTS_DIR, file);
   await page.screenshot({ path, fullPage: true });
+  if (docsName && process.env.UPDATE_DOCS_SCREENSHOT === '1') {
+    await mkdir(DOCS_DIR, { recursive: true });
+    await copyFile(path, join(DOCS_DIR, docsName));
+  }
   return path;
 }

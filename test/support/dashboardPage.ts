@@ -1,25 +1,24 @@
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll } from 'vitest';
-import { buildDashboard, launchChromium, openPage, signIn, type TestPage, waitForConnection } from './browser';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { launchChromium, openPage, signIn, type TestPage, waitForConnection } from './browser';
 import type { TestServer } from './server';
 import { waitFor } from './wait';
 
 /**
- * Builds the dashboard and launches Chromium once for the enclosing `describe`
- * (call it there), closing both after its tests. Read the fields inside tests only.
+ * Launches Chromium once for the enclosing `describe` (call it there) and
+ * closes it after its tests; the dashboard itself is built once per run by
+ * test/support/globalSetup.ts. Read `browser` inside tests only.
  */
 export function useDashboardBrowser(): { readonly browser: Browser; readonly dashboardDir: string } {
-  let dashboard: Awaited<ReturnType<typeof buildDashboard>> | undefined;
   let browser: Awaited<ReturnType<typeof launchChromium>> | undefined;
+  const dashboardDir = inject('dashboardDir');
 
   beforeAll(async () => {
-    dashboard = await buildDashboard();
     browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
-    await dashboard?.[Symbol.asyncDispose]();
   });
 
   return {
@@ -27,10 +26,7 @@ export function useDashboardBrowser(): { readonly browser: Browser; readonly das
       if (!browser) throw new Error('Chromium is launched in beforeAll: read `browser` inside a test');
       return browser;
     },
-    get dashboardDir() {
-      if (!dashboard) throw new Error('the dashboard is built in beforeAll: read `dashboardDir` inside a test');
-      return dashboard.dir;
-    },
+    dashboardDir,
   };
 }
 
@@ -45,16 +41,23 @@ export async function openSignedIn(
     watch: { investigation: string; analysis: string; session: string };
     claims: Parameters<TestServer['token']>[0];
     subscriptions: number;
+    viewport?: { width: number; height: number };
   },
 ): Promise<TestPage> {
-  const page = await openPage(browser);
-  await page.goto(`${srv.address.httpUrl}/?${new URLSearchParams(opts.watch)}`);
-  await signIn(page, await srv.token(opts.claims));
-  await waitForConnection(page, 'open');
-  await waitFor(
-    () => srv.server.stats().subscriptions,
-    (n) => n === opts.subscriptions,
-    'the page to subscribe',
-  );
-  return page;
+  const page = await openPage(browser, opts.viewport);
+  try {
+    await page.goto(`${srv.address.httpUrl}/?${new URLSearchParams(opts.watch)}`);
+    await signIn(page, await srv.token(opts.claims));
+    await waitForConnection(page, 'open');
+    await waitFor(
+      () => srv.server.stats().subscriptions,
+      (n) => n === opts.subscriptions,
+      'the page to subscribe',
+    );
+    return page;
+  } catch (err) {
+    // The caller never gets the page to dispose of.
+    await page[Symbol.asyncDispose]();
+    throw err;
+  }
 }

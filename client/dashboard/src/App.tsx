@@ -18,6 +18,7 @@ import { SignIn } from './components/SignIn';
 import {
   type DashboardConfig,
   defaultWsUrl,
+  forgetUserIdsInUrl,
   loadDashboardConfig,
   readClaims,
   savedToken,
@@ -56,6 +57,7 @@ export function App() {
 
   function signOut(reason: string | null = null) {
     saveToken(null);
+    forgetUserIdsInUrl();
     setNotice(reason);
     setToken(null);
   }
@@ -78,12 +80,17 @@ function Dashboard({ token, onSignOut }: { token: string; onSignOut: (reason?: s
 
   useEffect(() => writeWatchedToUrl(watched), [watched]);
 
-  // A refused token is final for this client: back to the sign-in form, saying why.
+  // A refused token is final for this client: back to the sign-in form, saying
+  // why in the user's words (the close reason is the SDK's, for developers).
+  const expiresAt = claims?.exp;
   useEffect(() => {
     if (connection.status === 'closed' && connection.code === 4001) {
-      onSignOut(`The server refused the token (${connection.reason || 'invalid or expired'}). Paste a new one.`);
+      const expired = expiresAt !== undefined && expiresAt * 1000 <= Date.now();
+      onSignOut(
+        expired ? 'This token has expired. Paste a new one.' : 'The server refused this token (invalid or expired). Paste a new one.',
+      );
     }
-  }, [connection, onSignOut]);
+  }, [connection, onSignOut, expiresAt]);
 
   const inv = useInvestigationUpdates(watched.investigation || null);
   const analysis = useAnalysisUpdates(watched.analysis || null);

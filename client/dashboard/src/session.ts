@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import { paths } from '../../../shared/paths';
 
 /**
@@ -61,6 +62,18 @@ export function watchedFromUrl(userId: string | null): Watched {
   };
 }
 
+/**
+ * After a sign-out or a refused token: the chat session is the user's own
+ * (`chat-<user>` by default), so the next user must not inherit it. The
+ * investigation and analysis stay: they are what the link points at, whoever signs in.
+ */
+export function forgetUserIdsInUrl(): void {
+  const params = new URLSearchParams(location.search);
+  params.delete('session');
+  const query = params.toString();
+  history.replaceState(null, '', query ? `${location.pathname}?${query}` : location.pathname);
+}
+
 export function writeWatchedToUrl(watched: Watched): void {
   const params = new URLSearchParams(location.search);
   params.set('investigation', watched.investigation);
@@ -71,16 +84,9 @@ export function writeWatchedToUrl(watched: Watched): void {
 
 /** The claims of a JWT, read without verifying (the server verifies): for display only. */
 export function readClaims(token: string): { sub?: string; roles?: string[]; exp?: number } | null {
-  const payload = token.split('.')[1];
-  if (!payload) return null;
   try {
-    const json = atob(
-      payload
-        .replace(/-/g, '+')
-        .replace(/_/g, '/')
-        .padEnd(Math.ceil(payload.length / 4) * 4, '='),
-    );
-    const claims = JSON.parse(new TextDecoder().decode(Uint8Array.from(json, (c) => c.charCodeAt(0)))) as Record<string, unknown>;
+    // decodeJwt checks the shape of the token, not the types of its claims.
+    const claims: Record<string, unknown> = decodeJwt(token);
     return {
       sub: typeof claims.sub === 'string' ? claims.sub : undefined,
       roles: Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : undefined,

@@ -1,5 +1,4 @@
 import type { Anomaly, InvestigationEvent, InvestigationUpdates, Severity } from '../../../react/index';
-import { severityRank } from '../../../react/index';
 import { formatJson, formatPercent, formatTime } from '../format';
 import { Card, Empty, JobCard, ProgressBar, StatusPill } from './common';
 
@@ -16,7 +15,8 @@ export function InvestigationOverview({ id, inv }: { id: string; inv: Investigat
               {inv.progress === null ? '—' : formatPercent(inv.progress)}
             </span>
             <span className="metric-label" data-testid="investigation-stage">
-              {inv.stage ?? 'waiting for the first progress update'}
+              {/* A progress update may come without a stage: the percentage then stands alone (or with the last stage). */}
+              {inv.progress === null ? 'waiting for the first progress update' : inv.stage}
             </span>
           </div>
           <ProgressBar value={inv.progress} testId="investigation-progress" label="Investigation progress" />
@@ -65,7 +65,15 @@ function SeverityBadge({ severity }: { severity: Severity }) {
   );
 }
 
-/** Anomalies newest first; critical ones stand out (red, with an icon and a count in the header). */
+const severities: Severity[] = ['critical', 'high', 'medium', 'low'];
+
+/** Most severe first, then newest first within a severity (`anomalies` comes oldest first). */
+function bySeverity(anomalies: Anomaly[]): Anomaly[] {
+  const newestFirst = [...anomalies].reverse();
+  return severities.flatMap((s) => newestFirst.filter((a) => a.severity === s));
+}
+
+/** Anomalies by severity, then newest first; critical ones stand out (red, with an icon and a count in the header). */
 export function AnomalyAlerts({ anomalies }: { anomalies: Anomaly[] }) {
   const counts = anomalies.reduce<Record<Severity, number>>(
     (acc, a) => {
@@ -79,7 +87,7 @@ export function AnomalyAlerts({ anomalies }: { anomalies: Anomaly[] }) {
       critical: 0,
     },
   );
-  const ordered = (Object.keys(counts) as Severity[]).sort((a, b) => severityRank[b] - severityRank[a]).filter((s) => counts[s] > 0);
+  const ordered = severities.filter((s) => counts[s] > 0);
   return (
     <Card
       title="Anomaly alerts"
@@ -99,7 +107,7 @@ export function AnomalyAlerts({ anomalies }: { anomalies: Anomaly[] }) {
         <Empty>No anomalies detected.</Empty>
       ) : (
         <ul className="alerts scroll">
-          {[...anomalies].reverse().map((a) => (
+          {bySeverity(anomalies).map((a) => (
             <li
               key={a.eventId}
               className={`alert alert-${a.severity}`}

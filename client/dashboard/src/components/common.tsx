@@ -33,11 +33,11 @@ function Pill(props: { tone: Tone; testId?: string; value?: string; children: Re
   );
 }
 
-export function ProgressBar(props: { value: number | null; testId: string; label: string }) {
+export function ProgressBar(props: { value: number | null; testId: string; label: string; failed?: boolean }) {
   const value = props.value ?? 0;
   return (
     <div
-      className="progress"
+      className={props.failed ? 'progress progress-failed' : 'progress'}
       role="progressbar"
       aria-label={props.label}
       aria-valuemin={0}

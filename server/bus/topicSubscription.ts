@@ -155,7 +155,9 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
   private async replay(read: HistoryRead) {
     const startAfter = this.startAfter;
     if (startAfter === null) throw new Error('replay without a start');
-    if (!read.found && this.ifUnknown === 'resync') {
+    // `0-0` asks for everything the topic keeps (a page rebuilding its state):
+    // a trimmed history is no gap to report then, just less to replay.
+    if (!read.found && this.ifUnknown === 'resync' && startAfter !== ORIGIN_EVENT_ID) {
       this.lastId = read.headId;
       this.sink!.write([
         {

@@ -1,8 +1,8 @@
 import type { EventDraft, RealtimeEvent } from '../../shared/events';
 import { apiError } from '../errors';
-import type { EventEngine, Retention } from './engine';
-import { type SubscriptionHost, type SubscriptionOptions, TopicSubscription } from './subscription';
+import type { EventEngine, HistoryRead, Retention } from './engine';
 import { type BatchReceiver, TopicFanout } from './topicFanout';
+import { type SubscriptionHost, type SubscriptionOptions, TopicSubscription } from './topicSubscription';
 
 export interface BusOptions {
   engine: EventEngine;
@@ -12,6 +12,11 @@ export interface BusOptions {
   /** Events one subscriber may have waiting before it counts as a slow consumer. */
   maxQueuedEvents: number;
   onPublished?: (event: RealtimeEvent) => void;
+}
+
+/** The engine could not answer: the same refusal for every caller of the bus. */
+function unavailable(cause: unknown) {
+  return apiError('engine_unavailable', cause instanceof Error ? cause.message : undefined);
 }
 
 /**
@@ -30,20 +35,29 @@ export class EventBus implements SubscriptionHost {
     });
   }
 
-  get engine(): EventEngine {
-    return this.opts.engine;
-  }
-
   /** Fails with `engine_unavailable` when the engine cannot take the event: never a silent drop. */
   async publish(topic: string, draft: EventDraft): Promise<RealtimeEvent> {
     let event: RealtimeEvent;
     try {
       event = await this.opts.engine.publish(topic, draft, this.opts.retentionOf(topic));
     } catch (cause) {
-      throw apiError('engine_unavailable', cause instanceof Error ? cause.message : undefined);
+      throw unavailable(cause);
     }
     this.opts.onPublished?.(event);
     return event;
+  }
+
+  /**
+   * The retained events of a topic after `afterId` (`0-0`: all): a one-off
+   * read, with no live feed (a subscription that resumes reads it through
+   * `open`). Fails with `engine_unavailable` like `publish`.
+   */
+  async history(topic: string, afterId: string): Promise<HistoryRead> {
+    try {
+      return await this.opts.engine.readAfter(topic, afterId);
+    } catch (cause) {
+      throw unavailable(cause);
+    }
   }
 
   /** Events one subscriber may hold before it counts as a slow consumer. */
@@ -64,7 +78,7 @@ export class EventBus implements SubscriptionHost {
     const { startAfter } = opts;
     // The history is read once the live feed is certain to carry everything
     // newer, so the two overlap and never leave a gap.
-    const history = startAfter === null ? null : fanout.ready.then(() => this.opts.engine.readAfter(fanout.topic, startAfter));
+    const history = startAfter === null ? null : fanout.ready.then(() => this.history(fanout.topic, startAfter));
     // Reported to whoever starts the subscription; one closed before that must not leave it unhandled.
     history?.catch(() => undefined);
     const subscription = new TopicSubscription<E>(this, fanout, history, opts);
