@@ -16,7 +16,13 @@ const aliceClaims = { sub: 'alice', roles: ['user'], investigations: [INV], anal
 /** The investigation, the analysis, the chat session and the user's notifications. */
 const PAGE_SUBSCRIPTIONS = 4;
 
-describeWithChromium('the live dashboard in headless Chromium', () => {
+/** Every behaviour is checked on a laptop and on a phone: the layouts differ, what they show must not. */
+const screens = [
+  { screen: 'a laptop', viewport: { width: 1440, height: 900 } },
+  { screen: 'a phone', viewport: { width: 390, height: 844 } },
+];
+
+describeWithChromium.each(screens)('the live dashboard in headless Chromium, on $screen', ({ viewport }) => {
   const env = useDashboardBrowser();
 
   function startDashboardServer(opts: Parameters<typeof startServer>[0] = {}) {
@@ -25,7 +31,7 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
 
   /** Opens the dashboard on our ids, signs in as alice and waits until all four subscriptions run on the server. */
   function openAliceDashboard(srv: TestServer): Promise<TestPage> {
-    return openSignedIn(env.browser, srv, { watch: WATCH, claims: aliceClaims, subscriptions: PAGE_SUBSCRIPTIONS });
+    return openSignedIn(env.browser, srv, { watch: WATCH, claims: aliceClaims, subscriptions: PAGE_SUBSCRIPTIONS, viewport });
   }
 
   async function publisher(srv: TestServer) {
@@ -34,7 +40,7 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
 
   test('signs in with a pasted token: one connection, its four subscriptions, the user shown', async () => {
     await using srv = await startDashboardServer();
-    await using page = await openPage(env.browser);
+    await using page = await openPage(env.browser, viewport);
     await page.goto(`${srv.address.httpUrl}/?${new URLSearchParams(WATCH)}`);
 
     // No dev token outside development mode: the field starts empty.
@@ -57,7 +63,7 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
 
   test('a token the server refuses sends the user back to the sign-in form, saying why', async () => {
     await using srv = await startDashboardServer();
-    await using page = await openPage(env.browser);
+    await using page = await openPage(env.browser, viewport);
     await page.goto(srv.address.httpUrl);
     const forged = await issueToken('another-secret-that-is-at-least-32-chars', aliceClaims, { expiresInSeconds: 600 });
 
@@ -78,7 +84,7 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
 
   test("a refused or signed-out user's chat session leaves the address bar: the next user gets their own", async () => {
     await using srv = await startDashboardServer();
-    await using page = await openPage(env.browser);
+    await using page = await openPage(env.browser, viewport);
     // A link carrying alice's chat session, and a token of alice's that has expired.
     await page.goto(`${srv.address.httpUrl}/?${new URLSearchParams(WATCH)}`);
     const expired = await issueToken(TEST_SECRET, aliceClaims, { expiresAt: Math.floor(Date.now() / 1000) - 60 });
@@ -110,7 +116,7 @@ describeWithChromium('the live dashboard in headless Chromium', () => {
     const devToken = () =>
       issueToken(TEST_SECRET, { sub: 'dev-user', roles: ['user'], investigations: ['*'], analyses: ['*'] }, { expiresInSeconds: 600 });
     await using srv = await startDashboardServer({ dashboard: { devToken } });
-    await using page = await openPage(env.browser);
+    await using page = await openPage(env.browser, viewport);
     await page.goto(srv.address.httpUrl);
 
     await page.getByTestId('dev-token-hint').waitFor();
