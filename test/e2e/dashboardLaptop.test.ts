@@ -1,0 +1,3 @@
+import { describeDashboard } from './dashboardBehaviour';
+
+describeDashboard('a laptop', { width: 1440, height: 900 });
