@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type LimitName, limitDefaults } from '../shared/limits';
+import { type LimitName, limitDefaults, type limitsOffAtZero } from '../shared/limits';
 
 /**
  * The server's configuration, read from environment variables by `configFromEnv`
@@ -11,19 +11,31 @@ const serverDefaults = {
   port: 8000,
   host: '0.0.0.0',
   redisKeyPrefix: 'rt:',
-  logLevel: 'info',
+  logLevel: 'info' as const,
   /** Off for embedders; `configFromEnv` turns it on outside production. */
   serveDashboard: false,
   perMessageDeflate: false,
-} as const;
+  trustProxy: [] as string[],
+  allowedOrigins: null as string[] | null,
+};
 
 const positiveInt = (name: LimitName) => z.coerce.number().int().positive().default(limitDefaults[name]);
+/** A bound that 0 turns off (for load generators). */
+const boundOrOff = (name: (typeof limitsOffAtZero)[number]) => z.coerce.number().int().nonnegative().default(limitDefaults[name]);
+/** A comma-separated list; empty entries dropped. */
+const list = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
+const SECRET_RULE = 'every key must be at least 32 characters (HS256); several keys are comma-separated, the first signs';
 
 const envSchema = z.object({
   NODE_ENV: z.string().optional(),
   PORT: z.coerce.number().int().min(0).max(65_535).default(serverDefaults.port),
   HOST: z.string().min(1).default(serverDefaults.host),
-  JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 key)').optional(),
+  JWT_SECRET: list.refine((keys) => keys.length > 0 && keys.every((key) => key.length >= 32), SECRET_RULE).optional(),
   REDIS_URL: z.url().optional(),
   REDIS_KEY_PREFIX: z.string().min(1).max(64).default(serverDefaults.redisKeyPrefix),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(serverDefaults.logLevel),
@@ -43,6 +55,17 @@ const envSchema = z.object({
   MAX_CHAT_SESSIONS_PER_USER: positiveInt('MAX_CHAT_SESSIONS_PER_USER'),
   MAX_WATCHED_PER_SESSION: positiveInt('MAX_WATCHED_PER_SESSION'),
   AUTH_TIMEOUT_MS: positiveInt('AUTH_TIMEOUT_MS'),
+  RATE_LIMIT_CLOSE_AFTER_MS: positiveInt('RATE_LIMIT_CLOSE_AFTER_MS'),
+  MAX_PENDING_PER_IP: boundOrOff('MAX_PENDING_PER_IP'),
+  CONNECTION_ATTEMPTS_PER_IP_PER_MINUTE: boundOrOff('CONNECTION_ATTEMPTS_PER_IP_PER_MINUTE'),
+  MAX_CONNECTIONS: boundOrOff('MAX_CONNECTIONS'),
+  MAX_TOKEN_LIFETIME_SECONDS: positiveInt('MAX_TOKEN_LIFETIME_SECONDS'),
+  REDIS_TIMEOUT_MS: positiveInt('REDIS_TIMEOUT_MS'),
+  HEADERS_TIMEOUT_MS: positiveInt('HEADERS_TIMEOUT_MS'),
+  /** Proxies (addresses or CIDRs) whose X-Forwarded-For is believed; unset: the socket's address is the client's. */
+  TRUST_PROXY: list.optional(),
+  /** Browser Origins allowed to open a WebSocket; unset: any. A request without Origin (not a browser) is allowed. */
+  ALLOWED_ORIGINS: list.optional(),
   /** Serve the built dashboard at `/`; on by default outside production. */
   SERVE_DASHBOARD: z.enum(['true', 'false', '1', '0']).optional(),
   /** Compress WebSocket messages (permessage-deflate) with clients that offer it; off by default (see README, Performance). */
@@ -55,8 +78,15 @@ type EnvConfig = z.infer<typeof envSchema>;
 export interface RealtimeConfig {
   port: number;
   host: string;
-  /** HS256 secret; verification refuses every token without one. */
+  /**
+   * HS256 key, or several comma-separated (key rotation): the first signs,
+   * every one verifies. Each at least 32 characters.
+   */
   jwtSecret: string;
+  /** Proxies (addresses or CIDRs) whose `X-Forwarded-For` names the client; empty: the socket's address is. */
+  trustProxy: string[];
+  /** Origins a browser may open a WebSocket from; null: any. */
+  allowedOrigins: string[] | null;
   redisUrl?: string;
   /** Prefix of every Redis key and channel. */
   redisKeyPrefix: string;
@@ -83,7 +113,7 @@ export class ConfigError extends Error {
 
 /** Fills the defaults in; the one place a partial config becomes a full one. */
 export function resolveConfig(input: RealtimeConfigInput): RealtimeConfig {
-  if (input.jwtSecret.length < 32) throw new ConfigError('JWT_SECRET: must be at least 32 characters (HS256 key)');
+  if (!jwtKeys(input.jwtSecret).every((key) => key.length >= 32)) throw new ConfigError(`JWT_SECRET: ${SECRET_RULE}`);
   const { limits, jwtSecret, ...rest } = input;
   return { ...serverDefaults, ...withoutUndefined(rest), jwtSecret, limits: { ...limitDefaults, ...withoutUndefined(limits ?? {}) } };
 }
@@ -119,7 +149,9 @@ export function configFromEnv(
     config: {
       port: e.PORT,
       host: e.HOST,
-      jwtSecret: e.JWT_SECRET ?? generateSecret(),
+      jwtSecret: e.JWT_SECRET?.join(',') ?? generateSecret(),
+      trustProxy: e.TRUST_PROXY ?? serverDefaults.trustProxy,
+      allowedOrigins: e.ALLOWED_ORIGINS ?? serverDefaults.allowedOrigins,
       redisUrl: e.REDIS_URL,
       redisKeyPrefix: e.REDIS_KEY_PREFIX,
       logLevel: e.LOG_LEVEL,
@@ -135,4 +167,12 @@ const flag = (value: 'true' | 'false' | '1' | '0') => value === 'true' || value 
 /** An explicit `undefined` in the caller's options means "the default", as an absent key does. */
 function withoutUndefined<T extends object>(options: T): Partial<T> {
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+/** The keys of `jwtSecret`: the first signs, every one verifies. */
+export function jwtKeys(jwtSecret: string): string[] {
+  return jwtSecret
+    .split(',')
+    .map((key) => key.trim())
+    .filter(Boolean);
 }

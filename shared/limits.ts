@@ -23,7 +23,24 @@ export const limitDefaults = {
   MAX_WATCHED_PER_SESSION: 50,
   /** Milliseconds a connection may take to present its token (connectionParams) before 4001. */
   AUTH_TIMEOUT_MS: 10_000,
+  /** A connection kept over its incoming budget (the server stopped reading it) this long is closed with 1008. */
+  RATE_LIMIT_CLOSE_AFTER_MS: 10_000,
+  /** Sockets from one client address not yet authenticated; past it the upgrade gets 429. 0: no bound. */
+  MAX_PENDING_PER_IP: 100,
+  /** WebSocket upgrade attempts per client address per minute; past it 429. 0: no bound. */
+  CONNECTION_ATTEMPTS_PER_IP_PER_MINUTE: 1_200,
+  /** Open WebSocket connections on this node; past it upgrades get 503 and health says so. 0: no bound. */
+  MAX_CONNECTIONS: 0,
+  /** The longest a token may live: `exp` at most this far past `iat` (or past now without `iat`). */
+  MAX_TOKEN_LIFETIME_SECONDS: 86_400,
+  /** A Redis that answers no command (a ping) within this is degraded: health 503, publishes fail at once. */
+  REDIS_TIMEOUT_MS: 1_000,
+  /** Time a client has to send a whole HTTP request head (the upgrade included). */
+  HEADERS_TIMEOUT_MS: 10_000,
 } as const;
+
+/** The limits where 0 turns the bound off. */
+export const limitsOffAtZero = ['MAX_PENDING_PER_IP', 'CONNECTION_ATTEMPTS_PER_IP_PER_MINUTE', 'MAX_CONNECTIONS'] as const;
 
 export type LimitName = keyof typeof limitDefaults;
 

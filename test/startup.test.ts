@@ -69,9 +69,12 @@ describe('npm start (server/main.ts)', () => {
     expect(proc.stdout()).not.toMatch(/user token\s+ey/);
   });
 
-  test('a short JWT_SECRET is refused', async () => {
+  test('a short JWT_SECRET is refused, also as one key of several', async () => {
     await using proc = startMain({ PORT: '0', JWT_SECRET: 'short' });
     expect(await proc.exited).toBe(1);
-    expect(proc.stderr()).toMatch(/JWT_SECRET: must be at least 32 characters/);
+    expect(proc.stderr()).toMatch(/JWT_SECRET: every key must be at least 32 characters/);
+    await using rotated = startMain({ PORT: '0', JWT_SECRET: `${'k'.repeat(32)},short` });
+    expect(await rotated.exited).toBe(1);
+    expect(rotated.stderr()).toMatch(/JWT_SECRET: every key must be at least 32 characters/);
   });
 });
