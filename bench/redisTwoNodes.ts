@@ -17,7 +17,15 @@ const [events = 20_000, subscribers = 50] = process.argv.slice(2).map(Number);
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const secret = randomUUID() + randomUUID();
 const prefix = `bench:${randomUUID().slice(0, 8)}:`;
-const limits = { HISTORY_SIZE: events, RATE_LIMIT_PER_SECOND: 10_000, RATE_LIMIT_BURST: 10_000, MAX_CONNECTIONS_PER_USER: subscribers };
+const limits = {
+  HISTORY_SIZE: events,
+  RATE_LIMIT_PER_SECOND: 10_000,
+  RATE_LIMIT_BURST: 10_000,
+  MAX_CONNECTIONS_PER_USER: subscribers,
+  // Every subscriber connects from 127.0.0.1.
+  MAX_PENDING_PER_IP: 0,
+  CONNECTION_ATTEMPTS_PER_IP_PER_MINUTE: 0,
+};
 const nodeA = createRealtimeServer({
   jwtSecret: secret,
   port: 0,

@@ -1,4 +1,5 @@
 import type { Health } from '../shared/health';
+import type { TokenKeys } from './auth/tokenKeys';
 import type { EventBus } from './bus/eventBus';
 import type { ChatService } from './chat/chatService';
 import type { ChatSessionStore } from './chat/sessionStore';
@@ -29,7 +30,8 @@ export interface AppServices {
   rateLimiter: RateLimiter;
   /** The per-user connection limit (across nodes with Redis). */
   connectionCounter: UserConnectionCounter;
-  jwtKey: Uint8Array;
+  /** JWT_SECRET's keys (the first signs, all verify) and the token lifetime bound: what verifyToken checks against. */
+  jwtKey: TokenKeys;
   /** Judges token expiry and runs the expiry and authentication timers. */
   clock: Clock;
   health(): Health;

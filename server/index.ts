@@ -3,7 +3,7 @@ import { limitDefaults } from '../shared/limits';
 import { paths } from '../shared/paths';
 import { topicKind } from '../shared/topics';
 import type { AppServices } from './app';
-import { secretKey } from './auth/verifyToken';
+import { tokenKeys } from './auth/tokenKeys';
 import type { EventEngine, Retention } from './bus/engine';
 import { EventBus } from './bus/eventBus';
 import { createMemoryEngine } from './bus/memoryEngine';
@@ -64,9 +64,13 @@ export interface ListenAddress {
 export function createRealtimeServer(options: RealtimeServerOptions) {
   const config = resolveConfig(options);
   const { limits } = config;
+  // Before anything is opened: a JWT_SECRET with too many keys stops the start here (ConfigError).
+  const jwtKey = tokenKeys(config.jwtSecret, limits.MAX_TOKEN_LIFETIME_SECONDS);
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
-  const redis = config.redisUrl ? connectRedis(config.redisUrl, config.redisKeyPrefix, logger) : undefined;
+  const redis = config.redisUrl
+    ? connectRedis(config.redisUrl, config.redisKeyPrefix, logger, { timeoutMs: limits.REDIS_TIMEOUT_MS })
+    : undefined;
   const engine = options.engine ?? (redis ? createRedisEngine(redis, logger) : createMemoryEngine());
   const startedAt = Date.now();
 
@@ -99,7 +103,7 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
   );
   touchConnected.unref();
   const publishers = createPublishers({ bus, sessions, knownUsers, logger, connectedUsers: () => registry.connectedUsers() });
-  const chat = createChatService({ bus, sessions, agent: options.chatAgent ?? createBuiltinAgent(), logger });
+  const chat = createChatService({ bus, sessions, agent: options.chatAgent ?? createBuiltinAgent(), logger, jwtSecret: config.jwtSecret });
 
   const app: AppServices = {
     config,
@@ -114,13 +118,17 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
     registry,
     rateLimiter,
     connectionCounter,
-    jwtKey: secretKey(config.jwtSecret),
+    jwtKey,
     clock: options.clock ?? systemClock,
     health() {
       const engineHealth = engine.health();
       const stats = registry.stats();
+      // A full node (MAX_CONNECTIONS) refuses upgrades with 503: a load balancer should send clients elsewhere.
+      const full = limits.MAX_CONNECTIONS > 0 && stats.connections >= limits.MAX_CONNECTIONS;
+      const reason = engineHealth.status === 'degraded' ? engineHealth.reason : full ? 'server_full' : undefined;
       return {
-        status: engineHealth.status,
+        status: reason ? 'degraded' : 'ok',
+        ...(reason ? { reason } : {}),
         connections: stats.connections,
         subscriptions: stats.subscriptions,
         uptime: Math.round((Date.now() - startedAt) / 1000),

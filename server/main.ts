@@ -4,14 +4,24 @@ import { issueToken } from './auth/issueToken';
 import { ConfigError, configFromEnv } from './config';
 import { createRealtimeServer } from './index';
 
+const devUserClaims = { sub: 'dev-user', roles: ['user'], investigations: ['*'], analyses: ['*'] };
+
 /**
- * `npm start`: reads the environment, starts the server, and in development
- * mode (no JWT_SECRET, NODE_ENV not production) prints ready-made tokens.
+ * Reads the environment and builds the server. A wrong value stops the start
+ * with a message naming the variable: both steps check it (configFromEnv the
+ * values, createRealtimeServer the number of JWT_SECRET keys).
  */
-async function main() {
-  let loaded: ReturnType<typeof configFromEnv>;
+function load() {
   try {
-    loaded = configFromEnv(process.env, () => randomBytes(32).toString('base64url'));
+    const { config, devMode } = configFromEnv(process.env, () => randomBytes(32).toString('base64url'));
+    // 24 h, or less when MAX_TOKEN_LIFETIME_SECONDS is lower: the server would refuse longer ones.
+    const devLifetime = { expiresInSeconds: Math.min(86_400, config.limits.MAX_TOKEN_LIFETIME_SECONDS) };
+    const server = createRealtimeServer({
+      ...config,
+      // Pre-fills the dashboard's sign-in form; only in development mode.
+      dashboard: devMode ? { devToken: () => issueToken(config.jwtSecret, devUserClaims, devLifetime) } : {},
+    });
+    return { config, devMode, devLifetime, server };
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
@@ -19,14 +29,14 @@ async function main() {
     }
     throw error;
   }
-  const { config, devMode } = loaded;
-  const day = { expiresInSeconds: 86_400 };
-  const devUserClaims = { sub: 'dev-user', roles: ['user'], investigations: ['*'], analyses: ['*'] };
-  const server = createRealtimeServer({
-    ...config,
-    // Pre-fills the dashboard's sign-in form; only in development mode.
-    dashboard: devMode ? { devToken: () => issueToken(config.jwtSecret, devUserClaims, day) } : {},
-  });
+}
+
+/**
+ * `npm start`: reads the environment, starts the server, and in development
+ * mode (no JWT_SECRET, NODE_ENV not production) prints ready-made tokens.
+ */
+async function main() {
+  const { config, devMode, devLifetime, server } = load();
   const address = await server.listen();
 
   const lines = [
@@ -39,12 +49,12 @@ async function main() {
   ];
   if (config.serveDashboard) lines.push(`  Dashboard  ${address.httpUrl}/`);
   if (devMode) {
-    const user = await issueToken(config.jwtSecret, devUserClaims, day);
-    const service = await issueToken(config.jwtSecret, { sub: 'dev-service', roles: ['service'] }, day);
+    const user = await issueToken(config.jwtSecret, devUserClaims, devLifetime);
+    const service = await issueToken(config.jwtSecret, { sub: 'dev-service', roles: ['service'] }, devLifetime);
     lines.push(
       '',
       'Development mode: JWT_SECRET was not set, so a random secret was generated for this run.',
-      'These tokens are valid for 24 hours (until the server restarts):',
+      `These tokens are valid for ${validFor(devLifetime.expiresInSeconds)} (until the server restarts):`,
       `  user token     ${user}`,
       `  service token  ${service}`,
       '',
@@ -66,6 +76,13 @@ async function main() {
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
+}
+
+/** `24 hours`, `90 minutes`, `45 seconds`: the largest unit that divides it. */
+function validFor(seconds: number): string {
+  if (seconds % 3600 === 0) return `${seconds / 3600} hour${seconds === 3600 ? '' : 's'}`;
+  if (seconds % 60 === 0) return `${seconds / 60} minute${seconds === 60 ? '' : 's'}`;
+  return `${seconds} second${seconds === 1 ? '' : 's'}`;
 }
 
 void main();

@@ -42,7 +42,7 @@ export function createStores({ limits, redis, logger, connectionLease }: StoresO
   const sessionOptions = {
     maxSessionsPerUser: limits.MAX_CHAT_SESSIONS_PER_USER,
     maxWatchedPerSession: limits.MAX_WATCHED_PER_SESSION,
-    idleTtlMs: limits.HISTORY_TTL_SECONDS * 1000,
+    historyTtlMs: limits.HISTORY_TTL_SECONDS * 1000,
   };
   // A cursor lives as long as the notifications it points into, for as many users as are known.
   const perUserOptions = { ttlMs: limits.NOTIFICATION_TTL_SECONDS * 1000, maxUsers: MAX_KNOWN_USERS };

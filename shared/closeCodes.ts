@@ -5,6 +5,11 @@
 export const CloseCode = {
   /** The server is shutting down; reconnect (to another node). */
   GOING_AWAY: 1001,
+  /**
+   * The client kept sending faster than its budget (RATE_LIMIT_PER_SECOND,
+   * RATE_LIMIT_BURST) for RATE_LIMIT_CLOSE_AFTER_MS: slow down before reconnecting.
+   */
+  POLICY_VIOLATION: 1008,
   /** An incoming frame was larger than MAX_MESSAGE_BYTES. */
   MESSAGE_TOO_BIG: 1009,
   /** Service restart: reconnect after a short delay. */

@@ -56,6 +56,8 @@ export const chatSendInput = z.strictObject({
   sessionId: sessionIdSchema,
   content: z.string().trim().min(1, 'must not be empty').max(inputBounds.chatContentChars),
 });
+/** Nothing to give: the session is the caller's. (Omitted input is taken as `{}`.) */
+export const chatCreateSessionInput = z.strictObject({}).optional();
 export const chatTypingInput = z.strictObject({ sessionId: sessionIdSchema, isTyping: z.boolean() });
 export const chatWatchInput = z.strictObject({ sessionId: sessionIdSchema, investigationId: investigationIdSchema });
 

@@ -17,7 +17,7 @@ export const limitDefaults = {
   HISTORY_TTL_SECONDS: 86_400,
   NOTIFICATION_MAX_PER_USER: 1_000,
   NOTIFICATION_TTL_SECONDS: 86_400,
-  /** Chat sessions one user may own at once (oldest idle ones expire with HISTORY_TTL_SECONDS). */
+  /** Chat sessions one user may own at once (a session is forgotten 2 × HISTORY_TTL_SECONDS after its last use). */
   MAX_CHAT_SESSIONS_PER_USER: 100,
   /** Investigations one chat session may watch. */
   MAX_WATCHED_PER_SESSION: 50,

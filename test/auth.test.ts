@@ -1,7 +1,8 @@
 import type { TRPCClient } from '@trpc/client';
-import { SignJWT } from 'jose';
+import { decodeProtectedHeader, SignJWT } from 'jose';
 import { describe, expect, test } from 'vitest';
-import { type AppRouter, issueToken } from '../server/index';
+import { keyId, MAX_JWT_KEYS } from '../server/auth/tokenKeys';
+import { type AppRouter, createRealtimeServer, issueToken } from '../server/index';
 import { CloseCode } from '../shared/closeCodes';
 import type { ErrorReason } from '../shared/errors';
 import { type AnalysisItem, type ChatItem, collect, type InvestigationItem, type NotificationItem } from './support/collect';
@@ -349,5 +350,174 @@ describe('HTTP authentication', () => {
     await collect<InvestigationItem>((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h)).started;
     const health = await srv.httpClient().system.health.query();
     expect(health).toMatchObject({ status: 'ok', connections: 1, subscriptions: 1 });
+  });
+});
+
+/** The end of year 9999: a token that never expires in practice. */
+const YEAR_9999 = 253_402_300_799;
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+const watcher = { sub: 'u1', investigations: ['inv-1'] };
+
+/** A token signed with jose by hand, for the claims and headers `issueToken` never makes. */
+function signByHand(secret: string, opts: { iat?: number; exp: number; kid?: string }): Promise<string> {
+  const jwt = new SignJWT({ investigations: ['inv-1'] })
+    .setProtectedHeader(opts.kid === undefined ? { alg: 'HS256' } : { alg: 'HS256', kid: opts.kid })
+    .setSubject('u1')
+    .setExpirationTime(opts.exp);
+  if (opts.iat !== undefined) jwt.setIssuedAt(opts.iat);
+  return jwt.sign(new TextEncoder().encode(secret));
+}
+
+/** Presents `token` over WebSocket and subscribes: resolves once the subscription has started. */
+async function expectAcceptedOverWs(srv: TestServer, token: string) {
+  await using raw = await openRaw(srv, token, 'connectionParams');
+  raw.request(1, 'subscription', 'investigation.onUpdate', { investigationId: 'inv-1' });
+  expect((await raw.response(1)).result?.type).toBe('started');
+}
+
+/** Presents `token` over WebSocket: the close and the error frame sent before it. */
+async function refusalOverWs(srv: TestServer, token: string) {
+  await using raw = await openRaw(srv, token, 'connectionParams');
+  const closed = await raw.closed;
+  const frame = raw.frames.find((f) => f.error !== undefined);
+  const error = frame && errorOf(frame);
+  await waitForEmptyMaps(srv);
+  return { closed, code: error?.data?.code, reason: error?.data?.reason, message: error?.message };
+}
+
+/** Presents `token` as a Bearer over HTTP (system.health checks a token when one is sent). */
+async function overHttp(srv: TestServer, token: string) {
+  const res = await fetch(`${srv.address.httpUrl}/api/v1/trpc/system.health`, { headers: { authorization: `Bearer ${token}` } });
+  const body = (await res.json()) as { error?: { json?: { message?: string; data?: { code?: string; reason?: string } } } };
+  return {
+    status: res.status,
+    code: body.error?.json?.data?.code,
+    reason: body.error?.json?.data?.reason,
+    message: body.error?.json?.message,
+  };
+}
+
+describe('token lifetime: MAX_TOKEN_LIFETIME_SECONDS (24 h by default)', () => {
+  test('a token valid until the year 9999 is refused: 4001 over WebSocket, UNAUTHORIZED over HTTP, saying why', async () => {
+    await using srv = await startServer();
+    const forever = await issueToken(TEST_SECRET, watcher, { expiresAt: YEAR_9999 });
+    const ws = await refusalOverWs(srv, forever);
+    expect(ws.closed).toEqual({ code: CloseCode.UNAUTHORIZED, reason: 'token_invalid' });
+    expect(ws).toMatchObject({ code: 'UNAUTHORIZED', reason: 'token_invalid' });
+    expect(ws.message).toContain('MAX_TOKEN_LIFETIME_SECONDS (86400 s)');
+    const http = await overHttp(srv, forever);
+    expect(http).toMatchObject({ status: 401, code: 'UNAUTHORIZED', reason: 'token_invalid' });
+    expect(http.message).toContain('MAX_TOKEN_LIFETIME_SECONDS (86400 s)');
+  });
+
+  test('tokens of 23 h and of exactly 24 h are accepted', async () => {
+    await using srv = await startServer();
+    for (const hours of [23, 24]) {
+      const token = await srv.token(watcher, hours * 3600);
+      await expectAcceptedOverWs(srv, token);
+      expect((await overHttp(srv, token)).status, `${hours} h`).toBe(200);
+    }
+  });
+
+  test('without iat the lifetime counts from now: exp 25 h away is refused, 23 h away accepted', async () => {
+    await using srv = await startServer();
+    const tooLong = await signByHand(TEST_SECRET, { exp: nowSeconds() + 25 * 3600 });
+    expect(await refusalOverWs(srv, tooLong)).toMatchObject({ closed: { code: CloseCode.UNAUTHORIZED }, reason: 'token_invalid' });
+    expect(await overHttp(srv, tooLong)).toMatchObject({ status: 401, reason: 'token_invalid' });
+
+    await expectAcceptedOverWs(srv, await signByHand(TEST_SECRET, { exp: nowSeconds() + 23 * 3600 }));
+  });
+
+  test('an iat in the future is refused beyond a minute of clock skew', async () => {
+    await using srv = await startServer();
+    const now = nowSeconds();
+    const future = await signByHand(TEST_SECRET, { iat: now + 600, exp: now + 3600 });
+    const ws = await refusalOverWs(srv, future);
+    expect(ws).toMatchObject({ closed: { code: CloseCode.UNAUTHORIZED }, reason: 'token_invalid' });
+    expect(ws.message).toContain('issued in the future');
+    expect(await overHttp(srv, future)).toMatchObject({ status: 401, reason: 'token_invalid' });
+
+    // An issuer whose clock is a little ahead of ours.
+    await expectAcceptedOverWs(srv, await signByHand(TEST_SECRET, { iat: now + 30, exp: now + 3600 }));
+  });
+
+  test('the bound is configurable, and judged by the server clock', async () => {
+    const clock = new ManualClock();
+    await using srv = await startServer({ clock, limits: { MAX_TOKEN_LIFETIME_SECONDS: 3600 } });
+    expect((await refusalOverWs(srv, await srv.token(watcher, 7200))).reason).toBe('token_invalid');
+    await expectAcceptedOverWs(srv, await srv.token(watcher, 3600));
+
+    // Without iat, "from now" is the server's now: two hours ahead of the wall clock,
+    // a token expiring 50 minutes after it is within the bound (by the wall clock it is not).
+    clock.advance(2 * 3600_000);
+    const exp = Math.floor(clock.now() / 1000) + 50 * 60;
+    expect((await refusalOverWs(srv, await signByHand(TEST_SECRET, { exp: exp + 3600 }))).reason).toBe('token_invalid');
+    await expectAcceptedOverWs(srv, await signByHand(TEST_SECRET, { exp }));
+  });
+});
+
+describe('key rotation: JWT_SECRET lists keys, the first signs, every one verifies', () => {
+  const OLD = 'the-old-key-that-is-being-retired-0000';
+  const NEW = 'the-new-key-that-signs-from-now-on-1111';
+  const STRANGER = 'a-key-this-server-has-never-heard-of-22';
+
+  test('issueToken signs with the first key and names it in kid', async () => {
+    const token = await issueToken(`${NEW},${OLD}`, watcher);
+    expect(decodeProtectedHeader(token)).toEqual({ alg: 'HS256', kid: keyId(NEW) });
+    expect(keyId(NEW)).toMatch(/^[A-Za-z0-9_-]{11}$/);
+    expect(keyId(NEW)).not.toBe(keyId(OLD));
+  });
+
+  test('a token of the second key verifies, with its kid or without one', async () => {
+    await using srv = await startServer({ jwtSecret: `${NEW},${OLD}` });
+    const now = nowSeconds();
+    for (const token of [
+      await issueToken(OLD, watcher),
+      await signByHand(OLD, { iat: now, exp: now + 600 }),
+      await issueToken(NEW, watcher),
+      await signByHand(NEW, { iat: now, exp: now + 600 }),
+    ]) {
+      await expectAcceptedOverWs(srv, token);
+      expect((await overHttp(srv, token)).status).toBe(200);
+    }
+  });
+
+  test('a kid that names no key of the server is refused, as is a kid that names the wrong one', async () => {
+    await using srv = await startServer({ jwtSecret: `${NEW},${OLD}` });
+    const now = nowSeconds();
+    const stranger = await issueToken(STRANGER, watcher);
+    const ws = await refusalOverWs(srv, stranger);
+    expect(ws).toMatchObject({ closed: { code: CloseCode.UNAUTHORIZED, reason: 'token_invalid' }, code: 'UNAUTHORIZED' });
+    expect(ws.message).toContain('a key this server does not know');
+    expect(await overHttp(srv, stranger)).toMatchObject({ status: 401, reason: 'token_invalid' });
+
+    // Signed with a key the server has, but claiming another: only the named key is tried.
+    const mislabelled = await signByHand(OLD, { iat: now, exp: now + 600, kid: keyId(NEW) });
+    expect(await refusalOverWs(srv, mislabelled)).toMatchObject({ reason: 'token_invalid' });
+    // Without kid, a key the server does not have fails against each of its keys.
+    expect(await refusalOverWs(srv, await signByHand(STRANGER, { iat: now, exp: now + 600 }))).toMatchObject({ reason: 'token_invalid' });
+  });
+
+  test("removing the old key from the list refuses its tokens; the new key's keep working", async () => {
+    const now = nowSeconds();
+    const oldTokens = [await issueToken(OLD, watcher), await signByHand(OLD, { iat: now, exp: now + 600 })];
+    const newToken = await issueToken(`${NEW},${OLD}`, watcher);
+    {
+      await using during = await startServer({ jwtSecret: `${NEW},${OLD}` });
+      for (const token of [...oldTokens, newToken]) await expectAcceptedOverWs(during, token);
+    }
+    await using after = await startServer({ jwtSecret: NEW });
+    for (const token of oldTokens) {
+      expect(await refusalOverWs(after, token)).toMatchObject({ closed: { code: CloseCode.UNAUTHORIZED }, reason: 'token_invalid' });
+      expect(await overHttp(after, token)).toMatchObject({ status: 401, reason: 'token_invalid' });
+    }
+    await expectAcceptedOverWs(after, newToken);
+  });
+
+  test(`more than ${MAX_JWT_KEYS} keys stop the start (ConfigError naming JWT_SECRET)`, () => {
+    const keys = Array.from({ length: MAX_JWT_KEYS + 1 }, (_, i) => `rotation-key-number-${i}-padded-to-32-chars`);
+    expect(() => createRealtimeServer({ jwtSecret: keys.join(','), port: 0, logLevel: 'silent' })).toThrow(
+      new RegExp(`^JWT_SECRET: at most ${MAX_JWT_KEYS} keys`),
+    );
   });
 });

@@ -1,9 +1,13 @@
 import { describe, expect, test } from 'vitest';
+import { createSessionIdSigner } from '../server/chat/sessionIdSigner';
+import { jwtKeys } from '../server/config';
 import type { ChatAgent, ChatRequest } from '../server/index';
 import type { EventOfType } from '../shared/events';
+import { sessionIdSchema } from '../shared/ids';
 import { type ChatItem, type Collector, collect } from './support/collect';
-import { rejectionOf } from './support/errors';
-import { startServer, type TestServer } from './support/server';
+import { refusalOf, rejectionOf } from './support/errors';
+import { startServer, TEST_SECRET, type TestServer } from './support/server';
+import { waitFor } from './support/wait';
 
 type Client = ReturnType<TestServer['wsClient']>['client'];
 type ChatMessage = EventOfType<'chat_message'>;
@@ -311,5 +315,195 @@ describe('a ChatAgent given to the server', () => {
       expect(atOnce.tokens).toEqual([]);
       expect(atOnce.reply.data.role).toBe('system');
     }
+  });
+});
+
+/** Every chat procedure `client` may call on `sessionId`, each answering its refusal (or null when allowed). */
+async function refusalsOn(client: Client, sessionId: string) {
+  const subscription = watchSession(client, sessionId);
+  const outcome = (call: () => Promise<unknown>) => rejectionOf(call).catch(() => null);
+  const refusals = {
+    onEvent: await subscription.failed().then(refusalOf, () => null),
+    send: await outcome(() => client.chat.send.mutate({ sessionId, content: 'let me in' })),
+    typing: await outcome(() => client.chat.typing.mutate({ sessionId, isTyping: true })),
+    watchInvestigation: await outcome(() => client.chat.watchInvestigation.mutate({ sessionId, investigationId: 'inv-A' })),
+  };
+  subscription.unsubscribe();
+  return refusals;
+}
+
+const forbidden = { code: 'FORBIDDEN', reason: 'session_owned_by_other' };
+const allForbidden = { onEvent: forbidden, send: forbidden, typing: forbidden, watchInvestigation: forbidden };
+
+describe('chat.createSession', () => {
+  test('returns a new id owned by the caller, within the session-id schema; the owner uses it like any session', async () => {
+    await using srv = await startServer();
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['inv-A'] }) });
+
+    const { sessionId } = await client.chat.createSession.mutate({});
+    const { sessionId: another } = await client.chat.createSession.mutate();
+    expect(sessionId).toMatch(/^s_[A-Za-z0-9_-]{22}_[A-Za-z0-9_-]{22}$/);
+    expect(sessionIdSchema.parse(sessionId)).toBe(sessionId);
+    expect(another).not.toBe(sessionId);
+
+    const chat = watchSession(client, sessionId);
+    await chat.started;
+    expect(await client.chat.watchInvestigation.mutate({ sessionId, investigationId: 'inv-A' })).toEqual({ ok: true });
+    expect(await client.chat.typing.mutate({ sessionId, isTyping: true })).toEqual({ ok: true });
+    expect((await chat.take(1))[0]!.data).toMatchObject({ type: 'typing', data: { sessionId, userId: 'alice', isTyping: true } });
+    const { events } = await ask(client, chat, sessionId, 'status?');
+    expect(events[0]).toMatchObject({ type: 'chat_message', data: { sessionId, role: 'user', userId: 'alice' } });
+
+    // Over HTTP too, from a backend acting for a user, with `{}` as plain JSON.
+    const res = await fetch(`${srv.address.httpUrl}/api/v1/trpc/chat.createSession`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await srv.token({ sub: 'alice' })}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { result: { data: { json: { sessionId: string } } } };
+    expect(body.result.data.json.sessionId).toMatch(/^s_/);
+  });
+
+  test('another user is FORBIDDEN on every chat procedure for it, also before its owner ever used it; an admin may only read it', async () => {
+    await using srv = await startServer();
+    const alice = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['inv-A'] }) }).client;
+    const bob = srv.wsClient({ token: await srv.token({ sub: 'bob', investigations: ['*'] }) }).client;
+    const admin = srv.wsClient({ token: await srv.token({ sub: 'root', roles: ['admin'] }) }).client;
+
+    const { sessionId } = await alice.chat.createSession.mutate({});
+    expect(await refusalsOn(bob, sessionId)).toEqual(allForbidden);
+
+    // An id issued for alice that the store has never seen (as after it lost
+    // its data): bob touching it first does not make it his.
+    const unseen = createSessionIdSigner(jwtKeys(TEST_SECRET)).issue('alice');
+    expect(await refusalsOn(bob, unseen)).toEqual(allForbidden);
+
+    const adminChat = watchSession(admin, sessionId);
+    await adminChat.started;
+    expect(await rejectionOf(() => admin.chat.send.mutate({ sessionId, content: 'hi' }))).toEqual(forbidden);
+
+    for (const id of [sessionId, unseen]) {
+      const chat = watchSession(alice, id);
+      await chat.started;
+      await ask(alice, chat, id, 'hello');
+      // Nothing bob (or the admin) tried reached the session.
+      expect(chat.items[0]!.data).toMatchObject({ type: 'chat_message', data: { userId: 'alice', content: 'hello' } });
+    }
+    await adminChat.until((items) => items.some((i) => isReply(i.data)), 'alice’s conversation, seen by the admin');
+  });
+
+  test('a forged id is FORBIDDEN: signed with another key, altered, or alice’s random part signed for bob', async () => {
+    await using srv = await startServer();
+    const alice = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['inv-A'] }) }).client;
+    const bob = srv.wsClient({ token: await srv.token({ sub: 'bob', investigations: ['inv-A'] }) }).client;
+    const { sessionId } = await alice.chat.createSession.mutate({});
+
+    const wrongKey = createSessionIdSigner(['another-secret-that-is-at-least-32-characters']).issue('bob');
+    const tag = sessionId.slice(-22);
+    const altered = `${sessionId.slice(0, -22)}${tag[0] === 'A' ? 'B' : 'A'}${tag.slice(1)}`;
+    const random = sessionId.slice(2, 24);
+    const foreignTag = createSessionIdSigner(['another-secret-that-is-at-least-32-characters']).issue('bob').slice(-22);
+    const graft = `s_${random}_${foreignTag}`;
+
+    for (const forged of [wrongKey, altered, graft]) {
+      expect(sessionIdSchema.parse(forged)).toBe(forged);
+      expect(await refusalsOn(bob, forged), forged).toEqual(allForbidden);
+    }
+    // The altered id names nobody, alice included; hers still works.
+    expect(await rejectionOf(() => alice.chat.send.mutate({ sessionId: altered, content: 'x' }))).toEqual(forbidden);
+    expect(await alice.chat.typing.mutate({ sessionId, isTyping: true })).toEqual({ ok: true });
+  });
+
+  test('created sessions count toward MAX_CHAT_SESSIONS_PER_USER with made-up ones', async () => {
+    await using srv = await startServer({ limits: { MAX_CHAT_SESSIONS_PER_USER: 2 } });
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice' }) });
+    await client.chat.createSession.mutate({});
+    await client.chat.typing.mutate({ sessionId: 's-made-up', isTyping: true });
+    expect(await rejectionOf(() => client.chat.createSession.mutate({}))).toEqual({
+      code: 'TOO_MANY_REQUESTS',
+      reason: 'too_many_sessions',
+    });
+  });
+});
+
+test('an id the client made up still works, and is its first user’s', async () => {
+  await using srv = await startServer();
+  const alice = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['inv-A'] }) }).client;
+  const bob = srv.wsClient({ token: await srv.token({ sub: 'bob', investigations: ['inv-A'] }) }).client;
+  // Shaped almost like an issued id, but not quite: an id of the client's own.
+  for (const sessionId of ['chat-alice', 's_my-own-session']) {
+    const chat = watchSession(alice, sessionId);
+    await chat.started;
+    await ask(alice, chat, sessionId, 'hello');
+    expect(await refusalsOn(bob, sessionId)).toEqual(allForbidden);
+  }
+});
+
+describe('a session whose owner is subscribed stays theirs, however long they stay idle', () => {
+  // HISTORY_TTL_SECONDS of 1: a session nobody uses is forgotten after 2 s.
+  const limits = { HISTORY_TTL_SECONDS: 1 };
+
+  test('past the ttl an intruder is FORBIDDEN everywhere; the owner still receives, watches and sends', async () => {
+    await using srv = await startServer({ limits });
+    const alice = srv.wsClient({ token: await srv.token({ sub: 'alice', investigations: ['inv-A'] }) }).client;
+    const bob = srv.wsClient({ token: await srv.token({ sub: 'bob', investigations: ['*'] }) }).client;
+
+    const chat = watchSession(alice, 's-guarded');
+    await chat.started;
+    await alice.chat.watchInvestigation.mutate({ sessionId: 's-guarded', investigationId: 'inv-A' });
+    await srv.server.notifyInvestigationUpdate({ investigationId: 'inv-A', updateType: 'status', data: { status: 'running' } });
+    await chat.take(1);
+
+    // Claimed after alice's last call on s-guarded: once bob may take it, an
+    // unrenewed s-guarded would have been forgotten too.
+    await alice.chat.typing.mutate({ sessionId: 's-control', isTyping: false });
+    await waitFor(
+      () =>
+        bob.chat.typing.mutate({ sessionId: 's-control', isTyping: false }).then(
+          () => 'claimed',
+          (err: unknown) => refusalOf(err).reason,
+        ),
+      (r) => r === 'claimed',
+      'the unrenewed session to be forgotten',
+    );
+
+    expect(await refusalsOn(bob, 's-guarded')).toEqual(allForbidden);
+
+    // alice's subscription carries on: the investigation she watches (the watch outlived the ttl too), her own messages.
+    await srv.server.notifyInvestigationUpdate({ investigationId: 'inv-A', updateType: 'progress', data: { progress: 70 } });
+    await chat.until(
+      (items) => items.some((i) => i.data.type === 'investigation_update' && i.data.data.updateType === 'progress'),
+      'the progress update',
+    );
+    const { events } = await ask(alice, chat, 's-guarded', 'how far along is it?');
+    expect(events[0]).toMatchObject({ type: 'chat_message', data: { userId: 'alice', content: 'how far along is it?' } });
+    // Nothing of bob's reached it.
+    expect(chat.items.every((i) => i.data.type !== 'chat_message' || i.data.data.userId !== 'bob')).toBe(true);
+    expect(srv.server.stats().chat.renewedSessions).toBe(1);
+  });
+
+  test('once the owner’s subscription ends, the renewals stop and the session is forgotten like any other', async () => {
+    await using srv = await startServer({ limits });
+    const alice = srv.wsClient({ token: await srv.token({ sub: 'alice' }) }).client;
+    const bob = srv.wsClient({ token: await srv.token({ sub: 'bob' }) }).client;
+    const chat = watchSession(alice, 's-left');
+    await chat.started;
+    chat.unsubscribe();
+
+    await waitFor(
+      () =>
+        bob.chat.typing.mutate({ sessionId: 's-left', isTyping: false }).then(
+          () => 'claimed',
+          (err: unknown) => refusalOf(err).reason,
+        ),
+      (r) => r === 'claimed',
+      'the session to be forgotten',
+    );
+    await waitFor(
+      () => srv.server.stats().chat.renewedSessions,
+      (n) => n === 0,
+      'the node to stop renewing it',
+    );
   });
 });

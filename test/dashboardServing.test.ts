@@ -1,20 +1,24 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import { issueToken } from '../server/index';
+import { describeWithChromium, openPage, signIn, waitForConnection } from './support/browser';
+import { useDashboardBrowser } from './support/dashboardPage';
 import { startMain } from './support/process';
 import { startServer, TEST_SECRET } from './support/server';
+import { waitFor } from './support/wait';
 
-/** A GET with the path sent as is (fetch would normalize `..` away before it leaves). */
+/** A GET with the path (and Host, when given) sent as is: fetch would normalize `..` away and set Host itself. */
 function rawGet(
   url: string,
   path: string,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = request({ hostname, port, path, method: 'GET' }, (res) => {
+    const req = request({ hostname, port, path, method: 'GET', headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
@@ -23,6 +27,13 @@ function rawGet(
     req.on('error', reject);
     req.end();
   });
+}
+
+/** A Content-Security-Policy header as directive name → sources. */
+function cspOf(header: string | string[] | null | undefined): Map<string, string[]> {
+  expect(typeof header).toBe('string');
+  const directives = (header as string).split(';').map((d) => d.trim().split(/\s+/));
+  return new Map(directives.filter((d) => d[0]).map(([name, ...sources]) => [name!, sources]));
 }
 
 describe('serving the dashboard at /', () => {
@@ -41,6 +52,8 @@ describe('serving the dashboard at /', () => {
       '<!doctype html><title>dashboard</title><script type="module" src="/assets/app-1a2b.js"></script>',
     );
     await writeFile(join(dist, 'assets', 'app-1a2b.js'), 'console.log("dashboard")');
+    // A source map left in the folder (a build with DASHBOARD_SOURCEMAP=true, an old build).
+    await writeFile(join(dist, 'assets', 'app-1a2b.js.map'), '{"version":3,"sources":["secret-source.ts"]}');
   });
 
   afterAll(async () => {
@@ -88,6 +101,70 @@ describe('serving the dashboard at /', () => {
     // The API still answers beside it.
     expect((await fetch(`${srv.address.httpUrl}/api/v1/ws/health`)).status).toBe(200);
     expect((await fetch(`${srv.address.httpUrl}/assets/missing.js`)).status).toBe(404);
+  });
+
+  test("the CSP's connect-src names the page's own origin only, built from the Host the page was asked with", async () => {
+    await using srv = await startServer({ serveDashboard: true, dashboard: { dir: dist } });
+    const { host } = new URL(srv.address.httpUrl);
+    const home = cspOf((await fetch(`${srv.address.httpUrl}/`)).headers.get('content-security-policy'));
+    expect(home.get('connect-src')).toEqual(["'self'", `ws://${host}`, `wss://${host}`]);
+    expect(home.get('default-src')).toEqual(["'self'"]);
+    expect(home.get('frame-ancestors')).toEqual(["'none'"]);
+
+    // Behind a name (or a proxy that keeps the Host), that name.
+    const named = await rawGet(srv.address.httpUrl, '/', { host: 'realtime.example.org:8443' });
+    expect(cspOf(named.headers['content-security-policy']).get('connect-src')).toEqual([
+      "'self'",
+      'ws://realtime.example.org:8443',
+      'wss://realtime.example.org:8443',
+    ]);
+
+    // A Host that is not a plain host[:port] adds nothing: it cannot smuggle in a source or a directive.
+    for (const hostile of ['evil.example; script-src *', 'a.example ws:', '[::1]:8000', "'unsafe-inline'"]) {
+      const res = await rawGet(srv.address.httpUrl, '/', { host: hostile });
+      const csp = cspOf(res.headers['content-security-policy']);
+      expect(csp.get('connect-src'), hostile).toEqual(["'self'"]);
+      expect(csp.has('script-src'), hostile).toBe(false);
+    }
+
+    // The page's settings and its assets carry the same policy.
+    for (const path of ['/assets/app-1a2b.js', '/dashboard-config.json']) {
+      const csp = cspOf((await fetch(`${srv.address.httpUrl}${path}`)).headers.get('content-security-policy'));
+      expect(csp.get('connect-src'), path).toEqual(["'self'", `ws://${host}`, `wss://${host}`]);
+    }
+  });
+
+  test('a source map in the folder is never served, however it is asked for', async () => {
+    await using srv = await startServer({ serveDashboard: true, dashboard: { dir: dist } });
+    for (const path of [
+      '/assets/app-1a2b.js.map',
+      '/assets/app-1a2b.js.map/',
+      '/assets/app-1a2b.js.map?v=1',
+      '/assets/app-1a2b.js.map#top',
+      '/assets/app-1a2b.js%2emap',
+      '/assets/app-1a2b.js.%6dap',
+      '/assets/../assets/app-1a2b.js.map',
+      '/assets/app-1a2b.js.MAP',
+    ]) {
+      const res = await rawGet(srv.address.httpUrl, path);
+      expect(res.status, path).toBe(404);
+      expect(res.body, path).not.toContain('secret-source');
+    }
+    // The script beside it is served.
+    expect((await rawGet(srv.address.httpUrl, '/assets/app-1a2b.js')).status).toBe(200);
+  });
+
+  test('every response of the dashboard says nosniff', async () => {
+    await using srv = await startServer({ serveDashboard: true, dashboard: { dir: dist } });
+    for (const path of ['/', '/index.html', '/assets/app-1a2b.js', '/dashboard-config.json']) {
+      const res = await fetch(`${srv.address.httpUrl}${path}`);
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('x-content-type-options'), path).toBe('nosniff');
+    }
+    await using unbuilt = await startServer({ serveDashboard: true, dashboard: { dir: join(dist, 'not-there') } });
+    const home = await fetch(`${unbuilt.address.httpUrl}/`);
+    expect(home.status).toBe(404);
+    expect(home.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
   test('no path leaves the build folder', async () => {
@@ -139,7 +216,12 @@ describe('serving the dashboard at /', () => {
       expect(res.headers.get('content-type'), file).toMatch(file.endsWith('.js') ? /^text\/javascript/ : /^text\/css/);
       expect(res.headers.get('cache-control'), file).toBe('public, max-age=31536000, immutable');
       expect(res.headers.get('content-security-policy'), file).toContain("default-src 'self'");
+      expect(res.headers.get('x-content-type-options'), file).toBe('nosniff');
+      // A production build points at no source map.
+      expect(await res.text(), file).not.toContain('sourceMappingURL');
     }
+    const built = await readdir(inject('dashboardDir'), { recursive: true });
+    expect(built.filter((name) => name.endsWith('.map'))).toEqual([]);
   });
 
   test('/dashboard-config.json hands out a dev token only when the server was given one', async () => {
@@ -180,5 +262,51 @@ describe('serving the dashboard at /', () => {
     expect(quietProc.stdout()).not.toContain('Dashboard');
     const quietUrl = wsUrl!.replace(/^ws/, 'http').replace(/\/api\/v1\/ws$/, '');
     expect((await fetch(`${quietUrl}/dashboard-config.json`)).status).toBe(404);
+  });
+});
+
+describeWithChromium('the dashboard in Chromium, under its Content-Security-Policy', () => {
+  const env = useDashboardBrowser();
+
+  test('the page connects to its own origin, by address and by name; a WebSocket to another host is blocked', async () => {
+    await using srv = await startServer({ serveDashboard: true, dashboard: { dir: env.dashboardDir } });
+    const { port } = new URL(srv.address.httpUrl);
+    const claims = { sub: 'alice', investigations: ['*'], analyses: ['*'] };
+    for (const origin of [srv.address.httpUrl, `http://localhost:${port}`]) {
+      await using page = await openPage(env.browser);
+      await page.goto(`${origin}/`);
+      await signIn(page, await srv.token(claims));
+      await waitForConnection(page, 'open');
+      expect(page.pageErrors, origin).toEqual([]);
+    }
+
+    // The same server under another name: it accepts WebSockets there (above), so
+    // only the policy of the page loaded from 127.0.0.1 can stop this one.
+    await using page = await openPage(env.browser);
+    await page.goto(`${srv.address.httpUrl}/`);
+    const elsewhere = `ws://localhost:${port}/api/v1/ws`;
+    const outcome = await page.evaluate(
+      (url) =>
+        new Promise<string>((resolve) => {
+          try {
+            const socket = new WebSocket(url);
+            socket.onopen = () => resolve('opened');
+            // Chromium reports a blocked connection as an error, without a close.
+            socket.onerror = () => resolve('failed');
+            socket.onclose = () => resolve('closed without opening');
+          } catch (err) {
+            resolve(`refused: ${String(err)}`);
+          }
+        }),
+      elsewhere,
+    );
+    expect(outcome).not.toBe('opened');
+    const [violation] = await waitFor(
+      () => page.pageErrors,
+      (errors) => errors.length > 0,
+      'the Content-Security-Policy violation',
+    );
+    expect(violation).toContain(elsewhere);
+    expect(violation).toContain('connect-src');
   });
 });

@@ -120,6 +120,7 @@ export function describeEngineContract(
           headId: null,
           originId: null,
           trimmedThrough: null,
+          epoch: null,
         });
         expect(await e.readAfter(t, '1700000000000-0')).toMatchObject({
           found: false,
@@ -127,6 +128,7 @@ export function describeEngineContract(
           headId: null,
           originId: null,
           trimmedThrough: null,
+          epoch: null,
         });
       });
 
@@ -135,7 +137,15 @@ export function describeEngineContract(
         const t = topic();
         const events = await publishMany(e, t, 5, { maxEvents: 5, ttlMs: keep.ttlMs });
         const read = await e.readAfter(t, ORIGIN_EVENT_ID);
-        expect(read).toEqual({ found: true, events, headId: events[4]!.id, originId: events[0]!.id, trimmedThrough: null });
+        expect(read).toEqual({
+          found: true,
+          events,
+          headId: events[4]!.id,
+          originId: events[0]!.id,
+          trimmedThrough: null,
+          epoch: read.epoch,
+        });
+        expect(read.epoch).toEqual(expect.any(String));
         expect(read.events[0]!.timestamp).toBeInstanceOf(Date);
 
         // One more than maxEvents: the first is gone, so 0-0 no longer replays without a gap.
@@ -151,6 +161,7 @@ export function describeEngineContract(
         const e = await engine();
         const t = topic();
         const events = await publishMany(e, t, 10);
+        const { epoch } = await e.readAfter(t, ORIGIN_EVENT_ID);
         for (const k of [0, 3, 8]) {
           expect(await e.readAfter(t, events[k]!.id)).toEqual({
             found: true,
@@ -158,6 +169,7 @@ export function describeEngineContract(
             headId: events[9]!.id,
             originId: events[0]!.id,
             trimmedThrough: null,
+            epoch,
           });
         }
       });
@@ -204,6 +216,7 @@ export function describeEngineContract(
         const e = await engine();
         const t = topic();
         const events = await publishMany(e, t, 3, { maxEvents: 100, ttlMs: 1 });
+        const { epoch } = await e.readAfter(t, events[0]!.id);
         const read = await eventually(
           () => e.readAfter(t, ORIGIN_EVENT_ID),
           (r) => r.events.length === 0,
@@ -221,6 +234,7 @@ export function describeEngineContract(
           headId: next!.id,
           originId: events[0]!.id,
           trimmedThrough: events[2]!.id,
+          epoch,
         });
         // The old head was trimmed last: resuming from it misses nothing.
         expect(await e.readAfter(t, events[2]!.id)).toEqual({
@@ -229,6 +243,7 @@ export function describeEngineContract(
           headId: next!.id,
           originId: events[0]!.id,
           trimmedThrough: events[2]!.id,
+          epoch,
         });
       });
 
@@ -237,14 +252,65 @@ export function describeEngineContract(
         const t = topic();
         const events = await publishMany(e, t, 3, { maxEvents: 100, ttlMs: 1 });
         const head = events[2]!.id;
+        const { epoch } = await e.readAfter(t, head);
         await eventually(
           () => e.readAfter(t, ORIGIN_EVENT_ID),
           (r) => r.events.length === 0,
           'the events to expire',
         );
         const read = await e.readAfter(t, head);
-        expect(read).toEqual({ found: true, events: [], headId: head, originId: events[0]!.id, trimmedThrough: head });
+        expect(read).toEqual({ found: true, events: [], headId: head, originId: events[0]!.id, trimmedThrough: head, epoch });
         expect((await e.readAfter(t, events[1]!.id)).found).toBe(false);
+      });
+
+      test('the retained events are exactly those after trimmedThrough (after 0-0 while nothing was trimmed): where a reader that lost its place resumes', async () => {
+        const e = await engine();
+        const t = topic();
+        const retention = { maxEvents: 4, ttlMs: keep.ttlMs };
+        const events = await publishMany(e, t, 3, retention);
+        const untrimmed = await e.readAfter(t, '1-0');
+        expect(untrimmed).toMatchObject({ found: false, events, trimmedThrough: null });
+        expect(await e.readAfter(t, ORIGIN_EVENT_ID)).toMatchObject({ found: true, events });
+
+        const more = await publishMany(e, t, 6, retention, 3);
+        const trimmed = await e.readAfter(t, '1-0');
+        expect(trimmed.found).toBe(false);
+        expect(trimmed.events).toEqual(more.slice(2));
+        // Resuming from that point reaches back with no gap and gives the same events.
+        expect(await e.readAfter(t, trimmed.trimmedThrough!)).toMatchObject({ found: true, events: trimmed.events });
+      });
+    });
+
+    describe('epoch', () => {
+      test('is set when the history starts and kept while it lasts, through trimming by count and by age', async () => {
+        const e = await engine();
+        const t = topic();
+        const [first] = await publishMany(e, t, 1);
+        const { epoch } = await e.readAfter(t, first!.id);
+        expect(epoch).toEqual(expect.any(String));
+        expect(epoch).not.toBe('');
+
+        await publishMany(e, t, 10, { maxEvents: 3, ttlMs: keep.ttlMs }, 1);
+        expect((await e.readAfter(t, ORIGIN_EVENT_ID)).epoch).toBe(epoch);
+
+        await publishMany(e, t, 2, { maxEvents: 100, ttlMs: 1 }, 11);
+        const expired = await eventually(
+          () => e.readAfter(t, ORIGIN_EVENT_ID),
+          (r) => r.events.length === 0,
+          'the events to expire',
+        );
+        // Trimmed, not lost: the same history goes on.
+        expect(expired.epoch).toBe(epoch);
+        await publishMany(e, t, 1, keep, 13);
+        expect((await e.readAfter(t, ORIGIN_EVENT_ID)).epoch).toBe(epoch);
+      });
+
+      test('differs between topics, also between topics started at once', async () => {
+        const e = await engine();
+        const topics = Array.from({ length: 20 }, (_, i) => topic(String(i)));
+        await Promise.all(topics.map((t) => e.publish(t, draft(0), keep)));
+        const epochs = await Promise.all(topics.map(async (t) => (await e.readAfter(t, ORIGIN_EVENT_ID)).epoch));
+        expect(new Set(epochs).size).toBe(topics.length);
       });
     });
 

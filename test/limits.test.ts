@@ -1,4 +1,8 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { getErrorShape, TRPCError } from '@trpc/server';
 import { describe, expect, test } from 'vitest';
+import { z } from 'zod';
+import { appRouter } from '../server/routers';
 import { CloseCode } from '../shared/closeCodes';
 import {
   type AnalysisItem,
@@ -9,7 +13,8 @@ import {
   type NotificationItem,
 } from './support/collect';
 import { expectRefused, refusalOf } from './support/errors';
-import { RawWs } from './support/rawWs';
+import { metricValue } from './support/hostile';
+import { errorOf, RawWs } from './support/rawWs';
 import { startServer, type TestServer, waitForEmptyServer } from './support/server';
 import { waitFor } from './support/wait';
 
@@ -145,40 +150,103 @@ describe('incoming message size', () => {
   });
 });
 
-describe('incoming messages per connection', () => {
+describe('incoming messages per connection: every frame pays a token of its connection’s budget', () => {
+  const healthQuery = (id: number) => ({ id, method: 'query', params: { path: 'system.health' } });
+  const metric = (srv: TestServer, name: string) => metricValue(srv.address.httpUrl, name);
+
   test.each([
-    { name: '5/s, burst 10', limits: { RATE_LIMIT_PER_SECOND: 5, RATE_LIMIT_BURST: 10 }, burst: 10 },
-    { name: 'the defaults, 20/s, burst 40', limits: {}, burst: 40 },
-  ])('$name: a flood gets TOO_MANY_REQUESTS for the excess, the connection stays and recovers', async ({ limits, burst }) => {
-    await using srv = await startServer({ limits });
-    const token = await srv.token({ sub: 'u1' });
+    { name: '5/s, burst 10', limits: { RATE_LIMIT_PER_SECOND: 5, RATE_LIMIT_BURST: 10 }, perSecond: 5, burst: 10, calls: 25 },
+    { name: 'the defaults, 20/s, burst 40', limits: {}, perSecond: 20, burst: 40, calls: 100 },
+  ])(
+    '$name: calls past the budget wait (the server stops reading) and are all served, in order, none refused; another connection is not held up',
+    async ({ limits, perSecond, burst, calls }) => {
+      await using srv = await startServer({ limits });
+      const token = await srv.token({ sub: 'u1' });
+      await using raw = await RawWs.open(tokenQuery(srv, token));
+      const pausedBefore = await metric(srv, 'realtime_ws_reads_paused_total');
+
+      const started = performance.now();
+      for (let id = 1; id <= calls; id++) raw.send(healthQuery(id));
+      // Another connection of the same user has its own budget: answered while the first still waits
+      // (it needs (calls - burst) / rate seconds: 3 s here).
+      await using other = await RawWs.open(tokenQuery(srv, token));
+      other.send(healthQuery(1));
+      expect((await other.response(1)).result?.type).toBe('data');
+      const answeredMeanwhile = raw.frames.length;
+      expect(answeredMeanwhile).toBeLessThan(calls);
+
+      await raw.until(() => (raw.frames.length >= calls ? true : undefined), `${calls} answers`);
+      const seconds = (performance.now() - started) / 1000;
+      expect(raw.frames.map((f) => f.id)).toEqual(Array.from({ length: calls }, (_, i) => i + 1));
+      expect(raw.frames.every((f) => f.result?.type === 'data' && f.error === undefined)).toBe(true);
+      // Read no faster than the budget allows (+1: the frame whose pause made the connection wait).
+      expect(calls).toBeLessThanOrEqual(burst + perSecond * seconds + 1);
+      expect(await metric(srv, 'realtime_ws_reads_paused_total')).toBeGreaterThan(pausedBefore);
+      expect(raw.isOpen).toBe(true);
+    },
+  );
+
+  test('the typed client’s calls wait the same way: a burst of 100 over the defaults is served whole, on one connection', async () => {
+    await using srv = await startServer();
     let opens = 0;
     let closes = 0;
-    const { client } = srv.wsClient({ token, onOpen: () => opens++, onClose: () => closes++ });
-    const typing = () => client.chat.typing.mutate({ sessionId: 'session-1', isTyping: true });
-
-    const results = await Promise.allSettled(Array.from({ length: 100 }, typing));
-    const ok = results.filter((r) => r.status === 'fulfilled');
-    const refused = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-    expect(ok.length).toBeGreaterThanOrEqual(burst);
-    expect(refused.length).toBeGreaterThan(0);
-    for (const err of refused) expectRefused(refusalOf(err), 'TOO_MANY_REQUESTS', 'rate_limited');
-
-    // Another connection has its own budget.
-    const { client: second } = srv.wsClient({ token });
-    expect(await second.chat.typing.mutate({ sessionId: 'session-1', isTyping: false })).toEqual({ ok: true });
-
-    // Once the bucket refills, the same connection is served again.
-    await waitFor(
-      () =>
-        typing().then(
-          () => true,
-          () => false,
-        ),
-      (served) => served,
-      'a request to be served again',
-    );
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'u1' }), onOpen: () => opens++, onClose: () => closes++ });
+    // One tick at a time: the client puts the calls of a tick in one array frame (which pays per call, below).
+    const results: Promise<unknown>[] = [];
+    for (let i = 0; i < 100; i++) {
+      results.push(client.system.health.query());
+      await nextTurn();
+    }
+    const settled = await Promise.allSettled(results);
+    expect(settled.filter((r) => r.status === 'rejected')).toEqual([]);
     expect({ opens, closes }).toEqual({ opens: 1, closes: 0 });
+  });
+
+  test('an array frame of n calls pays n: all n are answered, and the frame after it waits until the debt is paid', async () => {
+    await using srv = await startServer();
+    await using raw = await RawWs.open(tokenQuery(srv, await srv.token({ sub: 'u1' })));
+    const pausedBefore = await metric(srv, 'realtime_ws_reads_paused_total');
+    raw.send(Array.from({ length: 80 }, (_, i) => healthQuery(i + 1)));
+    await raw.until(() => (raw.frames.length >= 80 ? true : undefined), '80 answers');
+    expect(await metric(srv, 'realtime_ws_reads_paused_total')).toBe(pausedBefore);
+
+    raw.send(healthQuery(81));
+    expect((await raw.response(81)).result?.type).toBe('data');
+    expect(await metric(srv, 'realtime_ws_reads_paused_total')).toBe(pausedBefore + 1);
+  });
+
+  test('a connection kept over its budget for RATE_LIMIT_CLOSE_AFTER_MS is closed with 1008, having been read no faster than the budget', async () => {
+    const limits = { RATE_LIMIT_PER_SECOND: 5, RATE_LIMIT_BURST: 10, RATE_LIMIT_CLOSE_AFTER_MS: 1_000 };
+    await using srv = await startServer({ limits });
+    await using raw = await RawWs.open(tokenQuery(srv, await srv.token({ sub: 'u1' })));
+    const framesBefore = await metric(srv, 'realtime_ws_frames_read_total');
+    const started = performance.now();
+    for (let id = 1; id <= 200; id++) raw.send(healthQuery(id));
+
+    const closed = await raw.closed;
+    const seconds = (performance.now() - started) / 1000;
+    expect(closed).toEqual({ code: CloseCode.POLICY_VIOLATION, reason: 'rate_limited' });
+    const read = (await metric(srv, 'realtime_ws_frames_read_total')) - framesBefore;
+    expect(read).toBeLessThanOrEqual(10 + 5 * seconds + 1);
+    // What was read was answered, in order; nothing was refused.
+    expect(raw.frames.map((f) => f.id)).toEqual(Array.from({ length: raw.frames.length }, (_, i) => i + 1));
+    expect(raw.frames.every((f) => f.result?.type === 'data')).toBe(true);
+    expect(await metric(srv, 'realtime_ws_budget_closes_total')).toBe(1);
+    await waitForEmptyServer(srv);
+  });
+
+  test('frames are paid for before authentication too: a connection that never authenticates and floods PINGs is read at its budget and closed with 1008, never answered', async () => {
+    const limits = { RATE_LIMIT_PER_SECOND: 5, RATE_LIMIT_BURST: 10, RATE_LIMIT_CLOSE_AFTER_MS: 1_000 };
+    await using srv = await startServer({ limits });
+    await using raw = await RawWs.open(`${srv.address.wsUrl}?connectionParams=1`);
+    const framesBefore = await metric(srv, 'realtime_ws_frames_read_total');
+    const started = performance.now();
+    for (let i = 0; i < 2_000; i++) raw.send('PING');
+    const closed = await raw.closed;
+    const seconds = (performance.now() - started) / 1000;
+    expect(closed.code).toBe(CloseCode.POLICY_VIOLATION);
+    expect(raw.frames).toEqual([]);
+    expect((await metric(srv, 'realtime_ws_frames_read_total')) - framesBefore).toBeLessThanOrEqual(10 + 5 * seconds + 1);
   });
 
   test('a service publishing a burst of 200 events over HTTP is not throttled', async () => {
@@ -271,6 +339,111 @@ describe('malformed input keeps the connection up', () => {
     const { id: eventId } = await publishProgress(srv, 'inv-1', 7);
     expect((await raw.waitForEvents(2, 1))[0]!.id).toBe(eventId);
     expect(raw.isOpen).toBe(true);
+  });
+});
+
+describe('error replies are small and bounded, whatever the client sent', () => {
+  const serviceSocket = async (srv: TestServer) =>
+    RawWs.open(tokenQuery(srv, await srv.token({ sub: 'svc', roles: ['service'], investigations: ['*'] })));
+  /** A superjson input whose `meta` nests deeper than the runtime's stack (its deserializer recurses), as JSON text. */
+  const deepInput = `{"json":null,"meta":{"values":${'['.repeat(200_000)}${']'.repeat(200_000)}}}`;
+
+  test('an unknown procedure named by a 100 KB path: NOT_FOUND naming the path cut to 200 characters, in a frame of under 1 KB', async () => {
+    await using srv = await startServer();
+    await using raw = await serviceSocket(srv);
+    const texts: string[] = [];
+    raw.ws.on('message', (data) => texts.push(String(data)));
+    const path = `no.${'such'.repeat(25_000)}`;
+    raw.request(1, 'query', path);
+    const error = await raw.errorResponse(1);
+    expect(error.data?.code).toBe('NOT_FOUND');
+    expect(error.data?.path).toBe(`${path.slice(0, 199)}…`);
+    expect(error.message.length).toBeLessThanOrEqual(500);
+    expect(error.message.startsWith('No "query"-procedure on path "no.suchsuch')).toBe(true);
+    expect(texts[0]!.length).toBeLessThan(1_024);
+  });
+
+  test('an input with 50 unknown keys of 1 000 characters: BAD_REQUEST in a frame of under 2 KB', async () => {
+    await using srv = await startServer();
+    await using raw = await serviceSocket(srv);
+    const texts: string[] = [];
+    raw.ws.on('message', (data) => texts.push(String(data)));
+    const input: Record<string, string> = { investigationId: 'inv-1' };
+    for (let i = 0; i < 50; i++) input[`${i}${'k'.repeat(1_000)}`] = 'v';
+    raw.request(1, 'subscription', 'investigation.onUpdate', input);
+    const error = await raw.errorResponse(1);
+    expect(error.data?.code).toBe('BAD_REQUEST');
+    expect(texts[0]!.length).toBeLessThan(2_048);
+  });
+
+  test('an input with 30 issues: 10 are listed, the message says how many more', () => {
+    const invalid = z.array(z.string()).safeParse(Array.from({ length: 30 }, (_, i) => i));
+    const shape = getErrorShape({
+      config: appRouter._def._config,
+      error: new TRPCError({ code: 'BAD_REQUEST', cause: invalid.error }),
+      type: 'mutation',
+      path: 'notification.send',
+      input: undefined,
+      ctx: undefined,
+    });
+    const { issues } = shape.data as { issues: { path: string; message: string }[] };
+    expect(issues).toHaveLength(10);
+    expect(issues[0]!.path).toBe('0');
+    expect(shape.message).toMatch(/^invalid input: 0: .*; and 20 more$/);
+  });
+
+  test('a request id longer than 200 characters is never echoed: the frame is malformed (PARSE_ERROR, id null)', async () => {
+    await using srv = await startServer();
+    await using raw = await serviceSocket(srv);
+    raw.send({ id: 'i'.repeat(10_000), method: 'query', params: { path: 'system.health' } });
+    const frame = await raw.frame((f) => f.error !== undefined, 'an error');
+    expect(frame.id).toBeNull();
+    expect(JSON.stringify(frame).length).toBeLessThan(1_024);
+  });
+
+  test('input nested past the runtime’s stack: PARSE_ERROR over WebSocket, BAD_REQUEST over HTTP, and no runtime text in either', async () => {
+    await using srv = await startServer();
+    await using raw = await serviceSocket(srv);
+    raw.send(`{"id":1,"method":"query","params":{"path":"system.health","input":${deepInput}}}`);
+    const frame = await raw.frame((f) => f.error !== undefined, 'an error');
+    expect(errorOf(frame)?.data?.code).toBe('PARSE_ERROR');
+    expect(JSON.stringify(frame)).not.toMatch(/call stack|RangeError/i);
+
+    const service = await srv.token({ sub: 'svc', roles: ['service'] });
+    const res = await fetch(`${srv.address.httpUrl}/api/v1/trpc/investigation.notifyUpdate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${service}`, 'content-type': 'application/json' },
+      body: deepInput,
+    });
+    const text = await res.text();
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(text).not.toMatch(/call stack|RangeError/i);
+    expect(text.length).toBeLessThan(2_048);
+  });
+
+  test('an internal error says "internal error": its text stays in the server’s log', () => {
+    const shape = getErrorShape({
+      config: appRouter._def._config,
+      error: new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message: 'connect ECONNREFUSED 10.0.0.7:5432 (password=hunter2)' }),
+      type: 'query',
+      path: 'system.health',
+      input: undefined,
+      ctx: undefined,
+    });
+    expect(shape.message).toBe('internal error');
+    expect(JSON.stringify(shape)).not.toContain('hunter2');
+  });
+
+  test('a stream of malformed frames gets one PARSE_ERROR, not one each; the connection goes on', async () => {
+    await using srv = await startServer();
+    await using raw = await serviceSocket(srv);
+    for (let i = 0; i < 20; i++) raw.send(i % 2 === 0 ? '{"id":' : '42');
+    raw.request(2, 'subscription', 'investigation.onUpdate', { investigationId: 'inv-1' });
+    expect((await raw.response(2)).result?.type).toBe('started');
+    const { id } = await publishProgress(srv, 'inv-1', 7);
+    expect((await raw.waitForEvents(2, 1))[0]!.id).toBe(id);
+    expect(raw.frames.filter((f) => f.error !== undefined)).toHaveLength(1);
   });
 });
 

@@ -1,6 +1,6 @@
-import { describe, expect, test } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { createMemoryEngine } from '../server/bus/memoryEngine';
-import { compareEventIds } from '../shared/eventId';
+import { compareEventIds, ORIGIN_EVENT_ID } from '../shared/eventId';
 import type { EventDraft } from '../shared/events';
 import { describeEngineContract } from './engine.contract';
 
@@ -22,6 +22,38 @@ describe('memory engine clock', () => {
       const read = await engine.readAfter('chat:s', '1000-2');
       expect(read.found).toBe(true);
       expect(read.events.map((e) => e.id)).toEqual(ids.slice(3));
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe('memory engine: a forgotten topic', () => {
+  const draft: EventDraft = { type: 'typing', data: { sessionId: 's', userId: 'u', isTyping: true } };
+
+  test('written again starts another history: a new epoch, and an id of the old one is not found', async () => {
+    let now = 1_000;
+    const engine = createMemoryEngine({ now: () => now, sweepIntervalMs: 5 });
+    try {
+      const retention = { maxEvents: 100, ttlMs: 100 };
+      const old = await engine.publish('chat:s', draft, retention);
+      const before = await engine.readAfter('chat:s', ORIGIN_EVENT_ID);
+      // Past its ttl with no listener: the sweeper forgets it.
+      now += 1_000;
+      await vi.waitFor(() => expect(engine.stats().topics).toBe(0));
+
+      now += 1;
+      const next = await engine.publish('chat:s', draft, retention);
+      const after = await engine.readAfter('chat:s', old.id);
+      expect(after).toEqual({
+        found: false,
+        events: [next],
+        headId: next.id,
+        originId: next.id,
+        trimmedThrough: null,
+        epoch: expect.any(String),
+      });
+      expect(after.epoch).not.toBe(before.epoch);
     } finally {
       await engine.close();
     }

@@ -148,7 +148,7 @@ describe('an id the history does not reach yields resync_required', () => {
     expect(items.every((i) => i.data.type === 'investigation_update')).toBe(true);
   });
 
-  test('an id trimmed from the history: resync first, then live events; resuming from the resync id goes on quietly', async () => {
+  test('an id trimmed from the history: resync (its id just before what is kept), then everything kept, then live events; resuming from the resync id or the last one goes on quietly', async () => {
     await using srv = await startServer({ limits: { HISTORY_SIZE: 5 } });
     const client = await userClient(srv);
     const ids = await publishProgress(srv, 'inv-1', 0, 20);
@@ -157,51 +157,57 @@ describe('an id the history does not reach yields resync_required', () => {
       client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: ids[0] }, o),
     );
     await sub.started;
-    const [live] = await publishProgress(srv, 'inv-1', 20, 1);
-    const [resync, next] = await sub.take(2);
-
+    const [resync, ...kept] = await sub.take(6);
     expect(resync!.data).toMatchObject({
       type: 'resync_required',
       data: { topic: 'investigation:inv-1', lastEventId: ids[0], reason: 'history_trimmed' },
     });
     expect(resync!.data.timestamp).toBeInstanceOf(Date);
     expect(resync!.id).toBe(resync!.data.id);
-    expect(next!.id).toBe(live);
-    expect(next!.data.type).toBe('investigation_update');
+    // The point just before the first event kept (the newest one trimmed), then nothing kept is skipped.
+    expect(resync!.id).toBe(ids[14]);
+    expect(kept.map((i) => i.id)).toEqual(ids.slice(15));
+    expect(kept.every((i) => i.data.type === 'investigation_update')).toBe(true);
 
-    // The client's next reconnect sends the resync's id: it must not resync again.
+    // A reconnect that sends the resync's id (nothing received after it) gets exactly what is kept, with no second resync.
+    const fromResync = collect<InvestigationItem>((o) =>
+      client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: resync!.id }, o),
+    );
+    await fromResync.started;
+    const [live] = await publishProgress(srv, 'inv-1', 20, 1);
+    expect((await fromResync.take(6)).map((i) => i.id)).toEqual([...ids.slice(15), live]);
+    expect((await sub.take(7))[6]!.id).toBe(live);
+
+    // One that sends the last id it received goes on from there.
     sub.unsubscribe();
     const missed = await publishProgress(srv, 'inv-1', 21, 2);
     const again = collect<InvestigationItem>((o) =>
-      client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: resync!.id }, o),
+      client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId: live }, o),
     );
     await again.started;
     const later = await publishProgress(srv, 'inv-1', 23, 1);
-    const items = await again.take(4);
-    expect(items.map((i) => i.data.type)).toEqual([
-      'investigation_update',
-      'investigation_update',
-      'investigation_update',
-      'investigation_update',
-    ]);
-    expect(items.map((i) => i.id)).toEqual([live, ...missed, ...later]);
+    const items = await again.take(3);
+    expect(items.map((i) => i.id)).toEqual([...missed, ...later]);
+    expect(items.every((i) => i.data.type === 'investigation_update')).toBe(true);
   });
 
   test.each([
     ['older than anything this topic issued', '1-0'],
     ['newer than anything this topic issued (another life of the server)', '999999999999999-0'],
-  ])('a well-formed id never issued, %s', async (_, lastEventId) => {
+  ])('a well-formed id never issued, %s: resync from the start, then every event kept, then live ones', async (_, lastEventId) => {
     await using srv = await startServer();
     const client = await userClient(srv);
-    await publishProgress(srv, 'inv-1', 0, 3);
+    const kept = await publishProgress(srv, 'inv-1', 0, 3);
 
     const sub = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1', lastEventId }, o));
     await sub.started;
     const [live] = await publishProgress(srv, 'inv-1', 3, 1);
-    const [resync, next] = await sub.take(2);
+    const [resync, ...rest] = await sub.take(5);
     expect(resync!.data.type).toBe('resync_required');
-    expect(resync!.data.data).toMatchObject({ topic: 'investigation:inv-1', lastEventId });
-    expect(next!.id).toBe(live);
+    expect(resync!.data.data).toMatchObject({ topic: 'investigation:inv-1', lastEventId, reason: 'unknown_event_id' });
+    // Nothing was trimmed: the point before the first event kept is the topic's start.
+    expect(resync!.id).toBe('0-0');
+    expect(rest.map((i) => i.id)).toEqual([...kept, live]);
   });
 
   test('an id for a topic that has no history at all (server restarted)', async () => {
@@ -217,6 +223,7 @@ describe('an id the history does not reach yields resync_required', () => {
       type: 'resync_required',
       data: { topic: 'investigation:inv-new', lastEventId: '1700000000000-3' },
     });
+    expect(resync!.id).toBe('0-0');
     expect(next!.id).toBe(live);
   });
 

@@ -1,8 +1,10 @@
 import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
+import { decodeJwt } from 'jose';
 import superjson from 'superjson';
 import { describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
-import type { AppRouter } from '../server/index';
+import { MAX_JWT_KEYS } from '../server/auth/tokenKeys';
+import { type AppRouter, issueToken } from '../server/index';
 import { startMain } from './support/process';
 
 describe('npm start (server/main.ts)', () => {
@@ -76,5 +78,43 @@ describe('npm start (server/main.ts)', () => {
     await using rotated = startMain({ PORT: '0', JWT_SECRET: `${'k'.repeat(32)},short` });
     expect(await rotated.exited).toBe(1);
     expect(rotated.stderr()).toMatch(/JWT_SECRET: every key must be at least 32 characters/);
+  });
+
+  test('JWT_SECRET with several keys: tokens of each verify, of no key are refused; more than MAX_JWT_KEYS stop the start', async () => {
+    const [current, previous, stranger] = [
+      'current-key-that-signs-tokens-000000',
+      'previous-key-still-accepted-1111111',
+      'a-key-the-server-never-had-22222222',
+    ];
+    await using proc = startMain({ PORT: '0', HOST: '127.0.0.1', JWT_SECRET: `${current}, ${previous}` });
+    const [, wsUrl] = await proc.waitForOutput(/WebSocket\s+(ws:\/\/\S+)/);
+    const healthUrl = `${wsUrl!.replace(/^ws/, 'http').replace(/\/api\/v1\/ws$/, '')}/api/v1/trpc/system.health`;
+    const statusWith = async (secret: string) =>
+      (await fetch(healthUrl, { headers: { authorization: `Bearer ${await issueToken(secret, { sub: 'u1' })}` } })).status;
+    expect(await statusWith(current)).toBe(200);
+    expect(await statusWith(previous)).toBe(200);
+    expect(await statusWith(stranger)).toBe(401);
+
+    const tooMany = Array.from({ length: MAX_JWT_KEYS + 1 }, (_, i) => `rotation-key-number-${i}-padded-to-32-chars`);
+    await using refused = startMain({ PORT: '0', JWT_SECRET: tooMany.join(',') });
+    expect(await refused.exited).toBe(1);
+    expect(refused.stderr()).toContain(`JWT_SECRET: at most ${MAX_JWT_KEYS} keys`);
+    expect(refused.stdout()).not.toContain('listening');
+  });
+
+  test('development tokens live no longer than MAX_TOKEN_LIFETIME_SECONDS, so the server accepts them', async () => {
+    await using proc = startMain({ PORT: '0', HOST: '127.0.0.1', MAX_TOKEN_LIFETIME_SECONDS: '3600' });
+    const [, wsUrl] = await proc.waitForOutput(/WebSocket\s+(ws:\/\/\S+)/);
+    const [, serviceToken] = await proc.waitForOutput(/^ {2}service token\s+(\S+)$/m);
+    expect(proc.stdout()).toContain('These tokens are valid for 1 hour');
+    const { exp, iat } = decodeJwt(serviceToken!);
+    expect(exp! - iat!).toBe(3600);
+    const httpUrl = wsUrl!.replace(/^ws/, 'http').replace(/\/api\/v1\/ws$/, '');
+    const res = await fetch(`${httpUrl}/api/v1/trpc/investigation.notifyUpdate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${serviceToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ investigationId: 'inv-1', updateType: 'progress', data: { progress: 1 } }),
+    });
+    expect(res.status).toBe(200);
   });
 });

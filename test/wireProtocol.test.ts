@@ -190,6 +190,34 @@ describe('keepalive text frames', () => {
     expect(raw.isOpen).toBe(true);
   });
 
+  test('a text PING before authentication is not answered (it still costs a token); once authenticated, PINGs are', async () => {
+    await using srv = await startServer();
+    await using raw = await RawWs.open(`${srv.address.wsUrl}?connectionParams=1`);
+    const texts = textsOf(raw);
+    for (let i = 0; i < 5; i++) raw.send('PING');
+    raw.sendConnectionParams({ token: await srv.token({ sub: 'analyst', investigations: ['inv-1'] }) });
+    raw.send('PING');
+    await raw.frame((f) => f.method === 'PONG', 'PONG');
+    raw.request(1, 'subscription', SUBSCRIBE_INV_1.path, SUBSCRIBE_INV_1.input);
+    expect((await raw.response(1)).result?.type).toBe('started');
+    expect(texts.filter((t) => t === 'PONG')).toHaveLength(1);
+    expect(raw.frames.filter((f) => f.error)).toEqual([]);
+  });
+
+  test('a protocol-level ping from the client is answered with a pong, after it paid like any frame', async () => {
+    await using srv = await startServer();
+    await using raw = await rawSubscriber(srv);
+    const pongs: string[] = [];
+    raw.ws.on('pong', (data) => pongs.push(String(data)));
+    raw.ws.ping('are you there');
+    await waitFor(
+      () => pongs.length,
+      (n) => n > 0,
+      'a pong',
+    );
+    expect(pongs).toEqual(['are you there']);
+  });
+
   test('the tRPC client with keepAlive on gets its PONGs and never reconnects', async () => {
     await using srv = await startServer();
     const token = await srv.token({ sub: 'analyst', investigations: ['inv-1'] });
@@ -328,7 +356,8 @@ describe('array frames', () => {
   });
 
   test(`${inputBounds.callsPerBatch} calls in one frame are served; one more and every call gets BAD_REQUEST and none runs`, async () => {
-    await using srv = await startServer();
+    // Each call of an array frame pays a token (limits.test.ts): a budget that takes these batches at once.
+    await using srv = await startServer({ limits: { RATE_LIMIT_PER_SECOND: 1_000, RATE_LIMIT_BURST: 1_000 } });
     await using raw = await rawSubscriber(srv);
     const health = (id: number) => ({ id, method: 'query', params: { path: 'system.health' } });
     const max = inputBounds.callsPerBatch;

@@ -18,7 +18,9 @@ export default defineConfig({
   build: {
     outDir: 'dist',
     emptyOutDir: true,
-    sourcemap: true,
+    // Source maps carry the whole source: built only on request (DASHBOARD_SOURCEMAP=true
+    // npm run build:dashboard), never by default. The server refuses to serve *.map either way.
+    sourcemap: process.env.DASHBOARD_SOURCEMAP === 'true',
     chunkSizeWarningLimit: 1024,
   },
   server: {

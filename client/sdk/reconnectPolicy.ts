@@ -16,14 +16,15 @@ export type ReconnectDecision =
 /**
  * What to do after a disconnect, given how many retries failed since the last
  * connection the server accepted (`attempt`, 0-based). The close codes that
- * call for a reconnect are the contract's (shared/closeCodes.ts); 4001 and
- * 4008 have their own rules.
+ * call for a reconnect are the contract's (shared/closeCodes.ts); 4001,
+ * 4008 and 1008 have their own rules.
  */
 export function decideReconnect(disconnect: Disconnect, attempt: number, backoff: Backoff, random?: () => number): ReconnectDecision {
   const { code } = disconnect;
   // Another connection of this user must end before this one is admitted:
   // trying sooner than the longest delay only adds load.
-  if (code === CloseCode.TOO_MANY_CONNECTIONS) return { kind: 'retry', delayMs: backoff.maxMs };
+  // Kept over the incoming budget (1008): slow down as much as we can, then resume.
+  if (code === CloseCode.TOO_MANY_CONNECTIONS || code === CloseCode.POLICY_VIOLATION) return { kind: 'retry', delayMs: backoff.maxMs };
   // The next attempt asks getToken first; one that returns the refused token
   // again is stopped before it connects (see the connection controller).
   if (code === CloseCode.UNAUTHORIZED) return { kind: 'retry', delayMs: backoffDelay(attempt, backoff, random) };

@@ -1,5 +1,6 @@
 import { SignJWT } from 'jose';
-import { secretKey } from './verifyToken';
+import { jwtKeys } from '../config';
+import { keyBytes, keyId } from './tokenKeys';
 
 export interface TokenClaims {
   sub: string;
@@ -9,20 +10,27 @@ export interface TokenClaims {
 }
 
 /**
- * Signs an HS256 token. The server never needs it to run; `npm start` uses it
- * for the development tokens it prints, and tests for their users.
+ * Signs an HS256 token with the first key of `secret` (JWT_SECRET's form: one
+ * key, or several comma-separated) and names that key in the `kid` header, so
+ * the server checks it against that key alone. The server never needs it to
+ * run; `npm start` uses it for the development tokens it prints, and tests for
+ * their users. It signs whatever lifetime it is asked for: the bound
+ * (MAX_TOKEN_LIFETIME_SECONDS) is the verifier's.
  */
 export async function issueToken(
   secret: string,
   claims: TokenClaims,
   opts: { expiresInSeconds?: number; expiresAt?: number } = {},
 ): Promise<string> {
+  const [signing] = jwtKeys(secret);
+  if (signing === undefined) throw new Error('issueToken: the secret holds no key');
   const { sub, ...rest } = claims;
-  const exp = opts.expiresAt ?? Math.floor(Date.now() / 1000) + (opts.expiresInSeconds ?? 3600);
+  const now = Math.floor(Date.now() / 1000);
+  const exp = opts.expiresAt ?? now + (opts.expiresInSeconds ?? 3600);
   return new SignJWT(rest)
-    .setProtectedHeader({ alg: 'HS256' })
+    .setProtectedHeader({ alg: 'HS256', kid: keyId(signing) })
     .setSubject(sub)
-    .setIssuedAt()
+    .setIssuedAt(now)
     .setExpirationTime(exp)
-    .sign(secretKey(secret));
+    .sign(keyBytes(signing));
 }

@@ -22,13 +22,31 @@ export interface HistoryRead {
   headId: string | null;
   /** The first id this topic issued, retained or not; null for a topic never written (or forgotten). */
   originId: string | null;
-  /** The newest id that was trimmed (by count or age); null while nothing was. */
+  /**
+   * The newest id that was trimmed (by count or age); null while nothing was.
+   * The retained events are exactly those after it (after `0-0` when null):
+   * the point a reader that lost its place resumes from.
+   */
   trimmedThrough: string | null;
+  /**
+   * Which life of the topic's history this is: set when the history starts
+   * and kept while it lasts, trimming included; a history that was lost and
+   * started again (a Redis restarted empty, a topic forgotten after its ttl)
+   * has another. A reader that kept the epoch of an earlier read knows, when
+   * it differs, that nothing it read before is in this history, whatever its
+   * ids say. Null for a topic never written (or forgotten).
+   */
+  epoch: string | null;
 }
 
 export interface EngineHealth {
   kind: 'memory' | 'redis';
   status: 'ok' | 'degraded';
+  /**
+   * Why it is degraded: `redis_unreachable` (a connection is down, Redis is
+   * being reconnected to) or `redis_unresponsive` (connected, but Redis
+   * answered no ping within `REDIS_TIMEOUT_MS`: hung).
+   */
   reason?: string;
 }
 
@@ -46,9 +64,16 @@ export interface LiveFeed {
  */
 export interface EventEngine {
   readonly kind: EngineHealth['kind'];
-  /** Assigns the id (increasing within the topic), stores, and fans out to every node. */
+  /**
+   * Assigns the id (increasing within the topic), stores, and fans out to every
+   * node. Fails, never waits long: at once while the engine is known to be
+   * unable to answer, and within the engine's timeout otherwise.
+   */
   publish(topic: string, draft: EventDraft, retention: Retention): Promise<RealtimeEvent>;
-  /** The retained events after `afterId` (`0-0`: all of them). */
+  /**
+   * The retained events after `afterId` (`0-0`: all of them). Like `publish`,
+   * fails at once while the engine cannot answer (Redis away or hung).
+   */
   readAfter(topic: string, afterId: string): Promise<HistoryRead>;
   /**
    * Live events of a topic, from any node, in id order. `ready` resolves once
@@ -61,7 +86,10 @@ export interface EventEngine {
   /**
    * Runs `listener` each time the live feed was interrupted and is back (Redis
    * reconnected and resubscribed): events published meanwhile reach nobody
-   * live, so the bus reads them from history. Returns the remover.
+   * live, so the bus reads them from history. Live events that came on the new
+   * feed before the listeners ran are handed to the subscribers right after
+   * them, so a listener that starts holding live events when called misses
+   * none and sees none before it. Returns the remover.
    */
   onReconnect(listener: () => void): () => void;
   health(): EngineHealth;

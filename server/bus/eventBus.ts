@@ -2,7 +2,7 @@ import type { EventDraft, RealtimeEvent } from '../../shared/events';
 import { apiError } from '../errors';
 import type { EventEngine, HistoryRead, Retention } from './engine';
 import { type BatchReceiver, TopicFanout } from './topicFanout';
-import { type SubscriptionHost, type SubscriptionOptions, TopicSubscription } from './topicSubscription';
+import { type SubscriptionOptions, TopicSubscription } from './topicSubscription';
 
 export interface BusOptions {
   engine: EventEngine;
@@ -14,16 +14,22 @@ export interface BusOptions {
   onPublished?: (event: RealtimeEvent) => void;
 }
 
-/** The engine could not answer: the same refusal for every caller of the bus. */
+/**
+ * The engine could not answer: the same refusal for every caller of the bus,
+ * naming what the engine said, unless it is the runtime's own text (a
+ * RangeError: an event nested too deeply to serialize), which stays inside.
+ */
 function unavailable(cause: unknown) {
-  return apiError('engine_unavailable', cause instanceof Error ? cause.message : undefined);
+  return apiError('engine_unavailable', cause instanceof Error && !(cause instanceof RangeError) ? cause.message : undefined);
 }
 
 /**
  * The event bus: publishers hand events to the engine, subscribers get them in
- * batches from a per-topic fan-out on this node.
+ * batches from a per-topic fan-out on this node. It owns the fan-outs: one is
+ * made for a topic's first subscriber on this node and disposed of when its
+ * last one leaves.
  */
-export class EventBus implements SubscriptionHost {
+export class EventBus {
   private readonly fanouts = new Map<string, TopicFanout>();
   private subscriberCount = 0;
 
@@ -82,15 +88,16 @@ export class EventBus implements SubscriptionHost {
     // Reported to whoever starts the subscription; one closed before that must not leave it unhandled.
     history?.catch(() => undefined);
     const subscription = new TopicSubscription<E>(this, fanout, history, opts);
-    fanout.receivers.add(subscription);
+    fanout.add(subscription);
     this.subscriberCount++;
     return subscription;
   }
 
-  detach(fanout: TopicFanout, receiver: BatchReceiver) {
-    if (!fanout.receivers.delete(receiver)) return;
+  /** A subscription closed (`TopicSubscription.close`): it leaves its fan-out, and an empty fan-out goes. */
+  leave(fanout: TopicFanout, receiver: BatchReceiver) {
+    if (!fanout.remove(receiver)) return;
     this.subscriberCount--;
-    if (fanout.receivers.size === 0) {
+    if (fanout.isEmpty) {
       fanout.dispose();
       if (this.fanouts.get(fanout.topic) === fanout) this.fanouts.delete(fanout.topic);
     }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { compareEventIds, ORIGIN_EVENT_ID } from '../../shared/eventId';
 
 /**
@@ -14,4 +15,18 @@ export function historyReaches(
   if (topic.headId === null || topic.originId === null) return false;
   const floor = topic.trimmedThrough ?? topic.originId;
   return compareEventIds(afterId, floor) >= 0 && compareEventIds(afterId, topic.headId) <= 0;
+}
+
+/** Random per process: epochs from two nodes, or from before a restart, never meet. */
+const processEpoch = randomBytes(6).toString('base64url');
+let epochCount = 0;
+
+/**
+ * An epoch for a history that starts (see `HistoryRead.epoch`): unique across
+ * processes and within one, with no random draw per call (the Redis engine
+ * offers one with every publish; only the publish that starts a history keeps it).
+ */
+export function newEpoch(): string {
+  epochCount += 1;
+  return `${processEpoch}.${epochCount.toString(36)}`;
 }

@@ -1,7 +1,7 @@
 import { compareEventIds, ORIGIN_EVENT_ID } from '../../shared/eventId';
 import type { EventDraft, RealtimeEvent } from '../../shared/events';
 import type { EventEngine, EventListener, HistoryRead, LiveFeed, Retention } from './engine';
-import { historyReaches } from './history';
+import { historyReaches, newEpoch } from './history';
 
 interface TopicLog {
   events: RealtimeEvent[];
@@ -12,6 +12,8 @@ interface TopicLog {
   /** The newest trimmed id: resuming from before it would leave a gap. */
   trimmedThrough: string | null;
   ttlMs: number;
+  /** This life of the topic: a topic forgotten and written again starts another. */
+  epoch: string;
 }
 
 export interface MemoryEngineOptions {
@@ -61,7 +63,7 @@ export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine 
     async publish(topic: string, draft: EventDraft, retention: Retention): Promise<RealtimeEvent> {
       let log = logs.get(topic);
       if (!log) {
-        log = { events: [], lastMs: 0, lastSeq: 0, originId: '', trimmedThrough: null, ttlMs: retention.ttlMs };
+        log = { events: [], lastMs: 0, lastSeq: 0, originId: '', trimmedThrough: null, ttlMs: retention.ttlMs, epoch: newEpoch() };
         logs.set(topic, log);
       }
       log.ttlMs = retention.ttlMs;
@@ -86,12 +88,12 @@ export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine 
 
     async readAfter(topic: string, afterId: string): Promise<HistoryRead> {
       const log = logs.get(topic);
-      if (!log) return { found: afterId === ORIGIN_EVENT_ID, events: [], headId: null, originId: null, trimmedThrough: null };
+      if (!log) return { found: afterId === ORIGIN_EVENT_ID, events: [], headId: null, originId: null, trimmedThrough: null, epoch: null };
       trimExpired(log, now());
-      const { events, trimmedThrough, originId } = log;
+      const { events, trimmedThrough, originId, epoch } = log;
       const headId = `${log.lastMs}-${log.lastSeq}`;
       const found = historyReaches(afterId, { headId, originId, trimmedThrough });
-      const read = { found, headId, originId, trimmedThrough };
+      const read = { found, headId, originId, trimmedThrough, epoch };
       if (!found) return { ...read, events: events.slice() };
       // Binary search for the first event after `afterId`: ids are increasing.
       let lo = 0;

@@ -1,11 +1,13 @@
 import type { EventDraft, RealtimeEvent } from '../../shared/events';
 import type { Logger } from '../observability/logger';
+import { atMost } from '../redis/atMost';
 import type { RedisClients } from '../redis/connect';
 import { publishScript, readScript } from '../redis/scripts';
 import type { EngineHealth, EventEngine, EventListener, HistoryRead, LiveFeed, Retention } from './engine';
+import { newEpoch } from './history';
 
 type StreamEntry = [id: string, fields: string[]];
-type ReadReply = [found: number, head: string, origin: string, trimmed: string, entries: StreamEntry[]];
+type ReadReply = [found: number, head: string, origin: string, trimmed: string, epoch: string, entries: StreamEntry[]];
 
 /** An event as stored: the id is the stream id, the timestamp its milliseconds (Redis's clock, one for all nodes). */
 function decode(id: string, payload: string): RealtimeEvent {
@@ -28,8 +30,16 @@ export function createRedisEngine(clients: RedisClients, logger: Logger): EventE
   const subscribed = new Map<string, Promise<void>>();
   const reconnectListeners = new Set<() => void>();
   let connectedOnce = subscriber.status === 'ready';
+  /**
+   * Messages of a live feed that was cut, while the bus has not been told yet:
+   * null while the feed is whole. ioredis resubscribes before our own SUBSCRIBE
+   * confirms it, and a message in between must not overtake the catch-up.
+   */
+  let heldSinceCut: [channel: string, message: string][] | null = null;
+  /** Counts the cuts, so a confirmation of an older reconnect releases nothing. */
+  let cuts = 0;
 
-  const onMessage = (channel: string, message: string) => {
+  const dispatch = (channel: string, message: string) => {
     const set = listeners.get(channel);
     if (!set) return;
     const space = message.indexOf(' ');
@@ -42,23 +52,49 @@ export function createRedisEngine(clients: RedisClients, logger: Logger): EventE
     }
     for (const listener of set) listener(event);
   };
+  const onMessage = (channel: string, message: string) => {
+    if (heldSinceCut) heldSinceCut.push([channel, message]);
+    else dispatch(channel, message);
+  };
   subscriber.on('message', onMessage);
 
+  const onClose = () => {
+    if (!connectedOnce) return;
+    cuts += 1;
+    heldSinceCut ??= [];
+  };
+  subscriber.on('close', onClose);
+
   // ioredis resubscribes by itself after a reconnect; we confirm it with our
-  // own SUBSCRIBE of every channel, and only then tell the bus to catch up.
+  // own SUBSCRIBE of every channel, and only then tell the bus to catch up,
+  // then hand on what came live meanwhile.
   const onReady = () => {
     if (!connectedOnce) {
       connectedOnce = true;
       return;
     }
+    const cut = cuts;
     const channels = [...listeners.keys()];
+    const resume = () => {
+      // Cut again before the confirmation: the next reconnect does this.
+      if (cut !== cuts) return;
+      for (const listener of reconnectListeners) listener();
+      const held = heldSinceCut ?? [];
+      heldSinceCut = null;
+      for (const [channel, message] of held) dispatch(channel, message);
+    };
     const confirmed = channels.length > 0 ? subscriber.subscribe(...channels) : Promise.resolve(0);
     confirmed.then(
       () => {
         logger.info({ event: 'redis_resubscribed', channels: channels.length });
-        for (const listener of reconnectListeners) listener();
+        resume();
       },
-      (err: unknown) => logger.warn({ event: 'redis_resubscribe_failed', err }),
+      (err: unknown) => {
+        // Not confirmed, yet the connection is up: the catch-up from the
+        // streams still runs, and live messages are not held for ever.
+        logger.warn({ event: 'redis_resubscribe_failed', err });
+        resume();
+      },
     );
   };
   subscriber.on('ready', onReady);
@@ -82,19 +118,20 @@ export function createRedisEngine(clients: RedisClients, logger: Logger): EventE
       const id = (await publishScript.run(
         command,
         [k.stream, k.meta],
-        [k.channel, retention.maxEvents, retention.ttlMs, payload],
+        [k.channel, retention.maxEvents, retention.ttlMs, payload, newEpoch()],
       )) as string;
       return decode(id, payload);
     },
 
     async readAfter(topic: string, afterId: string): Promise<HistoryRead> {
       const k = keys(topic);
-      const [found, head, origin, trimmed, entries] = (await readScript.run(command, [k.stream, k.meta], [afterId])) as ReadReply;
+      const [found, head, origin, trimmed, epoch, entries] = (await readScript.run(command, [k.stream, k.meta], [afterId])) as ReadReply;
       return {
         found: found === 1,
         headId: head || null,
         originId: origin || null,
         trimmedThrough: trimmed || null,
+        epoch: epoch || null,
         events: entries.map(([id, fields]) => decode(id, fields[1]!)),
       };
     },
@@ -107,7 +144,12 @@ export function createRedisEngine(clients: RedisClients, logger: Logger): EventE
         listeners.set(channel, set);
       }
       set.add(listener);
-      const ready = subscribed.get(channel) ?? subscribeChannel(channel);
+      // A SUBSCRIBE sent to a hung Redis would wait for it to wake up: refused at once, like a publish.
+      const ready =
+        subscribed.get(channel) ??
+        (clients.unresponsive()
+          ? Promise.reject(new Error('Redis is unresponsive: the live feed cannot be confirmed'))
+          : subscribeChannel(channel));
       let open = true;
       return {
         ready,
@@ -135,13 +177,10 @@ export function createRedisEngine(clients: RedisClients, logger: Logger): EventE
     },
 
     health(): EngineHealth {
-      const down = [
-        command.status !== 'ready' ? `commands: ${command.status}` : null,
-        subscriber.status !== 'ready' ? `pub/sub: ${subscriber.status}` : null,
-      ].filter((x): x is string => x !== null);
-      return down.length === 0
-        ? { kind: 'redis', status: 'ok' }
-        : { kind: 'redis', status: 'degraded', reason: `redis unreachable (${down.join(', ')})` };
+      if (command.status !== 'ready' || subscriber.status !== 'ready')
+        return { kind: 'redis', status: 'degraded', reason: 'redis_unreachable' };
+      if (clients.unresponsive()) return { kind: 'redis', status: 'degraded', reason: 'redis_unresponsive' };
+      return { kind: 'redis', status: 'ok' };
     },
 
     stats() {
@@ -150,12 +189,16 @@ export function createRedisEngine(clients: RedisClients, logger: Logger): EventE
 
     async close() {
       subscriber.off('message', onMessage);
+      subscriber.off('close', onClose);
       subscriber.off('ready', onReady);
       const channels = [...listeners.keys()];
       listeners.clear();
       subscribed.clear();
       reconnectListeners.clear();
-      if (channels.length > 0 && subscriber.status === 'ready') await subscriber.unsubscribe(...channels).catch(() => undefined);
+      heldSinceCut = null;
+      if (channels.length > 0 && subscriber.status === 'ready' && !clients.unresponsive()) {
+        await atMost(subscriber.unsubscribe(...channels), clients.timeoutMs);
+      }
     },
   };
 }

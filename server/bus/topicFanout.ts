@@ -1,7 +1,8 @@
 import { compareEventIds, ORIGIN_EVENT_ID } from '../../shared/eventIdOrder';
 import type { RealtimeEvent } from '../../shared/events';
 import { isCriticalEvent } from '../../shared/priority';
-import type { EventEngine, LiveFeed } from './engine';
+import type { EventEngine, HistoryRead, LiveFeed } from './engine';
+import { resyncBefore } from './topicSubscription';
 
 /** Anything that takes the batches of a topic. */
 export interface BatchReceiver {
@@ -28,7 +29,7 @@ const CATCH_UP_RETRY_MS = 250;
  * arrived during the catch-up.
  */
 export class TopicFanout {
-  readonly receivers = new Set<BatchReceiver>();
+  private readonly receivers = new Set<BatchReceiver>();
   /** Resolves once every event published from now on reaches this fan-out. */
   readonly ready: Promise<void>;
   private pending: RealtimeEvent[] = [];
@@ -41,6 +42,8 @@ export class TopicFanout {
   private timer: NodeJS.Timeout | null = null;
   private readonly live: LiveFeed;
   private lastSeenId: string | null = null;
+  /** The life of the topic's history its last read saw (see HistoryRead.epoch); null before any. */
+  private epoch: string | null = null;
   /** Live events held while a catch-up reads the history; null when none runs. */
   private heldDuringCatchUp: RealtimeEvent[] | null = null;
   private disposed = false;
@@ -65,6 +68,20 @@ export class TopicFanout {
     this.ready.catch(() => undefined);
   }
 
+  /** Takes the topic's batches from now on. */
+  add(receiver: BatchReceiver) {
+    this.receivers.add(receiver);
+  }
+
+  /** Stops giving `receiver` batches; false when it was not a receiver. */
+  remove(receiver: BatchReceiver): boolean {
+    return this.receivers.delete(receiver);
+  }
+
+  get isEmpty(): boolean {
+    return this.receivers.size === 0;
+  }
+
   private onLive(event: RealtimeEvent) {
     if (this.heldDuringCatchUp) this.heldDuringCatchUp.push(event);
     else this.accept(event);
@@ -84,8 +101,12 @@ export class TopicFanout {
   }
 
   /**
-   * Reads what was published since the last event seen and passes it on. When
-   * the history no longer reaches that far, subscribers get `resync_required`.
+   * Reads what was published since the last event seen and passes it on.
+   * When the history no longer reaches that far (trimmed meanwhile, or lost:
+   * a Redis restarted empty), subscribers get `resync_required` with the id
+   * just before the first retained event, then every retained event: nothing
+   * accepted since is skipped. The ids after the resync may be lower than the
+   * last one seen (a new life of the topic): `accept` lets them through.
    */
   async catchUp(): Promise<void> {
     if (this.heldDuringCatchUp || this.disposed) return;
@@ -95,18 +116,10 @@ export class TopicFanout {
         const since = this.lastSeenId;
         if (since === null) break;
         try {
-          const read = await this.engine.readAfter(this.topic, since);
+          const read = await this.readSince(since);
           if (this.disposed) return;
-          if (read.found) {
-            for (const event of read.events) this.accept(event);
-          } else {
-            this.accept({
-              id: read.headId ?? since,
-              type: 'resync_required',
-              timestamp: new Date(),
-              data: { topic: this.topic, lastEventId: since, reason: 'history_trimmed' },
-            });
-          }
+          if (!read.found) this.accept(resyncBefore(read, this.topic, since));
+          for (const event of read.events) this.accept(event);
           break;
         } catch {
           if (this.disposed) return;
@@ -118,6 +131,19 @@ export class TopicFanout {
       this.heldDuringCatchUp = null;
       for (const event of held) this.accept(event);
     }
+  }
+
+  /**
+   * The history after `since`; when it is another life than the one read last
+   * (its ids may even overlap the old ones), all it retains, as not found.
+   */
+  private async readSince(since: string): Promise<HistoryRead> {
+    const read = await this.engine.readAfter(this.topic, since);
+    const known = this.epoch;
+    this.epoch = read.epoch;
+    if (!read.found || since === ORIGIN_EVENT_ID || known === null || read.epoch === known) return read;
+    const all = await this.engine.readAfter(this.topic, ORIGIN_EVENT_ID);
+    return { ...all, found: false };
   }
 
   /**

@@ -1,8 +1,10 @@
 import { type TrackedEnvelope, tracked } from '@trpc/server';
 import { compareEventIds, ORIGIN_EVENT_ID } from '../../shared/eventId';
-import type { RealtimeEvent } from '../../shared/events';
+import type { EventOfType, RealtimeEvent } from '../../shared/events';
+import { apiError } from '../errors';
 import type { HistoryRead } from './engine';
-import type { BatchReceiver, TopicFanout } from './topicFanout';
+import type { EventBus } from './eventBus';
+import type { TopicFanout } from './topicFanout';
 
 /** Whether `id` was issued by this topic and has since been trimmed away. */
 function wasTrimmed(read: HistoryRead, id: string): boolean {
@@ -15,8 +17,42 @@ function wasTrimmed(read: HistoryRead, id: string): boolean {
 }
 
 /**
+ * The `resync_required` of a history read that does not reach `lastEventId`:
+ * its id is the point just before the first event still retained, and those
+ * events follow it, so nothing published since is lost, and a client that
+ * resumes from the resync's id later gets exactly them.
+ */
+export function resyncBefore(read: HistoryRead, topic: string, lastEventId: string): EventOfType<'resync_required'> {
+  return {
+    id: read.trimmedThrough ?? ORIGIN_EVENT_ID,
+    type: 'resync_required',
+    timestamp: new Date(),
+    data: { topic, lastEventId, reason: wasTrimmed(read, lastEventId) ? 'history_trimmed' : 'unknown_event_id' },
+  };
+}
+
+/**
+ * The events of `events` a subscriber that got `lastId` last has not had, in
+ * order. A `resync_required` always passes and starts a new life of the
+ * topic: the ids after it are compared with its id, not with the old ones
+ * (a history lost and started again numbers its events anew).
+ */
+function newerThan(events: readonly RealtimeEvent[], lastId: string): RealtimeEvent[] {
+  const fresh: RealtimeEvent[] = [];
+  let after = lastId;
+  for (const event of events) {
+    if (event.type !== 'resync_required' && compareEventIds(event.id, after) <= 0) continue;
+    fresh.push(event);
+    after = event.id;
+  }
+  return fresh;
+}
+
+/**
  * Where a subscription's events go: the transport writes each batch to the
  * client at once (a subscription has no queue of its own once it is live).
+ * Data only: the subscription's end is its owner's doing, never the sink's
+ * to learn.
  */
 export interface EventSink {
   /**
@@ -30,16 +66,6 @@ export interface EventSink {
    * connection's buffer bound is paced, not cut.
    */
   readonly busy: boolean;
-  /** The subscription ended, however it ended. Called once. */
-  ended(): void;
-}
-
-/** Who holds the subscription (a connection's slot): told when it overflows and when it ends. */
-export interface SubscriptionOwner {
-  /** More live events waited than the bound allows: a consumer that cannot keep up. */
-  overflowed(): void;
-  /** The subscription ended; called exactly once. */
-  released(): void;
 }
 
 export interface SubscriptionOptions {
@@ -50,21 +76,19 @@ export interface SubscriptionOptions {
   startAfter: string | null;
   /**
    * What an id the history does not reach back to means: `resync` sends one
-   * `resync_required` event (state must be refetched); `replay_retained` sends
-   * what is kept (notifications: retention is the contract).
+   * `resync_required` event (state must be refetched) followed by what is
+   * retained; `replay_retained` sends what is retained alone (notifications:
+   * retention is the contract).
    */
   ifUnknown: 'resync' | 'replay_retained';
-  owner?: SubscriptionOwner;
   /** Runs after each batch was handed to the sink. */
   onDelivered?: (events: readonly RealtimeEvent[]) => void;
 }
 
-/** What a subscription needs of the bus that opened it. */
-export interface SubscriptionHost {
-  /** Events a subscriber may hold before it counts as a slow consumer. */
-  readonly maxQueuedEvents: number;
-  detach(fanout: TopicFanout, receiver: BatchReceiver): void;
-}
+const OPEN = 0;
+const CLOSED = 1;
+/** Closed because more live events waited than it may hold: its owner ends the client (4013). */
+const OVERFLOWED = 2;
 
 /**
  * One subscriber of one topic. It is attached to the topic's fan-out before the
@@ -74,9 +98,13 @@ export interface SubscriptionHost {
  * duplicate-free on any engine, also when events are published during the
  * switch. Live, a batch goes from the fan-out to the sink in the same turn.
  *
+ * Its owner (the transport's session) ends it with `close`; the only end it
+ * comes to by itself, holding more live events than it may, is reported to
+ * the owner by `start`, which rejects (`slow_consumer`).
+ *
  * Plain fields, no closures: a server holds one per subscribed client.
  */
-export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver, AsyncIterable<TrackedEnvelope<E>> {
+export class TopicSubscription<E extends RealtimeEvent> implements AsyncIterable<TrackedEnvelope<E>> {
   /** Live events that arrived before the sink could take them (no sink yet, or a replay is being written). */
   private held: RealtimeEvent[] | null = [];
   private sink: EventSink | null = null;
@@ -87,14 +115,15 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
    * every batch is: live delivery then compares no ids at all.
    */
   private lastId: string | null = null;
-  private closed = false;
+  private state = OPEN;
   private readonly startAfter: string | null;
   private readonly ifUnknown: SubscriptionOptions['ifUnknown'];
-  private readonly owner: SubscriptionOwner | null;
   private readonly onDelivered: SubscriptionOptions['onDelivered'] | null;
+  /** Wakes whoever waits on this subscription (a paced replay, the async iterator) when it closes. */
+  private wake: (() => void) | null = null;
 
   constructor(
-    private readonly host: SubscriptionHost,
+    private readonly bus: EventBus,
     private readonly fanout: TopicFanout,
     /** The replay, read once the live feed carries everything newer; null for live only. */
     private history: Promise<HistoryRead> | null,
@@ -102,7 +131,6 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
   ) {
     this.startAfter = opts.startAfter;
     this.ifUnknown = opts.ifUnknown;
-    this.owner = opts.owner ?? null;
     this.onDelivered = opts.onDelivered ?? null;
   }
 
@@ -111,11 +139,12 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
     return this.fanout.ready;
   }
 
+  /** The fan-out's: a batch of the topic, in order. */
   receive(batch: readonly RealtimeEvent[]) {
-    if (this.closed) return;
+    if (this.state !== OPEN) return;
     if (this.held !== null) {
       for (const event of batch) this.held.push(event);
-      if (this.held.length > this.host.maxQueuedEvents) this.overflow();
+      if (this.held.length > this.bus.maxQueuedEvents) this.overflow();
       return;
     }
     if (this.lastId === null) {
@@ -130,18 +159,19 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
 
   /**
    * Starts delivery to `sink`: the replay (if any) first, paced by the sink,
-   * then live. Resolves once live; rejects when the history cannot be read
-   * (the caller reports it and closes the subscription). Call once.
+   * then live. Resolves once live (or closed); rejects when the history
+   * cannot be read (the caller reports it and closes the subscription) or
+   * when it held more live events than it may meanwhile (`slow_consumer`:
+   * it is closed already). Call once.
    */
   async start(sink: EventSink): Promise<void> {
     if (this.sink) throw new Error('a subscription has one sink');
-    if (this.closed) return sink.ended();
     this.sink = sink;
     const history = this.history;
     this.history = null;
-    if (history) await this.replay(await history);
+    if (history && this.state === OPEN) await this.replay(await history);
     // Whatever arrived meanwhile, then live. `deliver` drops what the replay already covered.
-    while (!this.closed && this.held !== null) {
+    while (this.state === OPEN && this.held !== null) {
       const held = this.held;
       if (held.length === 0) {
         this.held = null;
@@ -150,6 +180,7 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
       this.held = [];
       await this.deliverPaced(held);
     }
+    if (this.state === OVERFLOWED) throw apiError('slow_consumer');
   }
 
   private async replay(read: HistoryRead) {
@@ -158,22 +189,12 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
     // `0-0` asks for everything the topic keeps (a page rebuilding its state):
     // a trimmed history is no gap to report then, just less to replay.
     if (!read.found && this.ifUnknown === 'resync' && startAfter !== ORIGIN_EVENT_ID) {
-      this.lastId = read.headId;
-      this.sink!.write([
-        {
-          id: read.headId ?? ORIGIN_EVENT_ID,
-          type: 'resync_required',
-          timestamp: new Date(),
-          data: {
-            topic: this.fanout.topic,
-            lastEventId: startAfter,
-            reason: wasTrimmed(read, startAfter) ? 'history_trimmed' : 'unknown_event_id',
-          },
-        },
-      ]);
-      return;
+      const resync = resyncBefore(read, this.fanout.topic, startAfter);
+      this.lastId = resync.id;
+      this.sink!.write([resync]);
+    } else {
+      this.lastId = read.found ? startAfter : null;
     }
-    this.lastId = read.found ? startAfter : null;
     await this.deliverPaced(read.events);
   }
 
@@ -183,15 +204,18 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
    * slow consumer. (Live batches are small and go in one write.)
    */
   private async deliverPaced(events: readonly RealtimeEvent[]) {
-    for (let i = 0; i < events.length && !this.closed; i++) {
+    for (let i = 0; i < events.length && this.state === OPEN; i++) {
       if (!this.sink!.busy) {
         this.deliver([events[i]!]);
         continue;
       }
-      // Written with a callback, which comes once it (and all before it) left.
+      // Written with a callback, which comes once it (and all before it) left,
+      // or sooner if the subscription closes meanwhile (the client may never read it).
       await new Promise<void>((flushed) => {
+        this.wake = flushed;
         if (!this.deliver([events[i]!], flushed)) flushed();
       });
+      this.wake = null;
     }
   }
 
@@ -200,13 +224,12 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
    * when there were none (then `flushed` is not called).
    */
   private deliver(events: readonly RealtimeEvent[], flushed?: () => void): boolean {
-    if (this.closed || events.length === 0) return false;
+    if (this.state !== OPEN || events.length === 0) return false;
     let fresh = events;
     // Batches are in id order: when the first is new, all are, and the
     // per-event comparison (which parses both ids) is skipped.
     if (this.lastId !== null && compareEventIds(events[0]!.id, this.lastId) <= 0) {
-      const lastId = this.lastId;
-      fresh = events.filter((event) => compareEventIds(event.id, lastId) > 0);
+      fresh = newerThan(events, this.lastId);
       if (fresh.length === 0) return false;
     }
     this.lastId = fresh[fresh.length - 1]!.id;
@@ -216,23 +239,24 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
   }
 
   private overflow() {
-    this.owner?.overflowed();
     this.close();
+    this.state = OVERFLOWED;
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.state !== OPEN;
   }
 
-  /** Detaches from the topic and ends delivery. Idempotent. */
+  /** Leaves the topic and ends delivery. Idempotent. */
   close() {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.state !== OPEN) return;
+    this.state = CLOSED;
     this.held = null;
     this.history = null;
-    this.host.detach(this.fanout, this);
-    this.owner?.released();
-    this.sink?.ended();
+    this.bus.leave(this.fanout, this);
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
   }
 
   /**
@@ -242,27 +266,23 @@ export class TopicSubscription<E extends RealtimeEvent> implements BatchReceiver
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<TrackedEnvelope<E>, void, unknown> {
     let queue: RealtimeEvent[] = [];
-    let wake: (() => void) | null = null;
-    const wakeUp = () => {
-      const fn = wake;
-      wake = null;
-      fn?.();
-    };
     const started = this.start({
       write: (events) => {
         for (const event of events) queue.push(event);
-        if (queue.length > this.host.maxQueuedEvents) this.overflow();
-        wakeUp();
+        if (queue.length > this.bus.maxQueuedEvents) this.overflow();
+        const wake = this.wake;
+        this.wake = null;
+        wake?.();
       },
       busy: false,
-      ended: wakeUp,
     });
     try {
       await started;
       for (;;) {
         if (queue.length === 0) {
-          if (this.closed) return;
-          await new Promise<void>((resolve) => (wake = resolve));
+          if (this.state === OVERFLOWED) throw apiError('slow_consumer');
+          if (this.state === CLOSED) return;
+          await new Promise<void>((resolve) => (this.wake = resolve));
           continue;
         }
         const batch = queue;

@@ -1,13 +1,16 @@
 /**
- * Chat sessions in Redis, shared by every node. Keys (P = the deployment's prefix):
+ * Chat sessions in Redis, shared by every node. Keys (P = the deployment's
+ * prefix; ttl = the history ttl of the session topics):
  *
- *   P chat:owner:<sessionId>        string: the owner's user id; PX idle ttl, refreshed on every use
+ *   P chat:owner:<sessionId>        string: the owner's user id; PX 2 × ttl, renewed on every use (and
+ *                                   periodically while the owner is subscribed)
  *   P chat:watched:<sessionId>      set: the investigations the session watches; expires with the owner key
  *   P chat:sessions-of:<userId>     sorted set: the user's sessions, scored by their expiry (ms, Redis clock),
  *                                   so the per-user bound counts live sessions only
- *   P chat:watchers:<investigationId>  sorted set: the sessions watching it, scored by the session's expiry;
- *                                   members past their score are dropped on read, and the key expires with
- *                                   its last session
+ *   P chat:watchers:<investigationId>  sorted set: the sessions watching it, scored by last use + ttl (a
+ *                                   session stops getting copies one ttl before its owner key expires, so
+ *                                   the last copy leaves the history first); members past their score are
+ *                                   dropped on read, and the key expires with its last session
  *
  * Claiming is one Lua script (read owner, check the bound, SET), so two nodes
  * cannot both claim a session. Times come from Redis's clock (TIME), never a
@@ -20,7 +23,13 @@ import { ApiError, apiError } from '../errors';
 import type { Logger } from '../observability/logger';
 import type { RedisClients } from '../redis/connect';
 import { luaCommand, luaExtendTtl, luaNowMs } from '../redis/luaCommand';
-import type { ChatSessionStats, ChatSessionStore, ChatSessionStoreOptions } from './sessionStore';
+import {
+  type ChatSessionStats,
+  type ChatSessionStore,
+  type ChatSessionStoreOptions,
+  renewalInterval,
+  type SessionAccess,
+} from './sessionStore';
 
 /** KEYS: owner, watched, sessions-of(user). ARGV: sessionId, userId, allowForeign (1|0), ttlMs, maxSessions, prefix. */
 const useScript = luaCommand(
@@ -29,34 +38,35 @@ const useScript = luaCommand(
 local owner_key, watched_key, mine_key = KEYS[1], KEYS[2], KEYS[3]
 local sid, uid, foreign = ARGV[1], ARGV[2], ARGV[3] == '1'
 local ttl, max, prefix = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
+local owned_for = ttl * 2
 local now = now_ms()
-local expires = now + ttl
 local owner = redis.call('GET', owner_key)
 if owner then
   if owner ~= uid and not foreign then return 'session_owned_by_other' end
-  redis.call('PEXPIRE', owner_key, ttl)
-  redis.call('PEXPIRE', watched_key, ttl)
+  redis.call('PEXPIRE', owner_key, owned_for)
+  redis.call('PEXPIRE', watched_key, owned_for)
   local owned = prefix .. 'chat:sessions-of:' .. owner
-  redis.call('ZADD', owned, expires, sid)
-  extend(owned, ttl)
+  redis.call('ZADD', owned, now + owned_for, sid)
+  extend(owned, owned_for)
   for _, investigation in ipairs(redis.call('SMEMBERS', watched_key)) do
     local watchers = prefix .. 'chat:watchers:' .. investigation
-    redis.call('ZADD', watchers, expires, sid)
+    redis.call('ZADD', watchers, now + ttl, sid)
     extend(watchers, ttl)
   end
-  return 'ok'
+  if owner == uid then return 'owner' end
+  return 'reader'
 end
 redis.call('ZREMRANGEBYSCORE', mine_key, '-inf', now)
 if redis.call('ZCARD', mine_key) >= max then return 'too_many_sessions' end
-redis.call('SET', owner_key, uid, 'PX', ttl)
+redis.call('SET', owner_key, uid, 'PX', owned_for)
 redis.call('DEL', watched_key)
-redis.call('ZADD', mine_key, expires, sid)
-extend(mine_key, ttl)
-return 'ok'
+redis.call('ZADD', mine_key, now + owned_for, sid)
+extend(mine_key, owned_for)
+return 'owner'
 `,
 );
 
-/** KEYS: owner, watched. ARGV: sessionId, investigationId, maxWatched, prefix. */
+/** KEYS: owner, watched. ARGV: sessionId, investigationId, maxWatched, prefix, ttlMs. */
 const watchScript = luaCommand(
   'rtChatSessionWatch',
   `${luaNowMs}${luaExtendTtl}
@@ -68,9 +78,11 @@ if redis.call('SISMEMBER', watched_key, investigation) == 1 then return 'ok' end
 if redis.call('SCARD', watched_key) >= max then return 'too_many_watched' end
 redis.call('SADD', watched_key, investigation)
 redis.call('PEXPIRE', watched_key, left)
+-- Watching ends one ttl before ownership (see the keys above).
+local watching = math.min(tonumber(ARGV[5]), left)
 local watchers = prefix .. 'chat:watchers:' .. investigation
-redis.call('ZADD', watchers, now_ms() + left, sid)
-extend(watchers, left)
+redis.call('ZADD', watchers, now_ms() + watching, sid)
+extend(watchers, watching)
 return 'ok'
 `,
 );
@@ -88,12 +100,14 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)
 
 export class RedisChatSessionStore implements ChatSessionStore {
   private readonly prefix: string;
+  readonly renewEveryMs: number;
 
   constructor(
     private readonly redis: RedisClients,
     private readonly opts: ChatSessionStoreOptions & { logger: Logger },
   ) {
     this.prefix = redis.prefix;
+    this.renewEveryMs = renewalInterval(opts.historyTtlMs);
   }
 
   private key(kind: 'owner' | 'watched' | 'sessions-of' | 'watchers', id: string) {
@@ -111,15 +125,16 @@ export class RedisChatSessionStore implements ChatSessionStore {
     }
   }
 
-  async use(sessionId: string, userId: string, allowForeign = false): Promise<void> {
-    const result = await this.call<string>('use', () =>
+  async use(sessionId: string, userId: string, allowForeign = false): Promise<SessionAccess> {
+    const result = await this.call<SessionAccess | 'session_owned_by_other' | 'too_many_sessions'>('use', () =>
       useScript.run(
         this.redis.command,
         [this.key('owner', sessionId), this.key('watched', sessionId), this.key('sessions-of', userId)],
-        [sessionId, userId, allowForeign ? 1 : 0, this.opts.idleTtlMs, this.opts.maxSessionsPerUser, this.prefix],
+        [sessionId, userId, allowForeign ? 1 : 0, this.opts.historyTtlMs, this.opts.maxSessionsPerUser, this.prefix],
       ),
     );
     if (result === 'session_owned_by_other' || result === 'too_many_sessions') throw apiError(result);
+    return result;
   }
 
   async watch(sessionId: string, investigationId: string): Promise<void> {
@@ -127,7 +142,7 @@ export class RedisChatSessionStore implements ChatSessionStore {
       watchScript.run(
         this.redis.command,
         [this.key('owner', sessionId), this.key('watched', sessionId)],
-        [sessionId, investigationId, this.opts.maxWatchedPerSession, this.prefix],
+        [sessionId, investigationId, this.opts.maxWatchedPerSession, this.prefix, this.opts.historyTtlMs],
       ),
     );
     if (result === 'too_many_watched') throw apiError(result);

@@ -3,8 +3,14 @@ import { apiError } from '../errors';
 export interface ChatSessionStoreOptions {
   maxSessionsPerUser: number;
   maxWatchedPerSession: number;
-  /** A session unused for this long is forgotten (its ownership and watches too). */
-  idleTtlMs: number;
+  /**
+   * HISTORY_TTL_SECONDS of the session topics, in ms. After its last use a
+   * session watches its investigations this long, and stays its owner's twice
+   * as long: by then the last event copied into its topic (at most one ttl
+   * after the last use) has left the history too, so whoever claims the
+   * session next finds nothing of the owner's in it.
+   */
+  historyTtlMs: number;
 }
 
 /** Sizes of the maps a store holds in this process (a shared store holds none). */
@@ -14,27 +20,43 @@ export interface ChatSessionStats {
   watchedInvestigations: number;
 }
 
+/** How the caller may use the session: as its owner, or (an admin reading) as a reader of someone else's. */
+export type SessionAccess = 'owner' | 'reader';
+
 /**
  * Chat session ownership and the investigations each session watches. A
  * session belongs to the user who first used it; bounded per user
- * (`too_many_sessions`) and per session (`too_many_watched`); a session idle
- * for `idleTtlMs` is forgotten with its watches, and may then be claimed anew.
+ * (`too_many_sessions`) and per session (`too_many_watched`). Each use renews
+ * it; unused, it stops watching after `historyTtlMs` and is forgotten after
+ * twice that, and may then be claimed anew.
  */
 export interface ChatSessionStore {
   /**
    * Claims the session for `userId` on first use, or checks it is theirs
-   * (`session_owned_by_other` otherwise), and marks it used. With
-   * `allowForeign` (admins reading) another user's session is allowed, not claimed.
+   * (`session_owned_by_other` otherwise), and renews it. With `allowForeign`
+   * (admins reading) another user's session is allowed (`reader`), not claimed.
+   * A session's owner renews it this way while subscribed, too.
    */
-  use(sessionId: string, userId: string, allowForeign?: boolean): Promise<void>;
+  use(sessionId: string, userId: string, allowForeign?: boolean): Promise<SessionAccess>;
   /** Adds an investigation to a session that `use` has claimed. */
   watch(sessionId: string, investigationId: string): Promise<void>;
-  /** The live sessions watching an investigation, whichever node claimed them. */
+  /** The sessions watching an investigation now, whichever node claimed them. */
   watchersOf(investigationId: string): Promise<string[]>;
   /** The investigations a live session watches. */
   watchedBy(sessionId: string): Promise<string[]>;
+  /** How often a node renews the sessions whose owner is subscribed there, so that neither their watches nor their ownership lapse. */
+  readonly renewEveryMs: number;
   stats(): ChatSessionStats;
   close(): Promise<void>;
+}
+
+/**
+ * A third of the ttl: a renewal may come late by two thirds of it before the
+ * watches lapse. At most hourly, which also keeps a long ttl within what a
+ * timer can wait.
+ */
+export function renewalInterval(historyTtlMs: number): number {
+  return Math.min(historyTtlMs / 3, 60 * 60_000);
 }
 
 interface Session {
@@ -43,15 +65,17 @@ interface Session {
   lastUsed: number;
 }
 
-/** One process's sessions, in maps swept of idle sessions. */
+/** One process's sessions, in maps swept of expired sessions. */
 export class MemoryChatSessionStore implements ChatSessionStore {
   private readonly sessions = new Map<string, Session>();
   private readonly byOwner = new Map<string, Set<string>>();
   private readonly watchers = new Map<string, Set<string>>();
   private readonly sweeper: NodeJS.Timeout;
+  readonly renewEveryMs: number;
 
   constructor(private readonly opts: ChatSessionStoreOptions & { now?: () => number }) {
-    this.sweeper = setInterval(() => this.sweep(), Math.min(opts.idleTtlMs, 60_000));
+    this.renewEveryMs = renewalInterval(opts.historyTtlMs);
+    this.sweeper = setInterval(() => this.sweep(), Math.min(opts.historyTtlMs, 60_000));
     this.sweeper.unref();
   }
 
@@ -59,26 +83,30 @@ export class MemoryChatSessionStore implements ChatSessionStore {
     return this.opts.now?.() ?? Date.now();
   }
 
-  private isIdle(session: Session) {
-    return session.lastUsed <= this.now() - this.opts.idleTtlMs;
+  private isExpired(session: Session) {
+    return session.lastUsed <= this.now() - 2 * this.opts.historyTtlMs;
   }
 
-  /** The session unless it is idle past the ttl (then it is forgotten now, not at the next sweep). */
+  private isWatching(session: Session) {
+    return session.lastUsed > this.now() - this.opts.historyTtlMs;
+  }
+
+  /** The session unless it expired (then it is forgotten now, not at the next sweep). */
   private live(sessionId: string): Session | undefined {
     const session = this.sessions.get(sessionId);
-    if (session && this.isIdle(session)) {
+    if (session && this.isExpired(session)) {
       this.forget(sessionId, session);
       return undefined;
     }
     return session;
   }
 
-  async use(sessionId: string, userId: string, allowForeign = false): Promise<void> {
+  async use(sessionId: string, userId: string, allowForeign = false): Promise<SessionAccess> {
     const session = this.live(sessionId);
     if (session) {
       if (session.owner !== userId && !allowForeign) throw apiError('session_owned_by_other');
       session.lastUsed = this.now();
-      return;
+      return session.owner === userId ? 'owner' : 'reader';
     }
     let owned = this.byOwner.get(userId);
     if (owned && owned.size >= this.opts.maxSessionsPerUser) {
@@ -89,6 +117,7 @@ export class MemoryChatSessionStore implements ChatSessionStore {
     this.sessions.set(sessionId, { owner: userId, watched: new Set(), lastUsed: this.now() });
     if (owned) owned.add(sessionId);
     else this.byOwner.set(userId, new Set([sessionId]));
+    return 'owner';
   }
 
   async watch(sessionId: string, investigationId: string): Promise<void> {
@@ -103,7 +132,10 @@ export class MemoryChatSessionStore implements ChatSessionStore {
   }
 
   async watchersOf(investigationId: string): Promise<string[]> {
-    return [...(this.watchers.get(investigationId) ?? [])].filter((id) => this.live(id) !== undefined);
+    return [...(this.watchers.get(investigationId) ?? [])].filter((id) => {
+      const session = this.live(id);
+      return session !== undefined && this.isWatching(session);
+    });
   }
 
   async watchedBy(sessionId: string): Promise<string[]> {
@@ -123,7 +155,7 @@ export class MemoryChatSessionStore implements ChatSessionStore {
   }
 
   sweep() {
-    for (const [id, session] of this.sessions) if (this.isIdle(session)) this.forget(id, session);
+    for (const [id, session] of this.sessions) if (this.isExpired(session)) this.forget(id, session);
   }
 
   stats(): ChatSessionStats {

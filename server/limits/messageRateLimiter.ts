@@ -5,6 +5,12 @@
  *   P rl:user:<userId>   rate-limiter-flexible's counter of the user's window (PX = the window)
  *
  * Per-connection budgets stay in this process's memory: a connection lives on one node.
+ *
+ * The WebSocket transport no longer asks this limiter: every frame of a
+ * connection pays a token of its own bucket (tokenBucket.ts, in the
+ * connection), before it is parsed, and waits rather than being refused.
+ * `consumeConnection` / `forgetConnection` remain only for the limiter's
+ * contract suite (test/stores/rateLimiter.*), until it drops them.
  */
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RedisClients } from '../redis/connect';
@@ -15,7 +21,7 @@ export interface MessageRateLimiterOptions {
 }
 
 export interface RateLimiter {
-  /** One request of a WebSocket connection; true when it may go on. */
+  /** One request of a connection; true when it may go on. (Unused by the server: see the file comment.) */
   consumeConnection(connectionId: string): Promise<boolean>;
   /** One HTTP request of a (non-service) user, counted across nodes when the store is shared. */
   consumeUser(userId: string): Promise<boolean>;

@@ -43,6 +43,21 @@ export function createMetrics() {
       help: 'Connections closed as slow consumers (4013)',
       registers: [registry],
     }),
+    framesRead: new Counter({
+      name: 'realtime_ws_frames_read_total',
+      help: 'WebSocket frames read and handled (each paid one token of its connection’s budget): messages, binary and control frames',
+      registers: [registry],
+    }),
+    readsPaused: new Counter({
+      name: 'realtime_ws_reads_paused_total',
+      help: 'Times a connection was over its incoming budget and the server stopped reading it until tokens came back',
+      registers: [registry],
+    }),
+    budgetCloses: new Counter({
+      name: 'realtime_ws_budget_closes_total',
+      help: 'Connections closed with 1008 for staying over their incoming budget for RATE_LIMIT_CLOSE_AFTER_MS',
+      registers: [registry],
+    }),
   };
   return metrics;
 }

@@ -6,7 +6,9 @@
  * Keys of a topic T (under the deployment's prefix P):
  *   P s:T   the stream: one entry per event, field `e` = JSON {type, data}
  *   P m:T   a hash: origin (first id ever), head (newest id), trimmed (newest
- *           trimmed id), ttl (ms) -- Redis does not record trimmed ids itself
+ *           trimmed id), ttl (ms) -- Redis does not record trimmed ids itself --
+ *           and epoch: set when the hash is created, so a history that was
+ *           lost (a Redis restarted empty, a forgotten topic) starts a new one
  * Channel P c:T carries `<id> <json>` for every event, to the nodes with
  * subscribers of T. Both keys expire after twice the ttl (at least ttl + 1 min)
  * without a publish: then the topic is forgotten and every old id resyncs.
@@ -47,7 +49,8 @@ end
 `;
 
 /**
- * KEYS: stream, meta. ARGV: channel, maxEvents, ttlMs, payload.
+ * KEYS: stream, meta. ARGV: channel, maxEvents, ttlMs, payload, epoch (kept
+ * only by the publish that creates the meta: the epoch of a new history).
  * Returns the new id.
  */
 export const publishScript = luaCommand(
@@ -56,7 +59,9 @@ export const publishScript = luaCommand(
 local stream, meta = KEYS[1], KEYS[2]
 local max_events, ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
 local id = redis.call('XADD', stream, '*', 'e', ARGV[4])
-redis.call('HSETNX', meta, 'origin', id)
+if redis.call('HSETNX', meta, 'origin', id) == 1 then
+  redis.call('HSET', meta, 'epoch', ARGV[5])
+end
 redis.call('HSET', meta, 'head', id, 'ttl', ttl)
 local len = redis.call('XLEN', stream)
 if len > max_events then
@@ -75,19 +80,19 @@ return id
 
 /**
  * KEYS: stream, meta. ARGV: afterId ('0-0' for all).
- * Returns { found (0|1), head, origin, trimmed, entries } with '' for absent
- * ids; entries are all retained ones when not found. The rule is the one of
- * server/bus/history.ts.
+ * Returns { found (0|1), head, origin, trimmed, epoch, entries } with '' for
+ * what is absent; entries are all retained ones when not found. The rule is
+ * the one of server/bus/history.ts.
  */
 export const readScript = luaCommand(
   'rtRead',
   `${helpers}
 local stream, meta = KEYS[1], KEYS[2]
 local after = ARGV[1]
-local m = redis.call('HMGET', meta, 'head', 'origin', 'trimmed', 'ttl')
-local head, origin, trimmed, ttl = m[1], m[2], m[3], m[4]
+local m = redis.call('HMGET', meta, 'head', 'origin', 'trimmed', 'ttl', 'epoch')
+local head, origin, trimmed, ttl, epoch = m[1], m[2], m[3], m[4], m[5]
 if not head then
-  return { after == '0-0' and 1 or 0, '', '', '', {} }
+  return { after == '0-0' and 1 or 0, '', '', '', '', {} }
 end
 if ttl then
   trim_expired(stream, meta, tonumber(ttl))
@@ -106,6 +111,7 @@ if found then
 else
   entries = redis.call('XRANGE', stream, '-', '+')
 end
-return { found and 1 or 0, head, origin, trimmed or '', entries }
+-- A meta written before epochs existed: its origin names its history as well.
+return { found and 1 or 0, head, origin, trimmed or '', epoch or origin, entries }
 `,
 );

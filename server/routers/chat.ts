@@ -1,5 +1,5 @@
 import type { ChatEvent } from '../../shared/events';
-import { chatSendInput, chatSubscribeInput, chatTypingInput, chatWatchInput } from '../../shared/inputs';
+import { chatCreateSessionInput, chatSendInput, chatSubscribeInput, chatTypingInput, chatWatchInput } from '../../shared/inputs';
 import { topics } from '../../shared/topics';
 import { isGranted } from '../auth/principal';
 import { apiError } from '../errors';
@@ -7,12 +7,17 @@ import { authedProcedure, router } from '../trpc/init';
 import { subscribe } from './subscribe';
 
 export const chatRouter = router({
+  createSession: authedProcedure.input(chatCreateSessionInput).mutation(({ ctx }) => ctx.app.chat.createSession(ctx.principal)),
+
   onEvent: authedProcedure.input(chatSubscribeInput).subscription(async ({ ctx, input }) => {
-    await ctx.app.chat.useSession(ctx.principal, input.sessionId, true);
-    return subscribe<ChatEvent>(ctx, topics.chat(input.sessionId), {
+    const access = await ctx.app.chat.authorize(ctx.principal, input.sessionId, true);
+    const subscription = await subscribe<ChatEvent>(ctx, topics.chat(input.sessionId), {
       startAfter: input.lastEventId ?? null,
       ifUnknown: 'resync',
     });
+    // However long the owner stays idle, a session they are subscribed to stays theirs.
+    if (access === 'owner') ctx.app.chat.renewWhileOpen(input.sessionId, ctx.principal.userId, subscription);
+    return subscription;
   }),
 
   send: authedProcedure.input(chatSendInput).mutation(({ ctx, input }) => ctx.app.chat.send(ctx.principal, input.sessionId, input.content)),

@@ -6,19 +6,17 @@ import type { Context } from '../trpc/context';
 type Options = Pick<SubscriptionOptions, 'startAfter' | 'ifUnknown' | 'onDelivered'>;
 
 /**
- * The one way a procedure subscribes a connection to a topic: it takes a
- * subscription slot (TOO_MANY_REQUESTS past the limit), closes a connection
- * that cannot keep up with 4013, and frees everything when the subscription
- * ends, however it ends. The transport (rpcSession.ts) owns the
- * subscription from then on: it closes it on stop or disconnect, and writes
- * what it delivers straight to the socket.
+ * The one way a procedure subscribes a connection to a topic: it opens a bus
+ * subscription and returns it once the topic's live feed is certain. The
+ * transport's session (rpcSession.ts) owns it from then on: it counts it
+ * against MAX_SUBSCRIPTIONS_PER_CONNECTION, writes what it delivers straight
+ * to the socket, and closes it on stop, on failure or when the connection
+ * ends (a subscriber that falls too far behind ends its connection with 4013).
  */
 export async function subscribe<E extends RealtimeEvent>(ctx: Context, topic: string, opts: Options) {
-  const connection = ctx.connection!;
   const subscription = ctx.app.bus.open<E>(topic, {
     startAfter: opts.startAfter,
     ifUnknown: opts.ifUnknown,
-    owner: connection.takeSubscriptionSlot(),
     onDelivered: opts.onDelivered,
   });
   // `started` goes to the client only once nothing published from then on can

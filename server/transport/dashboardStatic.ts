@@ -6,13 +6,49 @@ import { paths } from '../../shared/paths';
 /** Where `npm run build:dashboard` writes the dashboard (vite's outDir). */
 const dashboardDistDir = fileURLToPath(new URL('../../client/dashboard/dist/', import.meta.url));
 
-// The page talks only to its own origin (HTTP and WebSocket); nothing else may load.
-const securityHeaders = {
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'content-security-policy':
-    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-};
+/**
+ * A Host header that can stand in a CSP source: a DNS name or IPv4 address and
+ * an optional port. Anything else (an IPv6 literal, which CSP sources cannot
+ * hold, or a value with spaces or semicolons that would add directives) gets
+ * 'self' alone.
+ */
+const cspHost = /^[a-z0-9-]+(?:\.[a-z0-9-]+)*(?::\d{1,5})?$/i;
+
+/**
+ * The page loads nothing but its own files and talks only to its own origin.
+ * 'self' covers the page's own ws:/wss: in Chromium and Firefox (CSP Level 3);
+ * the two sources built from the Host the page was requested with cover
+ * browsers that do not, and name no other host: a WebSocket to anywhere else
+ * is refused by the browser.
+ */
+function securityHeaders(req: IncomingMessage): Record<string, string> {
+  const host = req.headers.host ?? '';
+  const ownSockets = host.length <= 260 && cspHost.test(host) ? ` ws://${host} wss://${host}` : '';
+  return {
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'content-security-policy': `default-src 'self'; connect-src 'self'${ownSockets}; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`,
+  };
+}
+
+/**
+ * Whether sirv would answer `req` with a source map. Source maps give the
+ * dashboard's whole source away and are not built for production
+ * (vite.config.ts), but one left in the folder must not be served either.
+ * sirv cuts the URL at `#` or `?`, decodes it with decodeURI and drops one
+ * trailing slash before looking the file up: the same is done here.
+ */
+function asksForSourceMap(req: IncomingMessage): boolean {
+  const url = req.url ?? '/';
+  const end = url.slice(1).search(/[#?]/);
+  let pathname = end === -1 ? url : url.slice(0, end + 1);
+  try {
+    pathname = decodeURI(pathname);
+  } catch {
+    // sirv looks a malformed one up as it is.
+  }
+  return /\.map\/?$/i.test(pathname);
+}
 
 const notBuiltPage = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Dashboard not built</title></head>
@@ -56,7 +92,7 @@ export function createDashboardHandler(opts: DashboardOptions = {}) {
     setHeaders(res, pathname) {
       // Vite names assets by content hash; index.html must be revalidated to pick new ones up.
       res.setHeader('cache-control', pathname.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache');
-      for (const [name, value] of Object.entries(securityHeaders)) res.setHeader(name, value);
+      for (const [name, value] of Object.entries(securityHeaders(res.req))) res.setHeader(name, value);
     },
   });
 
@@ -67,7 +103,7 @@ export function createDashboardHandler(opts: DashboardOptions = {}) {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(text),
       'cache-control': 'no-store',
-      ...securityHeaders,
+      ...securityHeaders(req),
     });
     res.end(text);
   }
@@ -79,6 +115,7 @@ export function createDashboardHandler(opts: DashboardOptions = {}) {
       await sendConfig(req, res);
       return true;
     }
+    if (asksForSourceMap(req)) return false;
     // sirv answers synchronously, or calls `next` when the folder has no such file.
     let found = true;
     serveFile(req, res, () => {
@@ -86,7 +123,13 @@ export function createDashboardHandler(opts: DashboardOptions = {}) {
     });
     if (found) return true;
     if (path === '/' || path === '/index.html') {
-      res.writeHead(404, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.writeHead(404, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        // This page is one file with inline styles and nothing else to load.
+        'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+      });
       res.end(notBuiltPage);
       return true;
     }

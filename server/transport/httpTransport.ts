@@ -44,7 +44,24 @@ export function createHttpServer(app: AppServices, dashboard: DashboardOptions =
   const dashboardHandler = app.config.serveDashboard ? createDashboardHandler(dashboard) : null;
   const notFound = (res: ServerResponse) => sendJson(res, 404, { error: 'not found', endpoints: paths });
 
-  return createServer((req, res) => {
+  const headersTimeout = app.config.limits.HEADERS_TIMEOUT_MS;
+  const serverOptions = {
+    // A client has this long to send a request's head, the WebSocket upgrade
+    // included (a slowloris holds a socket by never finishing it), and its
+    // whole request: a body is at most MAX_MESSAGE_BYTES, sent by a backend.
+    // Node answers 408 and closes the socket; an upgraded socket is no longer
+    // a request and is not affected.
+    headersTimeout,
+    requestTimeout: headersTimeout,
+    // Node looks for requests past those timeouts only this often (30 s by
+    // default); each check walks only the connections with a request under way.
+    connectionsCheckingInterval: Math.min(1_000, Math.max(1, Math.floor(headersTimeout / 2))),
+  };
+
+  return createServer(serverOptions, (req, res) => {
+    // On every answer, this file's and those of the tRPC handler and the
+    // dashboard: no browser may guess a type other than the one declared.
+    res.setHeader('x-content-type-options', 'nosniff');
     const url = req.url ?? '/';
     const path = url.split('?', 1)[0]!;
     if (path.startsWith(`${paths.trpc}/`)) {

@@ -1,13 +1,14 @@
 import { callTRPCProcedure, getErrorShape, getTRPCErrorFromUnknown, TRPCError, type TRPCErrorShape } from '@trpc/server';
 import { parseConnectionParamsFromUnknown, type TRPCRequestInfo } from '@trpc/server/http';
 import { parseTRPCMessage, TRPC_ERROR_CODES_BY_KEY, type TRPCClientOutgoingMessage, type TRPCResponseMessage } from '@trpc/server/rpc';
-import type { RawData } from 'ws';
 import { CloseCode } from '../../shared/closeCodes';
 import type { RealtimeEvent } from '../../shared/events';
 import { type EventSink, TopicSubscription } from '../bus/topicSubscription';
+import { apiError, reasonOf } from '../errors';
 import type { AppRouter } from '../routers';
 import type { Context } from '../trpc/context';
-import type { Connection } from './connection';
+import { bounded, errorBounds } from '../trpc/errorBounds';
+import type { Connection, ProtocolSession } from './connection';
 import type { CallId, JsonRpcMarker, WireFormat } from './wireFormat';
 
 type ConnectionParams = TRPCRequestInfo['connectionParams'];
@@ -18,37 +19,49 @@ export interface RpcOptions {
   format: WireFormat;
   /** Calls in one array frame; a larger batch is refused as a whole. */
   maxBatchSize: number;
+  /** Subscriptions one connection may hold (those still starting included). */
+  maxSubscriptions: number;
   /**
    * Authenticates the connection (once, with its connectionParams, or null
-   * when it sends none). On refusal it arranges the close with our code and
-   * throws; every call of the connection then gets that error.
+   * when it sends none; `queryToken` is the URL's `?token=`). On refusal it
+   * arranges the close with our code and throws; every call of the connection
+   * then gets that error.
    */
-  createContext: (conn: Connection, connectionParams: ConnectionParams) => Promise<Context>;
-  /** Errors worth the server's attention (the client gets its own copy). */
+  createContext: (conn: Connection, connectionParams: ConnectionParams, queryToken: string | null) => Promise<Context>;
+  /** Errors worth the server's attention (the client gets its own, bounded copy). */
   onError: (error: TRPCError, path: string | undefined) => void;
+  /** Live subscriptions changed by `delta` (the registry's count and the gauge). */
+  subscriptionsChanged: (delta: 1 | -1) => void;
 }
 
 /** What the client gets when its error cannot be formatted: nothing about the error. */
 const fallbackErrorShape: TRPCErrorShape = {
   code: TRPC_ERROR_CODES_BY_KEY.INTERNAL_SERVER_ERROR,
-  message: 'Internal server error',
+  message: 'internal error',
   data: { code: 'INTERNAL_SERVER_ERROR', httpStatus: 500 },
 };
 
-function isFrame(data: RawData, text: 'PING' | 'PONG'): boolean {
-  return Buffer.isBuffer(data) && data.length === 4 && data.toString('latin1') === text;
+function isText(data: Buffer, text: 'PING' | 'PONG'): boolean {
+  return data.length === 4 && data.toString('latin1') === text;
 }
+
+/** A request id the client may have echoed back: tRPC's (a number or a string), of bounded length. */
+function hasEchoableId(msg: TRPCClientOutgoingMessage): boolean {
+  return typeof msg.id !== 'string' || msg.id.length <= errorBounds.textChars;
+}
+
+/** The tails of the batch being written, reused by every write (writes are synchronous). */
+const scratchTails: Buffer[] = [];
 
 /**
  * A subscription call of the client, from its request to its end; once
- * started, the sink its events are written to. One small object with
- * prototype methods: a server holds one per subscribed client.
+ * started, the sink its events are written to (encoded by the session,
+ * written by the connection). One small object with prototype methods: a
+ * server holds one per subscribed client.
  */
 class SubscriptionCall implements EventSink {
-  /** The client stopped it (or the connection closed) while its procedure was still running. */
+  /** The client stopped it (or the connection ended) while its procedure was still running. */
   stopped = false;
-  /** It ended with an error reply, which replaces `stopped`. */
-  failed = false;
   subscription: TopicSubscription<RealtimeEvent> | null = null;
   /** The start of each of its data frames (`{"id":7`), and its length in UTF-8 bytes. */
   prefix = '';
@@ -61,15 +74,11 @@ class SubscriptionCall implements EventSink {
   ) {}
 
   write(events: readonly RealtimeEvent[], flushed?: () => void) {
-    this.session.conn.writeEvents(this.prefix, this.prefixBytes, events, flushed);
+    this.session.writeEvents(this, events, flushed);
   }
 
   get busy() {
     return this.session.conn.busy;
-  }
-
-  ended() {
-    this.session.ended(this);
   }
 }
 
@@ -83,27 +92,87 @@ class SubscriptionCall implements EventSink {
  * serialization per subscriber and event. Subscriptions that return anything
  * else are refused: every subscription of the contract goes through the bus.
  *
+ * The session owns its subscriptions: a stop from the client, a failed
+ * start and the connection's end each end them here, and only here (the slot
+ * is released, `stopped` or the error is sent, the subscription leaves its
+ * topic). Every frame it is handed was paid for by the connection's budget;
+ * a frame that is not a call is answered only when the connection was
+ * rested (see `Connection.rested`), so a stream of junk costs no reply each.
+ *
  * A class, not a closure per call site: an idle server holds one per client,
  * and methods on the prototype cost nothing per connection.
  */
-export class RpcSession {
+export class RpcSession implements ProtocolSession {
   private ctx: Context | undefined;
-  private ctxPromise: Promise<Context> | null;
-  /** Live subscription calls by request id; created with the first one. */
+  private ctxPromise: Promise<Context> | null = null;
+  /** Subscription calls by request id, starting or live; created with the first one. */
   private calls: Map<CallId, SubscriptionCall> | null = null;
+  private ended = false;
 
   constructor(
     readonly conn: Connection,
+    /** The URL's `?token=`, used when connectionParams carry none; dropped once read. */
+    private queryToken: string | null,
     expectsConnectionParams: boolean,
     private readonly opts: RpcOptions,
   ) {
-    this.ctxPromise = expectsConnectionParams ? null : this.authenticate(() => null);
-    conn.ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
-    conn.onClosing = () => this.endAll();
+    if (!expectsConnectionParams) this.ctxPromise = this.authenticate(() => null);
+  }
+
+  receive(data: Buffer, isBinary: boolean) {
+    if (this.ended) return;
+    // Text PING/PONG is tRPC's own keepalive, whatever the format.
+    if (!isBinary && isText(data, 'PING')) return this.pong();
+    if (!isBinary && isText(data, 'PONG')) return;
+    if (!this.ctxPromise) {
+      // The first frame carries the connectionParams (the URL said so).
+      this.ctxPromise = this.authenticate(() => this.readConnectionParams(data, isBinary));
+      return;
+    }
+    const context = this.ctxPromise;
+    const calls = this.parseCalls(data, isBinary);
+    for (let i = 0; i < calls.length; i++) {
+      this.handleCall(calls[i]!, i, context).catch((cause: unknown) => this.opts.onError(getTRPCErrorFromUnknown(cause), undefined));
+    }
+  }
+
+  /** The connection ended: every subscription ends now, and nothing is sent (the socket is closing). */
+  end() {
+    if (this.ended) return;
+    this.ended = true;
+    const calls = this.calls;
+    this.calls = null;
+    if (!calls) return;
+    for (const call of calls.values()) {
+      call.stopped = true;
+      this.release(call);
+    }
+  }
+
+  /**
+   * Writes one data frame per event (the client reads one response per
+   * frame) for `call`: its prefix, then each event's tail, encoded once for
+   * all its subscribers.
+   */
+  writeEvents(call: SubscriptionCall, events: readonly RealtimeEvent[], flushed?: () => void) {
+    const { format } = this.opts;
+    const count = events.length;
+    for (let i = 0; i < count; i++) scratchTails[i] = format.tail(events[i]!);
+    this.conn.writeFrames(call.prefix, call.prefixBytes, scratchTails, count, flushed);
+    scratchTails.length = 0;
+  }
+
+  /** A text PING is answered once the connection is authenticated, never before. */
+  private pong() {
+    if (this.ctx) return this.conn.send('PONG');
+    this.ctxPromise?.then(
+      () => this.conn.send('PONG'),
+      () => undefined,
+    );
   }
 
   private respond(message: TRPCResponseMessage) {
-    if (this.conn.isOpen) this.conn.ws.send(this.opts.format.encode(message));
+    this.conn.send(this.opts.format.encode(message));
   }
 
   private errorShape(error: TRPCError, type: ProcedureType | 'unknown', path: string | undefined, input: unknown): TRPCErrorShape {
@@ -125,7 +194,20 @@ export class RpcSession {
   ) {
     const error = getTRPCErrorFromUnknown(cause);
     this.opts.onError(error, path);
-    this.respond({ id, jsonrpc, error: this.errorShape(error, type, path, input) });
+    const shape = this.errorShape(error, type, path, input);
+    let text = this.opts.format.encode({ id, jsonrpc, error: shape });
+    if (text.length > errorBounds.frameChars) {
+      // The formatter bounds every part; this bounds the whole, whatever a procedure put in it.
+      const { code, message } = shape;
+      const data = { code: error.code, reason: reasonOf(error) ?? null };
+      text = this.opts.format.encode({ id, jsonrpc, error: { code, message: bounded(message), data } });
+    }
+    this.conn.send(text);
+  }
+
+  /** A frame that is not a call: PARSE_ERROR, only when the connection was rested (see the class comment). */
+  private malformed(message: string, jsonrpc: JsonRpcMarker = undefined) {
+    if (this.conn.rested) this.respondError(null, jsonrpc, new TRPCError({ code: 'PARSE_ERROR', message }), 'unknown');
   }
 
   private authenticate(readParams: () => ConnectionParams): Promise<Context> {
@@ -135,97 +217,88 @@ export class RpcSession {
         params = readParams();
       } catch (cause) {
         // A first frame that is not a connectionParams message carries no token.
-        this.conn.closeSoon(CloseCode.UNAUTHORIZED, 'token_missing');
+        this.conn.endSoon(CloseCode.UNAUTHORIZED, 'token_missing');
         throw cause;
       }
-      this.ctx = await this.opts.createContext(this.conn, params);
+      const queryToken = this.queryToken;
+      this.queryToken = null;
+      this.ctx = await this.opts.createContext(this.conn, params, queryToken);
       return this.ctx;
     })();
     created.catch((cause: unknown) => {
+      if (this.ended) return;
       this.respondError(null, undefined, cause, 'unknown');
       // createContext has queued the close with our code; this one only
       // covers a failure it did not foresee.
-      this.conn.closeSoon(1011, 'context_failed');
+      this.conn.endSoon(1011, 'context_failed');
     });
     return created;
   }
 
-  private readConnectionParams(data: RawData, isBinary: boolean): ConnectionParams {
+  private readConnectionParams(data: Buffer, isBinary: boolean): ConnectionParams {
     let msg: unknown;
     try {
       msg = this.opts.format.decode(data, isBinary);
       if (typeof msg !== 'object' || msg === null) throw new Error('not an object');
-    } catch (cause) {
-      throw new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed TRPCConnectionParamsMessage', cause });
+    } catch {
+      throw new TRPCError({ code: 'PARSE_ERROR', message: 'Malformed TRPCConnectionParamsMessage' });
     }
     return parseConnectionParamsFromUnknown((msg as { data?: unknown }).data);
   }
 
-  private onMessage(data: RawData, isBinary: boolean) {
-    this.conn.lastSeen = Date.now();
-    // Text PING/PONG is tRPC's own keepalive, whatever the format.
-    if (!isBinary) {
-      if (isFrame(data, 'PING')) return this.conn.ws.send('PONG');
-      if (isFrame(data, 'PONG')) return;
-    }
-    if (!this.ctxPromise) {
-      // The first frame carries the connectionParams (the URL said so).
-      this.ctxPromise = this.authenticate(() => this.readConnectionParams(data, isBinary));
-      return;
-    }
-    const context = this.ctxPromise;
-    const calls = this.parseCalls(data, isBinary);
-    for (let i = 0; i < calls.length; i++) {
-      this.handleCall(calls[i]!, i, context).catch((cause: unknown) => this.opts.onError(getTRPCErrorFromUnknown(cause), undefined));
-    }
-  }
-
-  private parseCalls(data: RawData, isBinary: boolean): TRPCClientOutgoingMessage[] {
+  private parseCalls(data: Buffer, isBinary: boolean): TRPCClientOutgoingMessage[] {
     let decoded: unknown;
     try {
       decoded = this.opts.format.decode(data, isBinary);
-    } catch (cause) {
-      this.respondError(null, undefined, new TRPCError({ code: 'PARSE_ERROR', cause }), 'unknown');
+    } catch {
+      this.malformed(isBinary ? 'binary frames are not read: this connection speaks JSON text' : 'the frame is not JSON');
       return [];
     }
     const raws = Array.isArray(decoded) ? decoded : [decoded];
     if (raws.length > this.opts.maxBatchSize) {
-      // Every call of the batch gets the error, so no client waits forever.
-      const error = new TRPCError({ code: 'BAD_REQUEST', message: 'Batch call exceeds maximum size' });
-      let answered = false;
-      for (const raw of raws) {
-        const call = raw as { id?: unknown; method?: unknown; jsonrpc?: unknown } | null;
-        if (
-          call &&
-          typeof call === 'object' &&
-          call.method !== 'subscription.stop' &&
-          (typeof call.id === 'number' || typeof call.id === 'string')
-        ) {
-          this.respondError(call.id, call.jsonrpc === '2.0' ? '2.0' : undefined, error, 'unknown');
-          answered = true;
-        }
-      }
-      if (!answered) this.respondError(null, undefined, error, 'unknown');
+      this.conn.charge(raws.length - 1);
+      this.refuseBatch(raws);
       return [];
     }
+    let calls: TRPCClientOutgoingMessage[];
     try {
-      return raws.map((raw) => parseTRPCMessage(raw, this.opts.router._def._config.transformer));
+      calls = raws.map((raw) => parseTRPCMessage(raw, this.opts.router._def._config.transformer));
     } catch (cause) {
-      this.respondError(null, undefined, new TRPCError({ code: 'PARSE_ERROR', cause }), 'unknown');
+      // tRPC's own checks say what is wrong in a few words; a RangeError (input nested too deeply) says nothing of use.
+      this.malformed(cause instanceof Error && !(cause instanceof RangeError) ? bounded(cause.message) : 'not a tRPC message');
       return [];
     }
+    if (!calls.every(hasEchoableId)) {
+      this.malformed(`a request id is longer than ${errorBounds.textChars} characters`);
+      return [];
+    }
+    // The frame paid one token; each further call of an array pays its own.
+    if (calls.length > 1) this.conn.charge(calls.length - 1);
+    return calls;
+  }
+
+  /** Every call of a batch over the bound gets the error, so no client waits forever; none runs. */
+  private refuseBatch(raws: readonly unknown[]) {
+    const error = new TRPCError({ code: 'BAD_REQUEST', message: 'Batch call exceeds maximum size' });
+    let answered = false;
+    for (const raw of raws) {
+      const call = raw as { id?: unknown; method?: unknown; jsonrpc?: unknown } | null;
+      const id = call && typeof call === 'object' ? call.id : undefined;
+      if (
+        call?.method !== 'subscription.stop' &&
+        (typeof id === 'number' || (typeof id === 'string' && id.length <= errorBounds.textChars))
+      ) {
+        this.respondError(id, call?.jsonrpc === '2.0' ? '2.0' : undefined, error, 'unknown');
+        answered = true;
+      }
+    }
+    if (!answered) this.respondError(null, undefined, error, 'unknown');
   }
 
   private async handleCall(msg: TRPCClientOutgoingMessage, batchIndex: number, context: Promise<Context>) {
     const { id, jsonrpc } = msg;
-    if (id === null) {
-      this.respondError(null, jsonrpc, new TRPCError({ code: 'PARSE_ERROR', message: '`id` is required' }), 'unknown');
-      return;
-    }
-    if (msg.method === 'subscription.stop') {
-      this.stop(id);
-      return;
-    }
+    if (id === null) return this.malformed('`id` is required', jsonrpc);
+    if (msg.method === 'subscription.stop') return this.stop(id);
     const type = msg.method;
     const { path, lastEventId } = msg.params;
     let { input } = msg.params;
@@ -233,14 +306,16 @@ export class RpcSession {
     if (lastEventId !== undefined) {
       input = typeof input === 'object' && input !== null && !Array.isArray(input) ? { ...input, lastEventId } : (input ?? { lastEventId });
     }
-    if (type === 'subscription' && this.calls?.has(id)) {
-      this.respondError(id, jsonrpc, new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` }), type, path, input);
-      return;
-    }
-    // Registered before any await, so a stop or a disconnect during
-    // authentication or the procedure's setup cancels the subscription.
     let call: SubscriptionCall | null = null;
     if (type === 'subscription') {
+      if (this.calls?.has(id)) {
+        return this.respondError(id, jsonrpc, new TRPCError({ code: 'BAD_REQUEST', message: `Duplicate id ${id}` }), type, path, input);
+      }
+      if ((this.calls?.size ?? 0) >= this.opts.maxSubscriptions) {
+        return this.respondError(id, jsonrpc, apiError('too_many_subscriptions'), type, path, input);
+      }
+      // Registered before any await, so a stop or the connection's end during
+      // authentication or the procedure's setup cancels the subscription.
       call = new SubscriptionCall(this, id, jsonrpc);
       this.calls ??= new Map();
       this.calls.set(id, call);
@@ -250,7 +325,7 @@ export class RpcSession {
     try {
       const ctx = await context;
       if (call?.stopped) throw new Error('stopped before it started');
-      // No signal: the session owns the subscription and closes it on stop or disconnect.
+      // No signal: the session owns the subscription and closes it on stop or end.
       result = await callTRPCProcedure({
         router: this.opts.router,
         path,
@@ -262,7 +337,7 @@ export class RpcSession {
       });
     } catch (cause) {
       if (!call) return this.respondError(id, jsonrpc, cause, type, path, input);
-      this.forget(call);
+      if (!this.forget(call)) return;
       if (call.stopped) this.respond({ id, jsonrpc, result: { type: 'stopped' } });
       else this.respondError(id, jsonrpc, cause, type, path, input);
       return;
@@ -277,59 +352,67 @@ export class RpcSession {
       return this.respond({ id, jsonrpc, result: { type: 'data', data: result } });
     }
     if (!(result instanceof TopicSubscription)) {
-      this.forget(call);
+      if (!this.forget(call)) return;
       const message = `Subscription ${path} did not return a bus subscription (see server/routers/subscribe.ts)`;
       return this.respondError(id, jsonrpc, new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message }), type, path, input);
     }
     this.deliver(call, result as TopicSubscription<RealtimeEvent>, path, input);
   }
 
-  /** Streams a bus subscription to the client until it ends, however it ends (`ended`). */
+  /** Streams a bus subscription to the client until the session ends it (stop, failure, or the connection's end). */
   private deliver(call: SubscriptionCall, subscription: TopicSubscription<RealtimeEvent>, path: string, input: unknown) {
-    call.subscription = subscription;
-    if (call.stopped || !this.conn.isOpen) {
+    if (this.calls?.get(call.id) !== call) {
+      // The connection ended while the procedure ran.
       subscription.close();
-      return this.ended(call);
+      return;
     }
-    this.respond({ id: call.id, jsonrpc: call.jsonrpc, result: { type: 'started' } });
+    if (call.stopped) {
+      subscription.close();
+      this.forget(call);
+      return this.respond({ id: call.id, jsonrpc: call.jsonrpc, result: { type: 'stopped' } });
+    }
+    call.subscription = subscription;
+    this.opts.subscriptionsChanged(1);
     call.prefix = this.opts.format.prefix(call.id, call.jsonrpc);
     call.prefixBytes = Buffer.byteLength(call.prefix);
-    subscription.start(call).catch((cause: unknown) => {
-      call.failed = true;
-      this.respondError(call.id, call.jsonrpc, cause, 'subscription', path, input);
-      subscription.close();
-    });
+    this.respond({ id: call.id, jsonrpc: call.jsonrpc, result: { type: 'started' } });
+    // (Sending may have ended the connection, and with it the subscription: `start` then returns at once.)
+    subscription.start(call).catch((cause: unknown) => this.failed(call, cause, path, input));
   }
 
-  /** A subscription call ended: the client learns it (unless an error said so, or the socket is closing). */
-  ended(call: SubscriptionCall) {
+  /** A subscription could not go live: it fell too far behind (4013 for the connection), or its history could not be read. */
+  private failed(call: SubscriptionCall, cause: unknown, path: string, input: unknown) {
+    if (reasonOf(cause) === 'slow_consumer') return this.conn.end(CloseCode.SLOW_CONSUMER, 'slow consumer');
     if (!this.forget(call)) return;
-    if (!call.failed) this.respond({ id: call.id, jsonrpc: call.jsonrpc, result: { type: 'stopped' } });
+    this.release(call);
+    this.respondError(call.id, call.jsonrpc, cause, 'subscription', path, input);
   }
 
+  /** The client's `subscription.stop`: `stopped` once it ended (a call still starting ends when its procedure returns). */
   private stop(id: CallId) {
     const call = this.calls?.get(id);
     if (!call) return;
     call.stopped = true;
-    call.subscription?.close();
+    if (!call.subscription) return;
+    this.forget(call);
+    this.release(call);
+    this.respond({ id, jsonrpc: call.jsonrpc, result: { type: 'stopped' } });
   }
 
-  /** Drops the call from the live ones; false when it was not there (any more). */
+  /** Ends a live call's subscription and gives its slot back. */
+  private release(call: SubscriptionCall) {
+    const subscription = call.subscription;
+    if (!subscription) return;
+    call.subscription = null;
+    subscription.close();
+    this.opts.subscriptionsChanged(-1);
+  }
+
+  /** Drops the call from the session's; false when it was not there (any more). */
   private forget(call: SubscriptionCall): boolean {
     if (this.calls?.get(call.id) !== call) return false;
     this.calls.delete(call.id);
     if (this.calls.size === 0) this.calls = null;
     return true;
-  }
-
-  /** The connection is closing: every subscription ends now (nothing is sent: the socket is closing). */
-  private endAll() {
-    const calls = this.calls;
-    if (!calls) return;
-    for (const call of [...calls.values()]) {
-      call.stopped = true;
-      call.subscription?.close();
-    }
-    this.calls = null;
   }
 }

@@ -10,11 +10,13 @@ import { type ConnectionType, connectionTypes, paths } from '../../shared/paths'
 import type { AppServices } from '../app';
 import { verifyToken } from '../auth/verifyToken';
 import { apiError } from '../errors';
+import { TokenBucket } from '../limits/tokenBucket';
 import { appRouter } from '../routers';
 import type { Context } from '../trpc/context';
-import { Connection, type ConnectionOptions } from './connection';
+import { Connection, type ConnectionOptions, ConnectionSocket } from './connection';
 import { startKeepAlive } from './keepAlive';
-import { RpcSession } from './rpcSession';
+import { type RpcOptions, RpcSession } from './rpcSession';
+import { createUpgradeGuard } from './upgradeGuard';
 import { createJsonWireFormat } from './wireFormat';
 
 /**
@@ -33,82 +35,90 @@ function rejectUpgrade(socket: Duplex, status: number, text: string) {
 
 /**
  * The WebSocket endpoint: our own upgrade handling (path, connection type),
- * then tRPC's protocol (rpcSession.ts) with a context that authenticates,
- * counts the user's connections and arms the token's expiry. Closing with
- * 4001 / 4008 is ours to do, as is everything that must be freed on close.
+ * then a bounded connection (connection.ts: the incoming budget, the outbound
+ * bound, timers, the one way to end) running tRPC's protocol (rpcSession.ts)
+ * with a context that authenticates, counts the user's connections and arms
+ * the token's expiry. Closing with our codes is ours to do, as is everything
+ * that must be freed on close.
  */
 export function attachWsTransport(server: Server, app: AppServices) {
   const { limits } = app.config;
   const { registry, logger, metrics } = app;
   let accepting = true;
+  const guard = createUpgradeGuard({
+    maxPendingPerIp: limits.MAX_PENDING_PER_IP,
+    attemptsPerIpPerMinute: limits.CONNECTION_ATTEMPTS_PER_IP_PER_MINUTE,
+    maxConnections: limits.MAX_CONNECTIONS,
+    trustProxy: app.config.trustProxy,
+    allowedOrigins: app.config.allowedOrigins,
+    openConnections: () => registry.connections.size,
+  });
 
-  const wss = new WebSocketServer({
+  const wss = new WebSocketServer<typeof ConnectionSocket>({
     noServer: true,
+    WebSocket: ConnectionSocket,
     maxPayload: limits.MAX_MESSAGE_BYTES,
+    // Pings are frames like any other: answered by the connection once they paid for themselves.
+    autoPong: false,
+    // The registry holds the connections; ws's own set would be a second entry (and a closure) per connection.
+    clientTracking: false,
     // Small frames are not worth compressing: ws's threshold default (1 KiB) is kept.
     perMessageDeflate: app.config.perMessageDeflate ? { threshold: 1024 } : false,
   });
 
-  async function createContext(conn: Connection, connectionParams: TRPCRequestInfo['connectionParams']): Promise<Context> {
-    const token = connectionParams?.token ?? conn.queryToken;
-    conn.queryToken = null;
+  async function createContext(conn: Connection, connectionParams: TRPCRequestInfo['connectionParams'], queryToken: string | null) {
+    const token = connectionParams?.token ?? queryToken;
     const verified = await verifyToken(token, app.jwtKey, app.clock.now());
     if (!verified.ok) {
       logger.info({ event: 'auth_refused', connectionId: conn.id, reason: verified.error.reason });
-      conn.closeSoon(CloseCode.UNAUTHORIZED, verified.error.reason);
+      conn.endSoon(CloseCode.UNAUTHORIZED, verified.error.reason);
       throw verified.error;
     }
-    conn.principal = verified.principal;
-    const { userId } = conn.principal;
+    const { principal } = verified;
+    const { userId } = principal;
     const admitted = await app.connectionCounter.acquire(userId, conn.id);
-    if (conn.gone) {
+    if (conn.isEnded) {
       // The peer left while it was being counted: its close handler found nothing to release.
       if (admitted) void app.connectionCounter.release(userId, conn.id);
       throw new TRPCError({ code: 'CLIENT_CLOSED_REQUEST', message: 'the connection closed while it was being admitted' });
     }
     if (!admitted) {
       logger.info({ event: 'connection_limit', connectionId: conn.id, userId });
-      conn.closeSoon(CloseCode.TOO_MANY_CONNECTIONS, 'too_many_connections');
+      conn.endSoon(CloseCode.TOO_MANY_CONNECTIONS, 'too_many_connections');
       throw apiError('too_many_connections');
     }
-    conn.admitted = true;
-    conn.clearTimer('auth');
+    conn.admit(principal);
+    if (conn.admitted) guard.authenticated(conn.clientAddress);
     app.knownUsers.touch(userId).catch((err: Error) => logger.warn({ event: 'known_users_unavailable', userId, message: err.message }));
-    conn.setTimer('expiry', conn.principal.expiresAt - app.clock.now(), () => conn.close(CloseCode.UNAUTHORIZED, 'token_expired'));
-    logger.debug({ event: 'authenticated', connectionId: conn.id, userId: conn.principal.userId });
-    return { app, principal: conn.principal, connection: conn };
+    logger.debug({ event: 'authenticated', connectionId: conn.id, userId });
+    const context: Context = { app, principal, connection: conn };
+    return context;
   }
 
   const format = createJsonWireFormat(appRouter);
-  const rpcOptions = {
+  const rpcOptions: RpcOptions = {
     router: appRouter,
     format,
     maxBatchSize: inputBounds.callsPerBatch,
+    maxSubscriptions: limits.MAX_SUBSCRIPTIONS_PER_CONNECTION,
     createContext,
-    onError(error: TRPCError, path: string | undefined) {
+    onError(error, path) {
       if (error.code === 'INTERNAL_SERVER_ERROR') logger.error({ event: 'procedure_error', path, err: error });
+    },
+    subscriptionsChanged(delta) {
+      registry.onSubscriptionsChanged(delta);
+      metrics.subscriptions.inc(delta);
     },
   };
   // One options object for every connection: nothing per connection that can be shared.
   const connectionOptions: ConnectionOptions = {
-    maxSubscriptions: limits.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    bucket: new TokenBucket(limits.RATE_LIMIT_PER_SECOND, limits.RATE_LIMIT_BURST),
+    closeOverBudgetAfterMs: limits.RATE_LIMIT_CLOSE_AFTER_MS,
     slowConsumerBytes: limits.SLOW_CONSUMER_BYTES,
-    format,
-    onSubscriptionsChanged: (delta) => {
-      registry.onSubscriptionsChanged(delta);
-      metrics.subscriptions.inc(delta);
-    },
-    onDelivered: (count) => metrics.delivered.inc(count),
+    authTimeoutMs: limits.AUTH_TIMEOUT_MS,
     clock: app.clock,
-    onSlowConsumer(conn) {
-      if (!conn.isOpen) return;
-      metrics.slowConsumers.inc();
-      logger.warn({ event: 'slow_consumer', connectionId: conn.id, buffered: conn.bufferedAmount });
-      // Its subscriptions stop and their queues are freed now; the close frame
-      // waits behind what is already buffered, and the client resumes from the
-      // last id it read.
-      conn.close(CloseCode.SLOW_CONSUMER, 'slow consumer');
-    },
+    logger,
+    metrics,
   };
 
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
@@ -121,33 +131,59 @@ export function attachWsTransport(server: Server, app: AppServices) {
     }
     const token = url.searchParams.get('token');
     const expectsParams = url.searchParams.get('connectionParams') === '1';
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, socket, type as ConnectionType, token, expectsParams));
+    // Last: every refusal above holds nothing, and an admitted socket must reach accept (or be released).
+    const admission = guard.admit(req);
+    if (!admission.ok) {
+      logger.debug({ event: 'upgrade_refused', reason: admission.reason });
+      return rejectUpgrade(socket, admission.status, admission.text);
+    }
+    const { address } = admission;
+    let upgraded = false;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      upgraded = true;
+      accept(ws, socket, type as ConnectionType, token, expectsParams, address);
+    });
+    // ws refused the handshake itself (bad key or version, peer already gone): synchronously, without calling back.
+    if (!upgraded) guard.closed(address, true);
   }
 
   /**
-   * Sets up an upgraded connection. A function of its own so that the
-   * listeners it leaves on the socket hold only what they use, not the
-   * upgrade request.
+   * Sets up an upgraded connection. A function of its own so that nothing it
+   * leaves behind holds the upgrade request; the socket's listeners are
+   * functions shared by every connection.
    */
-  function accept(ws: WebSocket, socket: Duplex, type: ConnectionType, token: string | null, expectsParams: boolean) {
-    const conn = new Connection(newConnectionId(), ws, socket, type, token, connectionOptions);
+  function accept(
+    ws: ConnectionSocket,
+    socket: Duplex,
+    type: ConnectionType,
+    token: string | null,
+    expectsParams: boolean,
+    address: string,
+  ) {
+    const conn = new Connection(newConnectionId(), ws, socket, type, address, connectionOptions);
     registry.add(conn);
     metrics.connections.inc({ type });
-    conn.setTimer('auth', limits.AUTH_TIMEOUT_MS, () => conn.close(CloseCode.UNAUTHORIZED, 'auth_timeout'));
     // A protocol error (oversized or malformed frame) closes the socket by itself; it must not crash the process.
-    ws.on('error', (err) => logger.debug({ event: 'ws_error', connectionId: conn.id, message: err.message }));
-    ws.on('pong', () => (conn.lastSeen = Date.now()));
-    ws.once('close', (code) => {
-      conn.gone = true;
-      conn.dispose();
-      registry.remove(conn);
-      if (conn.admitted) void app.connectionCounter.release(conn.principal!.userId, conn.id);
-      void app.rateLimiter.forgetConnection(conn.id);
-      metrics.connections.dec({ type });
-      metrics.closed.inc({ code: String(code) });
-      logger.debug({ event: 'closed', connectionId: conn.id, code });
-    });
-    new RpcSession(conn, expectsParams, rpcOptions);
+    ws.on('error', onSocketError);
+    ws.once('close', onSocketClose);
+    conn.start(new RpcSession(conn, token, expectsParams, rpcOptions));
+  }
+
+  function onSocketError(this: WebSocket, err: Error) {
+    logger.debug({ event: 'ws_error', connectionId: (this as ConnectionSocket).connection?.id, message: err.message });
+  }
+
+  /** The socket closed, whoever closed it: the connection ends (if it had not) and what it held is released. */
+  function onSocketClose(this: WebSocket, code: number) {
+    const conn = (this as ConnectionSocket).connection;
+    if (!conn) return;
+    conn.end();
+    registry.remove(conn);
+    if (conn.admitted) void app.connectionCounter.release(conn.principal!.userId, conn.id);
+    guard.closed(conn.clientAddress, !conn.admitted);
+    metrics.connections.dec({ type: conn.type });
+    metrics.closed.inc({ code: String(code) });
+    logger.debug({ event: 'closed', connectionId: conn.id, code });
   }
 
   server.on('upgrade', onUpgrade);
@@ -160,6 +196,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
     /** Refuses new connections and closes the open ones with 1001 (going away), after flushing. */
     async close() {
       accepting = false;
+      guard.close();
       stopKeepAlive();
       server.off('upgrade', onUpgrade);
       const closed = [...registry.connections.values()].map(
@@ -167,7 +204,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
           new Promise<void>((resolve) => {
             if (conn.ws.readyState === conn.ws.CLOSED) return resolve();
             conn.ws.once('close', () => resolve());
-            conn.close(CloseCode.GOING_AWAY, 'server shutting down');
+            conn.end(CloseCode.GOING_AWAY, 'server shutting down');
             // A peer that never answers the close handshake is cut off.
             setTimeout(() => conn.ws.terminate(), 2_000).unref();
           }),

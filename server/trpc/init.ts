@@ -1,21 +1,45 @@
-import { initTRPC } from '@trpc/server';
+import { initTRPC, type TRPCError } from '@trpc/server';
 import { ZodError } from 'zod';
 import { isService } from '../auth/principal';
 import { apiError, reasonOf } from '../errors';
 import type { Context } from './context';
+import { bounded, errorBounds } from './errorBounds';
 import { inputIssues } from './inputIssues';
 import { transformer } from './transformer';
+
+/**
+ * The message a client may read. An internal error says only that (its cause
+ * is logged by the transport, never sent); an error caused by a RangeError
+ * (input nested or sized past what the runtime takes: "Maximum call stack size
+ * exceeded") names no runtime text either.
+ */
+function publicMessage(error: TRPCError, message: string): string {
+  if (error.code === 'INTERNAL_SERVER_ERROR') return 'internal error';
+  if (error.cause instanceof RangeError) return 'the input could not be processed';
+  return message;
+}
 
 const t = initTRPC.context<Context>().create({
   transformer,
   errorFormatter({ shape, error }) {
     // `reason` is the contract's stable error code (shared/errors.ts). An
     // invalid input gets a one-line message naming each field, and the issues
-    // as data; stack traces never leave the server.
-    const { stack: _stack, ...data } = shape.data;
-    const issues = error.cause instanceof ZodError ? inputIssues(error.cause) : null;
-    const message = issues ? `invalid input: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}` : shape.message;
-    return { ...shape, message, data: { ...data, reason: reasonOf(error) ?? null, issues } };
+    // as data; stack traces never leave the server. Everything echoed is
+    // bounded (errorBounds.ts): an error frame has a fixed maximum size.
+    const { stack: _stack, path, ...data } = shape.data;
+    const all = error.cause instanceof ZodError ? inputIssues(error.cause) : null;
+    const issues = all?.slice(0, errorBounds.issues).map((i) => ({ path: bounded(i.path), message: bounded(i.message) })) ?? null;
+    let message = bounded(publicMessage(error, shape.message), errorBounds.messageChars);
+    if (all && issues) {
+      const more = all.length > issues.length ? `; and ${all.length - issues.length} more` : '';
+      const listed = `invalid input: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`;
+      message = bounded(listed, errorBounds.messageChars - more.length) + more;
+    }
+    return {
+      ...shape,
+      message,
+      data: { ...data, ...(path === undefined ? {} : { path: bounded(path) }), reason: reasonOf(error) ?? null, issues },
+    };
   },
 });
 
@@ -23,18 +47,17 @@ export const router = t.router;
 export const publicProcedure = t.procedure;
 
 /**
- * Every call of an authenticated procedure costs one token from the caller's
- * bucket: per connection over WebSocket, per user over HTTP. Services calling
- * over HTTP are not throttled: a backend's burst of updates must not be lost.
+ * An authenticated procedure. Over HTTP every call of a user (not a service)
+ * costs one token of the user's budget; services are not throttled (a
+ * backend's burst of updates must not be lost). Over WebSocket the
+ * connection's own budget already paid for the frame that carried the call
+ * (transport/connection.ts): a call waits for it, it is never refused.
  */
 export const authedProcedure = t.procedure.use(async ({ ctx, type, next }) => {
   const { principal, connection, app } = ctx;
   if (!principal) throw apiError('token_missing');
   if (type === 'subscription' && !connection) throw apiError('websocket_required');
-  const allowed = connection
-    ? await app.rateLimiter.consumeConnection(connection.id)
-    : isService(principal) || (await app.rateLimiter.consumeUser(principal.userId));
-  if (!allowed) {
+  if (!connection && !isService(principal) && !(await app.rateLimiter.consumeUser(principal.userId))) {
     app.metrics.rateLimited.inc();
     throw apiError('rate_limited');
   }

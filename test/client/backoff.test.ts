@@ -67,8 +67,9 @@ describe('what follows a disconnect', () => {
     }
   });
 
-  test('4008 waits the maximum delay from the first attempt on', () => {
+  test('4008 and 1008 (kept over the incoming budget) wait the maximum delay from the first attempt on', () => {
     expect(decideReconnect({ code: 4008, reason: 'too_many_connections' }, 0, backoff, () => 0)).toEqual({ kind: 'retry', delayMs: 5_000 });
+    expect(decideReconnect({ code: 1008, reason: 'rate_limited' }, 0, backoff, () => 0)).toEqual({ kind: 'retry', delayMs: 5_000 });
   });
 
   test('4001 retries with backoff (a fresh token is fetched before the attempt); getToken failing retries too', () => {
@@ -76,8 +77,7 @@ describe('what follows a disconnect', () => {
     expect(decideReconnect({ code: null, reason: 'getToken failed' }, 2, backoff, top)).toEqual({ kind: 'retry', delayMs: 400 });
   });
 
-  test('codes after which retrying cannot help stop (1009: a frame too large; 1008: policy)', () => {
+  test('codes after which retrying cannot help stop (1009: a frame too large)', () => {
     expect(decideReconnect({ code: 1009, reason: '' }, 0, backoff)).toEqual({ kind: 'stop' });
-    expect(decideReconnect({ code: 1008, reason: '' }, 0, backoff)).toEqual({ kind: 'stop' });
   });
 });

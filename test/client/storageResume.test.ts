@@ -41,7 +41,7 @@ describe('resume across page reloads (storage)', () => {
     expect([...storage.entries.values()]).toEqual(after);
   });
 
-  test('a stored id older than the history (HISTORY_SIZE 3) reaches onResync, typed, and the topic carries on live', async () => {
+  test('a stored id older than the history (HISTORY_SIZE 3) reaches onResync, typed, then what the history keeps, then live', async () => {
     await using srv = await startServer({ limits: { HISTORY_SIZE: 3 } });
     const token = await srv.token({ sub: 'analyst', investigations: ['inv-r'] });
     const storage = memoryStorage();
@@ -54,7 +54,7 @@ describe('resume across page reloads (storage)', () => {
       await sub.take(1);
     }
     // Long enough offline for the history to move past the stored id.
-    await publishProgress(srv, 'inv-r', 1, 10);
+    const offline = await publishProgress(srv, 'inv-r', 1, 10);
 
     await using reloaded = openClient({ url: srv.address.wsUrl, getToken: () => token, storage });
     const resyncs: EventOf<InvestigationEvent, 'resync_required'>[] = [];
@@ -70,12 +70,20 @@ describe('resume across page reloads (storage)', () => {
       'the resync_required event',
     );
     expect(resyncs[0]!.data).toEqual({ topic: 'investigation:inv-r', lastEventId: oldId, reason: 'history_trimmed' });
-    // No replay of what is left of the history: the app refetches state instead.
-    expect(updates.events.map((e) => e.type)).toEqual(['resync_required']);
+    // The resync marks the point just before what the history keeps (the newest 3), which follows.
+    const kept = offline.slice(-3);
+    const afterResync = await updates.take(4);
+    expect(afterResync.map((e) => e.type)).toEqual([
+      'resync_required',
+      'investigation_update',
+      'investigation_update',
+      'investigation_update',
+    ]);
+    expect(afterResync.slice(1).map((e) => e.id)).toEqual(kept);
 
     const live = await publishProgress(srv, 'inv-r', 11, 1);
-    const events = await updates.take(2);
-    expect(events[1]!.id).toBe(live[0]);
+    const events = await updates.take(5);
+    expect(events[4]!.id).toBe(live[0]);
     expect(resyncs).toHaveLength(1);
     // From now on a reload resumes from the live position, not the stale id.
     expect([...storage.entries.values()]).toEqual(live);

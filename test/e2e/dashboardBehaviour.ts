@@ -5,6 +5,7 @@ import { issueToken } from '../../server/index';
 import type { NotifyAnomalyInput } from '../../shared/inputs';
 import { describeWithChromium, openPage, signIn, type TestPage, waitForConnection } from '../support/browser';
 import { openSignedIn, useDashboardBrowser } from '../support/dashboardPage';
+import { rejectionOf } from '../support/errors';
 import { startServer, TEST_SECRET, type TestServer } from '../support/server';
 import { waitFor } from '../support/wait';
 
@@ -98,17 +99,62 @@ export function describeDashboard(screen: string, viewport: { width: number; hei
       expect(afterRefusal.get('investigation')).toBe(INV);
       expect(afterRefusal.get('analysis')).toBe(AN);
 
-      await signIn(page, await srv.token({ sub: 'bob', roles: ['user'], investigations: [INV], analyses: [AN] }));
+      const bobToken = await srv.token({ sub: 'bob', roles: ['user'], investigations: [INV], analyses: [AN] });
+      await signIn(page, bobToken);
       await waitForConnection(page, 'open');
       expect(await page.getByTestId('user-id').textContent()).toBe('bob');
-      expect(await page.getByTestId('watch-session').inputValue()).toBe('chat-bob');
-      expect(await page.getByTestId('chat-panel').locator('.entity-id').textContent()).toBe('chat-bob');
-      expect(new URL(page.url()).searchParams.get('session')).toBe('chat-bob');
+      // A session of bob's own, made by chat.createSession: shown, and written to the address.
+      const created = await waitFor(
+        () => page.getByTestId('watch-session').inputValue(),
+        (value) => value !== '',
+        "the page to create bob's chat session",
+      );
+      expect(created).toMatch(/^s_[A-Za-z0-9_-]{22}_[A-Za-z0-9_-]{22}$/);
+      expect(await page.getByTestId('chat-panel').locator('.entity-id').textContent()).toBe(created);
+      expect(new URL(page.url()).searchParams.get('session')).toBe(created);
+      // It is bob's: alice, who had the link, is refused it.
+      const alice = srv.wsClient({ token: await srv.token(aliceClaims) }).client;
+      expect(await rejectionOf(() => alice.chat.send.mutate({ sessionId: created, content: 'let me in' }))).toEqual({
+        code: 'FORBIDDEN',
+        reason: 'session_owned_by_other',
+      });
 
       // Signing out forgets bob's session the same way.
       await page.getByTestId('sign-out').click();
       await page.getByTestId('signin-form').waitFor();
       expect(new URL(page.url()).searchParams.get('session')).toBeNull();
+
+      // Signing in again, bob finds his conversation: the page remembered which session it created for him.
+      await signIn(page, bobToken);
+      await waitForConnection(page, 'open');
+      expect(await page.getByTestId('watch-session').inputValue()).toBe(created);
+      expect(new URL(page.url()).searchParams.get('session')).toBe(created);
+      expect(page.pageErrors).toEqual([]);
+    });
+
+    test("a remembered chat session the server does not take for the user's is replaced by a new one of theirs", async () => {
+      await using srv = await startDashboardServer();
+      await using page = await openPage(env.browser, viewport);
+      // What the page remembered for bob names someone else (as after the key that signed it was retired).
+      const alice = srv.wsClient({ token: await srv.token(aliceClaims) }).client;
+      const { sessionId: notBobs } = await alice.chat.createSession.mutate({});
+      await page.goto(`${srv.address.httpUrl}/?${new URLSearchParams({ investigation: INV, analysis: AN })}`);
+      await page.evaluate((id) => localStorage.setItem('cidadao-realtime:chat-session:bob', id), notBobs);
+
+      await signIn(page, await srv.token({ sub: 'bob', roles: ['user'], investigations: [INV], analyses: [AN] }));
+      await waitForConnection(page, 'open');
+      const replaced = await waitFor(
+        () => page.getByTestId('watch-session').inputValue(),
+        (value) => value !== notBobs && value !== '',
+        'a session of bob’s own',
+      );
+      expect(replaced).toMatch(/^s_/);
+      expect(new URL(page.url()).searchParams.get('session')).toBe(replaced);
+      expect(await page.evaluate(() => localStorage.getItem('cidadao-realtime:chat-session:bob'))).toBe(replaced);
+      // The chat works in it: bob's message is on the page.
+      await page.getByTestId('chat-input').fill('is this mine?');
+      await page.getByTestId('chat-send').click();
+      await page.locator('[data-testid="chat-message"][data-role="user"]').waitFor();
       expect(page.pageErrors).toEqual([]);
     });
 

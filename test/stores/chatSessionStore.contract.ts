@@ -1,10 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, test } from 'vitest';
+import { createSessionRenewal } from '../../server/chat/sessionRenewal';
 import type { ChatSessionStore, ChatSessionStoreOptions } from '../../server/chat/sessionStore';
-import { type NodesFactory, nodesTracker } from '../support/sharedStores';
+import { type NodesFactory, nodesTracker, silentLogger } from '../support/sharedStores';
 import { waitFor } from '../support/wait';
 
-const roomy: ChatSessionStoreOptions = { maxSessionsPerUser: 100, maxWatchedPerSession: 50, idleTtlMs: 60_000 };
+const roomy: ChatSessionStoreOptions = { maxSessionsPerUser: 100, maxWatchedPerSession: 50, historyTtlMs: 60_000 };
+
+/** What `use` answers, or the reason it refused with. */
+const outcomeOf = (use: Promise<unknown>) =>
+  use.then(
+    (access) => access,
+    (err: { reason?: string }) => err.reason,
+  );
 
 /**
  * What every ChatSessionStore does, through the interface only. `nodes(opts)`
@@ -23,12 +31,12 @@ export function describeChatSessionStoreContract(name: string, nodesOf: NodesFac
       const [a, b] = [await shared.node(), await shared.node()];
       const session = id('s');
 
-      await a.use(session, 'alice');
+      expect(await a.use(session, 'alice')).toBe('owner');
       await expect(b.use(session, 'bob')).rejects.toMatchObject({ code: 'FORBIDDEN', reason: 'session_owned_by_other' });
       await expect(a.use(session, 'bob')).rejects.toMatchObject({ reason: 'session_owned_by_other' });
       // Still alice's, from both nodes.
-      await a.use(session, 'alice');
-      await b.use(session, 'alice');
+      expect(await a.use(session, 'alice')).toBe('owner');
+      expect(await b.use(session, 'alice')).toBe('owner');
     });
 
     test('two users racing for a new session: exactly one wins', async () => {
@@ -48,8 +56,8 @@ export function describeChatSessionStoreContract(name: string, nodesOf: NodesFac
       const session = id('s');
       await a.use(session, 'alice');
 
-      await b.use(session, 'admin', true);
-      await a.use(session, 'alice');
+      expect(await b.use(session, 'admin', true)).toBe('reader');
+      expect(await a.use(session, 'alice')).toBe('owner');
       await expect(b.use(session, 'admin')).rejects.toMatchObject({ reason: 'session_owned_by_other' });
     });
 
@@ -100,11 +108,13 @@ export function describeChatSessionStoreContract(name: string, nodesOf: NodesFac
       expect(await a.watchedBy(id('never-used'))).toEqual([]);
     });
 
-    test('an idle session expires with its watches; then anyone may claim it, and the maps are empty', async () => {
-      const shared = nodes({ idleTtlMs: 300 });
+    test('an idle session stops watching after the ttl, and stays its owner’s for a ttl more: the life of the last event it got', async () => {
+      const historyTtlMs = 500;
+      const shared = nodes({ historyTtlMs });
       const [a, b] = [await shared.node(), await shared.node()];
       const session = id('s');
       const investigation = id('inv');
+      const usedFrom = Date.now();
       await a.use(session, 'alice');
       await a.watch(session, investigation);
       expect(await b.watchersOf(investigation)).toEqual([session]);
@@ -114,20 +124,85 @@ export function describeChatSessionStoreContract(name: string, nodesOf: NodesFac
         (w) => w.length === 0,
         'the idle session to stop watching',
       );
-      expect(await b.watchedBy(session)).toEqual([]);
+      // An event copied into the session's topic just before it stopped
+      // watching is in its history for one ttl more: nobody else may read it.
+      const askedAt = Date.now();
+      const intruder = await outcomeOf(b.use(session, 'bob'));
+      // (Only judged when this machine was quick enough to ask within twice the ttl, when alice must still own it.)
+      if (askedAt < usedFrom + 2 * historyTtlMs) expect(intruder).toBe('session_owned_by_other');
+      // Her watches are still listed; using the session makes them live again.
+      if (intruder !== 'owner') {
+        expect(await a.watchedBy(session)).toEqual([investigation]);
+        expect(await a.use(session, 'alice')).toBe('owner');
+        expect(await b.watchersOf(investigation)).toEqual([session]);
+      }
+    });
+
+    test('an expired session is forgotten with its watches; then anyone may claim it, and the maps are empty', async () => {
+      const shared = nodes({ historyTtlMs: 200 });
+      const [a, b] = [await shared.node(), await shared.node()];
+      const session = id('s');
+      const investigation = id('inv');
+      await a.use(session, 'alice');
+      await a.watch(session, investigation);
+
+      // (A shared store holds nothing in the process: its maps are always empty.)
       await waitFor(
         () => a.stats(),
         (s) => s.chatSessions === 0 && s.chatOwners === 0 && s.watchedInvestigations === 0,
         'the maps to empty',
       );
-
-      await b.use(session, 'bob');
+      await waitFor(
+        () => outcomeOf(b.use(session, 'bob')),
+        (r) => r === 'owner',
+        'the expired session to be claimable',
+      );
+      expect(await b.watchersOf(investigation)).toEqual([]);
+      expect(await b.watchedBy(session)).toEqual([]);
       await expect(a.use(session, 'alice')).rejects.toMatchObject({ reason: 'session_owned_by_other' });
-      expect(await a.watchedBy(session)).toEqual([]);
+    });
+
+    test('renewed while its owner is subscribed, an idle session outlives its ttl with its watches; then it expires', async () => {
+      const shared = nodes({ historyTtlMs: 300 });
+      const [a, b] = [await shared.node(), await shared.node()];
+      const [guarded, control] = [id('guarded'), id('control')];
+      const investigation = id('inv');
+      await a.use(guarded, 'alice');
+      await a.watch(guarded, investigation);
+      // What a node does for a subscribed owner (chat.onEvent open): renews on a timer, asking the subscription whether it is still open.
+      const renewal = createSessionRenewal({ everyMs: a.renewEveryMs, renew: (s, u) => a.use(s, u), logger: silentLogger });
+      const subscription = { isClosed: false };
+      renewal.hold(guarded, 'alice', subscription);
+      try {
+        // Claimed after the guarded session's last explicit use: once bob can
+        // take it, the guarded one would have expired too without renewals.
+        await a.use(control, 'alice');
+        await waitFor(
+          () => outcomeOf(b.use(control, 'bob')),
+          (r) => r === 'owner',
+          'the unrenewed session to expire',
+        );
+
+        await expect(b.use(guarded, 'bob')).rejects.toMatchObject({ code: 'FORBIDDEN', reason: 'session_owned_by_other' });
+        expect(await b.watchersOf(investigation)).toEqual([guarded]);
+        expect(await b.watchedBy(guarded)).toEqual([investigation]);
+        expect(renewal.size()).toBe(1);
+
+        // The subscription ends: the renewals stop, and the session expires like any other.
+        subscription.isClosed = true;
+        await waitFor(
+          () => outcomeOf(b.use(guarded, 'bob')),
+          (r) => r === 'owner',
+          'the session to expire once nobody renews it',
+        );
+        expect(renewal.size()).toBe(0);
+      } finally {
+        renewal.close();
+      }
     });
 
     test('expired sessions no longer count toward the per-user bound', async () => {
-      const shared = nodes({ maxSessionsPerUser: 1, idleTtlMs: 300 });
+      const shared = nodes({ maxSessionsPerUser: 1, historyTtlMs: 200 });
       const [a, b] = [await shared.node(), await shared.node()];
       await a.use(id('old'), 'alice');
       await expect(b.use(id('new'), 'alice')).rejects.toMatchObject({ reason: 'too_many_sessions' });

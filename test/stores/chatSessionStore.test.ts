@@ -23,7 +23,7 @@ describeWithRedis('redis chat sessions', () => {
     const store = new RedisChatSessionStore(redis, {
       maxSessionsPerUser: 10,
       maxWatchedPerSession: 10,
-      idleTtlMs: 60_000,
+      historyTtlMs: 60_000,
       logger: silentLogger,
     });
     try {

@@ -21,6 +21,8 @@ import {
   forgetUserIdsInUrl,
   loadDashboardConfig,
   readClaims,
+  rememberChatSession,
+  rememberedChatSession,
   savedToken,
   saveToken,
   type Watched,
@@ -75,7 +77,7 @@ export function App() {
 function Dashboard({ token, onSignOut }: { token: string; onSignOut: (reason?: string | null) => void }) {
   const claims = useMemo(() => readClaims(token), [token]);
   const userId = claims?.sub ?? null;
-  const [watched, setWatched] = useState<Watched>(() => watchedFromUrl(userId));
+  const [watched, setWatched] = useState<Watched>(() => watchedFromUrl(rememberedChatSession(userId)));
   const connection = useConnectionState();
 
   useEffect(() => writeWatchedToUrl(watched), [watched]);
@@ -94,8 +96,26 @@ function Dashboard({ token, onSignOut }: { token: string; onSignOut: (reason?: s
 
   const inv = useInvestigationUpdates(watched.investigation || null);
   const analysis = useAnalysisUpdates(watched.analysis || null);
-  const chat = useChat(watched.session || null);
+  // Without a session in the address (or remembered for this user), one of
+  // the user's own is created; it then goes into the address, so a reload or
+  // a link shows the same conversation, and is remembered for the next sign-in.
+  const chat = useChat(watched.session || undefined);
   const notifications = useNotifications();
+  const createdSession = watched.session ? null : chat.sessionId;
+  useEffect(() => {
+    if (!createdSession) return;
+    if (userId) rememberChatSession(userId, createdSession);
+    setWatched((w) => (w.session ? w : { ...w, session: createdSession }));
+  }, [createdSession, userId]);
+
+  // A remembered session the server no longer takes for this user's (its key
+  // was retired): forgotten, and a new one is created.
+  const refusedSession = chat.subscriptionError?.reason === 'session_owned_by_other' ? watched.session : null;
+  useEffect(() => {
+    if (!userId || !refusedSession || refusedSession !== rememberedChatSession(userId)) return;
+    rememberChatSession(userId, null);
+    setWatched((w) => (w.session === refusedSession ? { ...w, session: '' } : w));
+  }, [refusedSession, userId]);
 
   // The assistant answers from the investigations its session watches; asked
   // again after each reconnect, in case the server that answers now lost it.
@@ -126,7 +146,7 @@ function Dashboard({ token, onSignOut }: { token: string; onSignOut: (reason?: s
         <Timeline events={inv.timeline} />
         <AnalysisPanel id={watched.analysis} analysis={analysis} />
         <NotificationsPanel notifications={notifications} />
-        <ChatPanel sessionId={watched.session} chat={chat} selfUserId={userId} />
+        <ChatPanel chat={chat} selfUserId={userId} />
       </main>
     </div>
   );

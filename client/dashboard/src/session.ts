@@ -53,18 +53,44 @@ export interface Watched {
   session: string;
 }
 
-export function watchedFromUrl(userId: string | null): Watched {
+/** The ids in the address bar; without a chat session, `session` is `fallbackSession` or '' (one is then created). */
+export function watchedFromUrl(fallbackSession: string | null): Watched {
   const params = new URLSearchParams(location.search);
   return {
     investigation: params.get('investigation') ?? 'inv-1',
     analysis: params.get('analysis') ?? 'an-1',
-    session: params.get('session') ?? `chat-${userId ?? 'me'}`,
+    session: params.get('session') ?? fallbackSession ?? '',
   };
 }
 
+const CHAT_SESSION_KEY = 'cidadao-realtime:chat-session:';
+
 /**
- * After a sign-out or a refused token: the chat session is the user's own
- * (`chat-<user>` by default), so the next user must not inherit it. The
+ * The chat session created for this user in this browser, so that signing in
+ * again shows the same conversation. Knowing the id grants nothing: the server
+ * checks it names the signed-in user.
+ */
+export function rememberedChatSession(userId: string | null): string | null {
+  if (!userId) return null;
+  try {
+    return localStorage.getItem(CHAT_SESSION_KEY + userId);
+  } catch {
+    return null;
+  }
+}
+
+export function rememberChatSession(userId: string, sessionId: string | null): void {
+  try {
+    if (sessionId) localStorage.setItem(CHAT_SESSION_KEY + userId, sessionId);
+    else localStorage.removeItem(CHAT_SESSION_KEY + userId);
+  } catch {
+    // Storage may be disabled: the next sign-in creates another session.
+  }
+}
+
+/**
+ * After a sign-out or a refused token: the chat session is the user's own, so
+ * the next user must not inherit it (they would be refused it anyway). The
  * investigation and analysis stay: they are what the link points at, whoever signs in.
  */
 export function forgetUserIdsInUrl(): void {

@@ -10,11 +10,13 @@ const suggestions = ['How is the investigation going?', 'Any critical anomalies?
  * while it streams (`data-streaming="true"`, text growing) and is replaced by
  * the whole message when it is complete.
  */
-export function ChatPanel({ sessionId, chat, selfUserId }: { sessionId: string; chat: Chat; selfUserId: string | null }) {
+export function ChatPanel({ chat, selfUserId }: { chat: Chat; selfUserId: string | null }) {
   const [draft, setDraft] = useState('');
   const list = useRef<HTMLDivElement>(null);
   const othersTyping = chat.typing.filter((id) => id !== selfUserId);
   const streamedLength = chat.streaming.reduce((n, r) => n + r.text.length, 0);
+  // No session yet: the user's own is still being created.
+  const ready = chat.sessionId !== null && !chat.sending;
 
   // Follow the conversation unless the user scrolled up to read.
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs when a message or a streamed chunk arrives, which changes the list's height
@@ -44,7 +46,12 @@ export function ChatPanel({ sessionId, chat, selfUserId }: { sessionId: string; 
   }
 
   return (
-    <Card title="Assistant" className="area-chat chat" testId="chat-panel" subtitle={<code className="entity-id">{sessionId}</code>}>
+    <Card
+      title="Assistant"
+      className="area-chat chat"
+      testId="chat-panel"
+      subtitle={<code className="entity-id">{chat.sessionId ?? 'new session…'}</code>}
+    >
       <StreamNotices stream={chat} testIdPrefix="chat" />
       <div className="chat-log" ref={list} data-testid="chat-log">
         {chat.messages.length === 0 && chat.streaming.length === 0 && (
@@ -90,7 +97,7 @@ export function ChatPanel({ sessionId, chat, selfUserId }: { sessionId: string; 
       </div>
       <div className="suggestions">
         {suggestions.map((s) => (
-          <button key={s} type="button" className="chip" data-testid="chat-suggestion" onClick={() => void send(s)} disabled={chat.sending}>
+          <button key={s} type="button" className="chip" data-testid="chat-suggestion" onClick={() => void send(s)} disabled={!ready}>
             {s}
           </button>
         ))}
@@ -108,7 +115,7 @@ export function ChatPanel({ sessionId, chat, selfUserId }: { sessionId: string; 
           onKeyDown={onKeyDown}
           onBlur={() => chat.setTyping(false)}
         />
-        <button type="submit" className="button button-primary" data-testid="chat-send" disabled={!draft.trim() || chat.sending}>
+        <button type="submit" className="button button-primary" data-testid="chat-send" disabled={!draft.trim() || !ready}>
           Send
         </button>
       </form>
