@@ -116,3 +116,58 @@ test('a client that never reads and sends 1 MB frames naming a 1 MB path: read a
       `server RSS baseline ${mb(baseline)} MB, peak ${mb(peak)} MB, after ${mb(after)} MB; server CPU ${(cpuSeconds(node.serverPid) - cpuBefore).toFixed(2)} s`,
   );
 });
+
+test('a client that never reads, with budget to spare: the replies it leaves unread count against SLOW_CONSUMER_BYTES and end it with 4013; memory stays bounded', async () => {
+  const slowConsumerBytes = 64 * 1024;
+  await using node = await startNodeProcess({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    JWT_SECRET: TEST_SECRET,
+    LOG_LEVEL: 'error',
+    // A budget it never exhausts: only the outbound bound can stop it.
+    RATE_LIMIT_PER_SECOND: '1000000',
+    RATE_LIMIT_BURST: '1000000',
+    SLOW_CONSUMER_BYTES: String(slowConsumerBytes),
+  });
+  const token = await issueToken(TEST_SECRET, { sub: 'reply-hoarder' });
+  await using attacker = await RawWs.open(`${node.wsUrl}?token=${token}`);
+  attacker.request(0, 'query', 'no.such');
+  await attacker.errorResponse(0);
+  const baseline = rssBytes(node.serverPid);
+
+  attacker.socket.pause();
+  // Each call is refused with a small NOT_FOUND (~0.4 KB): 100 000 of them are ~40 MB of replies,
+  // far more than the kernel's socket buffers and the bound hold together.
+  const path = `no.such.${'x'.repeat(200)}`;
+  const frame = (i: number) => JSON.stringify({ id: i + 1, method: 'query', params: { path } });
+  let slowConsumers = 0;
+  let peak = baseline;
+  const watching = setInterval(() => {
+    metricValue(node.httpUrl, 'realtime_slow_consumers_total').then(
+      (n) => {
+        slowConsumers = n;
+      },
+      () => undefined,
+    );
+    try {
+      peak = Math.max(peak, rssBytes(node.serverPid));
+    } catch {
+      // The process is gone: the assertions below say so.
+    }
+  }, 50);
+  const sent = await flood(attacker, frame, { maxFrames: 100_000, until: Date.now() + MAX_ATTACK_MS, stop: () => slowConsumers > 0 });
+  clearInterval(watching);
+  slowConsumers = await metricValue(node.httpUrl, 'realtime_slow_consumers_total');
+  attacker.socket.resume();
+  const closed = await attacker.closed;
+
+  expect(slowConsumers).toBe(1);
+  expect(await metricValue(node.httpUrl, 'realtime_ws_budget_closes_total')).toBe(0);
+  // 4013 when the client reads its close frame, 1006 if the server had to cut a socket that never read it.
+  expect([CloseCode.SLOW_CONSUMER, 1006]).toContain(closed.code);
+  expect(peak - baseline).toBeLessThan(PEAK_GROWTH_BOUND);
+  console.log(
+    `reply hoarding: ${sent} calls sent without reading; closed ${closed.code} (slow consumers ${slowConsumers}); ` +
+      `server RSS baseline ${(baseline / MB).toFixed(0)} MB, peak ${(peak / MB).toFixed(0)} MB`,
+  );
+});
