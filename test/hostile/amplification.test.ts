@@ -4,7 +4,7 @@ import { CloseCode } from '../../shared/closeCodes';
 import type { Health } from '../../shared/health';
 import { limitDefaults } from '../../shared/limits';
 import { cpuSeconds, flood, metricValue } from '../support/hostile';
-import { rssBytes, startNodeProcess } from '../support/nodeProcess';
+import { rssBytes, startTestNode } from '../support/nodeProcess';
 import { errorOf, RawWs } from '../support/rawWs';
 import { TEST_SECRET } from '../support/server';
 import { waitFor } from '../support/wait';
@@ -34,11 +34,7 @@ const MAX_ATTACK_MS = 30_000;
 const PEAK_GROWTH_BOUND = 96 * MB;
 
 test('a client that never reads and sends 1 MB frames naming a 1 MB path: read at its budget, answered with small errors, closed with 1008; the server’s memory stays bounded', async () => {
-  await using node = await startNodeProcess({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    JWT_SECRET: TEST_SECRET,
-    LOG_LEVEL: 'error',
+  await using node = await startTestNode({
     RATE_LIMIT_CLOSE_AFTER_MS: String(CLOSE_AFTER_MS),
   });
   const token = await issueToken(TEST_SECRET, { sub: 'amplifier' });
@@ -119,11 +115,7 @@ test('a client that never reads and sends 1 MB frames naming a 1 MB path: read a
 
 test('a client that never reads, with budget to spare: the replies it leaves unread count against SLOW_CONSUMER_BYTES and end it with 4013; memory stays bounded', async () => {
   const slowConsumerBytes = 64 * 1024;
-  await using node = await startNodeProcess({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    JWT_SECRET: TEST_SECRET,
-    LOG_LEVEL: 'error',
+  await using node = await startTestNode({
     // A budget it never exhausts: only the outbound bound can stop it.
     RATE_LIMIT_PER_SECOND: '1000000',
     RATE_LIMIT_BURST: '1000000',

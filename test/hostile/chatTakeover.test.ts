@@ -2,9 +2,9 @@ import { Redis } from 'ioredis';
 import { expect, test } from 'vitest';
 import { type ChatItem, type Collector, collect } from '../support/collect';
 import { refusalOf, rejectionOf } from '../support/errors';
-import { type NodeProcess, startNodeProcess } from '../support/nodeProcess';
+import { type NodeProcess, startTestNode } from '../support/nodeProcess';
 import { describeWithRedis, REDIS_URL, uniquePrefix } from '../support/redis';
-import { startServer, TEST_SECRET, type TestServer } from '../support/server';
+import { startServer, type TestServer } from '../support/server';
 import { waitFor } from '../support/wait';
 
 /**
@@ -42,15 +42,7 @@ interface Cluster {
 async function startCluster(): Promise<Cluster> {
   const prefix = uniquePrefix();
   const limits = { HISTORY_TTL_SECONDS };
-  const node = await startNodeProcess({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    JWT_SECRET: TEST_SECRET,
-    REDIS_URL,
-    REDIS_KEY_PREFIX: prefix,
-    HISTORY_TTL_SECONDS: String(HISTORY_TTL_SECONDS),
-    LOG_LEVEL: 'error',
-  });
+  const node = await startTestNode({ REDIS_URL, REDIS_KEY_PREFIX: prefix, HISTORY_TTL_SECONDS: String(HISTORY_TTL_SECONDS) });
   const other = await startServer({ redisUrl: REDIS_URL, redisKeyPrefix: prefix, limits }).catch(async (err: unknown) => {
     await node[Symbol.asyncDispose]();
     throw err;

@@ -7,7 +7,7 @@ import type { RealtimeEvent } from '../../shared/events';
 import type { Health } from '../../shared/health';
 import { limitDefaults } from '../../shared/limits';
 import { cpuSeconds, flood, metricValue, summary } from '../support/hostile';
-import { postMutation, rssBytes, startNodeProcess } from '../support/nodeProcess';
+import { postMutation, rssBytes, startTestNode } from '../support/nodeProcess';
 import { type Frame, RawWs } from '../support/rawWs';
 import { TEST_SECRET } from '../support/server';
 import { waitFor } from '../support/wait';
@@ -40,11 +40,7 @@ const SLACK_PER_FLOODER = 2;
 const INVESTIGATION = 'inv-victim';
 
 test('three connections flooding junk (unknown procedures, invalid JSON, binary frames, text PING before authentication): each is read no faster than its budget and closed with 1008; another user gets every event, in order, and health answers', async () => {
-  await using node = await startNodeProcess({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    JWT_SECRET: TEST_SECRET,
-    LOG_LEVEL: 'error',
+  await using node = await startTestNode({
     RATE_LIMIT_CLOSE_AFTER_MS: String(CLOSE_AFTER_MS),
     // The unauthenticated flooder is to meet its budget, not the authentication deadline.
     AUTH_TIMEOUT_MS: '120000',

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { describe, expect, test } from 'vitest';
 import type { ClientOptions } from 'ws';
 import { issueToken } from '../../server/auth/issueToken';
-import { type NodeProcess, postMutation, startNodeProcess } from '../support/nodeProcess';
+import { type NodeProcess, postMutation, startTestNode } from '../support/nodeProcess';
 import { RawWs } from '../support/rawWs';
 import { TEST_SECRET } from '../support/server';
 import { WAIT_MS, waitFor } from '../support/wait';
@@ -19,11 +19,6 @@ import { WAIT_MS, waitFor } from '../support/wait';
  */
 
 const INVESTIGATION = 'inv-per-ip';
-
-/** A node in its own process; the variables are the bounds under test. */
-function startNode(env: Record<string, string>): Promise<NodeProcess> {
-  return startNodeProcess({ PORT: '0', HOST: '127.0.0.1', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'error', ...env });
-}
 
 /** Every socket a test opened, closed at its end. */
 function socketsOf() {
@@ -88,7 +83,7 @@ async function publish(node: NodeProcess, progress: number) {
 describe('unauthenticated sockets per address (MAX_PENDING_PER_IP)', () => {
   test('the 101st pending socket from one address gets 429, while a client from another address connects and subscribes', async () => {
     // The pending sockets must outlive the test, not time out under it.
-    await using node = await startNode({ MAX_PENDING_PER_IP: '100', AUTH_TIMEOUT_MS: '300000' });
+    await using node = await startTestNode({ MAX_PENDING_PER_IP: '100', AUTH_TIMEOUT_MS: '300000' });
     await using sockets = socketsOf();
     const pending: RawWs[] = [];
     for (let i = 0; i < 100; i++) {
@@ -128,7 +123,7 @@ describe('unauthenticated sockets per address (MAX_PENDING_PER_IP)', () => {
 describe('upgrade attempts per address (CONNECTION_ATTEMPTS_PER_IP_PER_MINUTE)', () => {
   test('the attempt past the minute’s budget gets 429, however short-lived the sockets; another address has its own budget', async () => {
     const budget = 20;
-    await using node = await startNode({ CONNECTION_ATTEMPTS_PER_IP_PER_MINUTE: String(budget) });
+    await using node = await startTestNode({ CONNECTION_ATTEMPTS_PER_IP_PER_MINUTE: String(budget) });
     await using sockets = socketsOf();
     // Open and closed at once: nothing stays pending, only the attempts add up.
     for (let i = 0; i < budget; i++) {
@@ -170,7 +165,7 @@ describe('slow request heads (HEADERS_TIMEOUT_MS)', () => {
   }
 
   test('an upgrade request whose head never ends, and a socket that sends nothing, are closed by the server; open WebSockets are not', async () => {
-    await using node = await startNode({ HEADERS_TIMEOUT_MS: '1000' });
+    await using node = await startTestNode({ HEADERS_TIMEOUT_MS: '1000' });
     await using sockets = socketsOf();
     const user = await knock(pendingUrl(node), { localAddress: '127.0.0.2' });
     expect(user.status).toBe(101);
@@ -202,7 +197,7 @@ describe('slow request heads (HEADERS_TIMEOUT_MS)', () => {
 
 describe('Origin (ALLOWED_ORIGINS)', () => {
   test('an Origin not allowed gets 403; an allowed one and a client without Origin connect', async () => {
-    await using node = await startNode({ ALLOWED_ORIGINS: 'https://app.example.org,https://admin.example.org' });
+    await using node = await startTestNode({ ALLOWED_ORIGINS: 'https://app.example.org,https://admin.example.org' });
     await using sockets = socketsOf();
     expect((await knock(pendingUrl(node), { origin: 'https://evil.example' })).status).toBe(403);
     expect((await knock(pendingUrl(node), { origin: 'http://app.example.org' })).status).toBe(403);
@@ -219,7 +214,7 @@ describe('Origin (ALLOWED_ORIGINS)', () => {
 
 describe('connections on the node (MAX_CONNECTIONS)', () => {
   test('past MAX_CONNECTIONS, from any address, upgrades get 503 until a connection closes', async () => {
-    await using node = await startNode({ MAX_CONNECTIONS: '5' });
+    await using node = await startTestNode({ MAX_CONNECTIONS: '5' });
     await using sockets = socketsOf();
     const open: RawWs[] = [];
     for (let i = 0; i < 5; i++) {
@@ -247,7 +242,7 @@ describe('connections on the node (MAX_CONNECTIONS)', () => {
 
 describe('clients behind a proxy (TRUST_PROXY)', () => {
   test('X-Forwarded-For names the client when a trusted proxy sends it, and is ignored from anyone else', async () => {
-    await using node = await startNode({ TRUST_PROXY: '127.0.0.1', MAX_PENDING_PER_IP: '2', AUTH_TIMEOUT_MS: '300000' });
+    await using node = await startTestNode({ TRUST_PROXY: '127.0.0.1', MAX_PENDING_PER_IP: '2', AUTH_TIMEOUT_MS: '300000' });
     await using sockets = socketsOf();
     const via = (from: string, client: string) => ({ localAddress: from, headers: { 'x-forwarded-for': client } });
     const statuses = async (from: string, client: string, n: number) => {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { type StartedProcess, startMain } from './process';
+import { TEST_SECRET } from './server';
 
 /**
  * A server node run as its own process (`server/main.ts`, what `npm start`
@@ -84,4 +85,12 @@ export async function postMutation(httpUrl: string, token: string, procedure: st
   }
   const error = (body.error?.json ?? body.error) as { data?: { code?: string; reason?: string | null } } | undefined;
   return { status: res.status, reason: error?.data?.reason ?? null, code: error?.data?.code };
+}
+
+/**
+ * A node on an ephemeral loopback port with the tests' secret and quiet logs,
+ * as the hostile suites start them; `env` adds or overrides settings.
+ */
+export function startTestNode(env: Record<string, string | undefined> = {}): Promise<NodeProcess> {
+  return startNodeProcess({ PORT: '0', HOST: '127.0.0.1', JWT_SECRET: TEST_SECRET, LOG_LEVEL: 'error', ...env });
 }
