@@ -13,7 +13,7 @@ export const errorReasons = {
   session_owned_by_other: { code: 'FORBIDDEN', message: 'this chat session belongs to another user' },
   too_many_connections: { code: 'TOO_MANY_REQUESTS', message: 'this user has reached MAX_CONNECTIONS_PER_USER connections' },
   too_many_subscriptions: { code: 'TOO_MANY_REQUESTS', message: 'this connection has reached MAX_SUBSCRIPTIONS_PER_CONNECTION' },
-  rate_limited: { code: 'TOO_MANY_REQUESTS', message: 'too many messages on this connection; slow down' },
+  rate_limited: { code: 'TOO_MANY_REQUESTS', message: 'too many requests; slow down' },
   slow_consumer: { code: 'TOO_MANY_REQUESTS', message: 'more events waited for this subscriber than it may hold (it reads too slowly)' },
   too_many_sessions: { code: 'TOO_MANY_REQUESTS', message: 'this user owns MAX_CHAT_SESSIONS_PER_USER chat sessions' },
   too_many_watched: { code: 'TOO_MANY_REQUESTS', message: 'this chat session watches MAX_WATCHED_PER_SESSION investigations' },

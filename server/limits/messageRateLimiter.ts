@@ -1,16 +1,12 @@
 /**
- * Rate limits of incoming requests. With Redis, the per-user HTTP budget is
- * shared by every node under one key (P = the deployment's prefix):
+ * The per-user budget of HTTP calls (service tokens are exempt). With Redis it
+ * is shared by every node under one key (P = the deployment's prefix):
  *
  *   P rl:user:<userId>   rate-limiter-flexible's counter of the user's window (PX = the window)
  *
- * Per-connection budgets stay in this process's memory: a connection lives on one node.
- *
- * The WebSocket transport no longer asks this limiter: every frame of a
- * connection pays a token of its own bucket (tokenBucket.ts, in the
- * connection), before it is parsed, and waits rather than being refused.
- * `consumeConnection` / `forgetConnection` remain only for the limiter's
- * contract suite (test/stores/rateLimiter.*), until it drops them.
+ * WebSocket connections do not ask this limiter: every frame pays a token of
+ * its connection's own bucket (tokenBucket.ts), synchronously, before it is
+ * parsed, and waits rather than being refused.
  */
 import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { RedisClients } from '../redis/connect';
@@ -21,12 +17,8 @@ export interface MessageRateLimiterOptions {
 }
 
 export interface RateLimiter {
-  /** One request of a connection; true when it may go on. (Unused by the server: see the file comment.) */
-  consumeConnection(connectionId: string): Promise<boolean>;
-  /** One HTTP request of a (non-service) user, counted across nodes when the store is shared. */
+  /** One HTTP request of a (non-service) user, counted across nodes when the store is shared; true when it may go on. */
   consumeUser(userId: string): Promise<boolean>;
-  /** Forgets a connection's budget (it closed). */
-  forgetConnection(connectionId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -54,32 +46,21 @@ async function allowed(limiter: RateLimiterAbstract, key: string): Promise<boole
 
 /** Everything in this process. */
 export class MemoryRateLimiter implements RateLimiter {
-  private readonly connections: RateLimiterMemory;
   private readonly users: RateLimiterMemory;
 
   constructor(opts: MessageRateLimiterOptions) {
-    const window = windowOf(opts);
-    this.connections = new RateLimiterMemory({ keyPrefix: 'conn', ...window });
-    this.users = new RateLimiterMemory({ keyPrefix: 'user', ...window });
-  }
-
-  consumeConnection(connectionId: string) {
-    return allowed(this.connections, connectionId);
+    this.users = new RateLimiterMemory({ keyPrefix: 'user', ...windowOf(opts) });
   }
 
   consumeUser(userId: string) {
     return allowed(this.users, userId);
   }
 
-  async forgetConnection(connectionId: string) {
-    await this.connections.delete(connectionId);
-  }
-
   async close() {}
 }
 
 /**
- * Per-user budgets in Redis, per-connection ones in memory. Redis counts in
+ * Per-user budgets in Redis. Redis counts in
  * whole seconds, so its window is rounded up and its points scaled to keep
  * the rate. While Redis is unreachable, an insurance limiter in this process
  * (the same budget, per node) decides instead: an outage neither blocks

@@ -35,7 +35,7 @@ export function createMetrics() {
     }),
     rateLimited: new Counter({
       name: 'realtime_requests_rate_limited_total',
-      help: 'Requests refused by the per-connection rate limit',
+      help: 'HTTP requests refused by the per-user rate limit',
       registers: [registry],
     }),
     slowConsumers: new Counter({

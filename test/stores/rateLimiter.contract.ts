@@ -22,24 +22,15 @@ export function describeRateLimiterContract(name: string, nodesOf: NodesFactory<
     const nodes = () => tracker.track(nodesOf({ perSecond: 1, burst: 5 }));
     const id = (label: string) => `${label}-${randomUUID().slice(0, 8)}`;
 
-    test('a connection gets its burst, then is refused; another connection has its own budget', async () => {
+    test('a user gets the burst, then is refused; another user has a budget of their own', async () => {
       const limiter = await nodes().node();
-      const [c1, c2] = [id('c1'), id('c2')];
+      const [alice, bob] = [id('alice'), id('bob')];
 
-      expect(await allowedOf(8, () => limiter.consumeConnection(c1))).toBe(5);
-      expect(await limiter.consumeConnection(c2)).toBe(true);
+      expect(await allowedOf(8, () => limiter.consumeUser(alice))).toBe(5);
+      expect(await limiter.consumeUser(bob)).toBe(true);
     });
 
-    test('a forgotten connection starts afresh', async () => {
-      const limiter = await nodes().node();
-      const c = id('c');
-      expect(await allowedOf(6, () => limiter.consumeConnection(c))).toBe(5);
-
-      await limiter.forgetConnection(c);
-      expect(await limiter.consumeConnection(c)).toBe(true);
-    });
-
-    test('a user’s budget is one across nodes; other users and connections are apart from it', async () => {
+    test('a user’s budget is one across nodes; other users are apart from it', async () => {
       const shared = nodes();
       const [a, b] = [await shared.node(), await shared.node()];
       const [alice, bob] = [id('alice'), id('bob')];
@@ -48,8 +39,6 @@ export function describeRateLimiterContract(name: string, nodesOf: NodesFactory<
       expect(await allowedOf(4, () => b.consumeUser(alice))).toBe(2);
       expect(await a.consumeUser(alice)).toBe(false);
       expect(await b.consumeUser(bob)).toBe(true);
-      // A connection id equal to the user id is another budget.
-      expect(await a.consumeConnection(alice)).toBe(true);
     });
   });
 }
