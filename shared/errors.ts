@@ -27,6 +27,8 @@ export const errorReasons = {
   },
   server_closing: { code: 'SERVICE_UNAVAILABLE', message: 'the server is shutting down' },
   store_unavailable: { code: 'SERVICE_UNAVAILABLE', message: 'the shared state (Redis) is unavailable; try again' },
+  invalid_message: { code: 'BAD_REQUEST', message: 'not a message of the JSON dialect' },
+  not_json: { code: 'PARSE_ERROR', message: 'the frame is not a JSON text frame' },
 } as const satisfies Record<string, { code: TRPC_ERROR_CODE_KEY; message: string }>;
 
 export type ErrorReason = keyof typeof errorReasons;

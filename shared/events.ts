@@ -1,11 +1,19 @@
 import { z } from 'zod';
-import { analysisUpdateFields, anomalyFields, chatRoleSchema, investigationUpdateFields, notificationFields } from './fields';
+import {
+  analysisUpdateFields,
+  anomalyFields,
+  chatRoleSchema,
+  investigationUpdateFields,
+  notificationFields,
+  sourceTimestamp,
+} from './fields';
 import { analysisIdSchema, investigationIdSchema, sessionIdSchema, userIdSchema } from './ids';
 
 /**
  * Every event has the envelope `{ id, type, timestamp, data }`; the `type`
  * decides the shape of `data`. Data is flat: the topic id, the `updateType` and
- * that type's fields side by side.
+ * that type's fields side by side. Updates and anomalies may carry `timestamp`,
+ * when the source saw the change (the envelope's `timestamp` is the publish time).
  */
 function envelope<TType extends string, TData extends z.ZodType>(type: TType, data: TData) {
   return z.object({ id: z.string(), type: z.literal(type), timestamp: z.date(), data });
@@ -15,18 +23,18 @@ const investigationId = { investigationId: investigationIdSchema };
 const analysisId = { analysisId: analysisIdSchema };
 
 export const investigationUpdateDataSchema = z.discriminatedUnion('updateType', [
-  z.object({ ...investigationId, updateType: z.literal('status'), ...investigationUpdateFields.status }),
-  z.object({ ...investigationId, updateType: z.literal('progress'), ...investigationUpdateFields.progress }),
-  z.object({ ...investigationId, updateType: z.literal('agent_finding'), ...investigationUpdateFields.agent_finding }),
-  z.object({ ...investigationId, updateType: z.literal('report_status'), ...investigationUpdateFields.report_status }),
+  z.object({ ...investigationId, updateType: z.literal('status'), ...investigationUpdateFields.status, ...sourceTimestamp }),
+  z.object({ ...investigationId, updateType: z.literal('progress'), ...investigationUpdateFields.progress, ...sourceTimestamp }),
+  z.object({ ...investigationId, updateType: z.literal('agent_finding'), ...investigationUpdateFields.agent_finding, ...sourceTimestamp }),
+  z.object({ ...investigationId, updateType: z.literal('report_status'), ...investigationUpdateFields.report_status, ...sourceTimestamp }),
 ]);
 
-export const anomalyDataSchema = z.object({ ...investigationId, ...anomalyFields });
+export const anomalyDataSchema = z.object({ ...investigationId, ...anomalyFields, ...sourceTimestamp });
 
 export const analysisUpdateDataSchema = z.discriminatedUnion('updateType', [
-  z.object({ ...analysisId, updateType: z.literal('status'), ...analysisUpdateFields.status }),
-  z.object({ ...analysisId, updateType: z.literal('partial_result'), ...analysisUpdateFields.partial_result }),
-  z.object({ ...analysisId, updateType: z.literal('error'), ...analysisUpdateFields.error }),
+  z.object({ ...analysisId, updateType: z.literal('status'), ...analysisUpdateFields.status, ...sourceTimestamp }),
+  z.object({ ...analysisId, updateType: z.literal('partial_result'), ...analysisUpdateFields.partial_result, ...sourceTimestamp }),
+  z.object({ ...analysisId, updateType: z.literal('error'), ...analysisUpdateFields.error, ...sourceTimestamp }),
 ]);
 
 export const chatMessageDataSchema = z.object({

@@ -7,7 +7,11 @@ import { inputBounds } from './limits';
  */
 const text = (max: number = inputBounds.textChars) => z.string().min(1).max(max);
 
-export const jsonObjectSchema = z.record(z.string(), z.json());
+/** Any JSON value, spelled out so declaration bundles can name it (zod's own type is internal to zod). */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+const jsonValueSchema: z.ZodType<JsonValue> = z.json();
+
+export const jsonObjectSchema = z.record(z.string(), jsonValueSchema);
 
 export const investigationStatusSchema = z.enum(['pending', 'running', 'completed', 'failed', 'cancelled']);
 export const reportStatusSchema = z.enum(['queued', 'generating', 'ready', 'failed']);
@@ -17,6 +21,26 @@ export const notificationLevelSchema = z.enum(['info', 'warning', 'critical']);
 export const chatRoleSchema = z.enum(['user', 'assistant', 'system']);
 
 const percent = z.number().min(0).max(100);
+
+/**
+ * When the source saw the change, in an update's input: a `Date` (in-process and
+ * tRPC clients) or an ISO-8601 string (JSON clients). A string without an offset
+ * (Python's `datetime.utcnow().isoformat()`) is taken as UTC. Always a `Date` after parsing.
+ */
+export const sourceTimestampInputSchema = z.union(
+  [
+    z.date({ error: 'must be a valid date' }),
+    z.iso
+      .datetime({ offset: true, local: true, error: 'must be an ISO-8601 date-time, e.g. 2026-11-28T10:00:00Z' })
+      .transform((iso) => new Date(/(Z|[+-]\d{2}(:?\d{2})?)$/i.test(iso) ? iso : `${iso}Z`)),
+  ],
+  { error: 'must be a Date or an ISO-8601 date-time string, e.g. 2026-11-28T10:00:00Z' },
+);
+
+/** `timestamp?` in an update's input data (investigation and analysis updates, anomalies). */
+export const sourceTimestampInput = { timestamp: sourceTimestampInputSchema.optional() } as const;
+/** The same field in the event's data: always a `Date` (an ISO-8601 string in the JSON dialect). */
+export const sourceTimestamp = { timestamp: z.date().optional() } as const;
 
 export const investigationUpdateFields = {
   status: { status: investigationStatusSchema, message: text().optional() },
@@ -31,7 +55,7 @@ export const investigationUpdateFields = {
 
 export const analysisUpdateFields = {
   status: { status: analysisStatusSchema, progress: percent.optional() },
-  partial_result: { result: z.json(), sequence: z.number().int().nonnegative().optional() },
+  partial_result: { result: jsonValueSchema, sequence: z.number().int().nonnegative().optional() },
   error: { code: text(inputBounds.shortTextChars), message: text() },
 } as const;
 

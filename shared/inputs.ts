@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { eventIdSchema } from './eventId';
-import { analysisUpdateFields, anomalyFields, investigationUpdateFields, notificationFields } from './fields';
+import { analysisUpdateFields, anomalyFields, investigationUpdateFields, notificationFields, sourceTimestampInput } from './fields';
 import { analysisIdSchema, investigationIdSchema, sessionIdSchema, userIdSchema } from './ids';
 import { inputBounds } from './limits';
 
@@ -24,30 +24,53 @@ const oneOf = (values: readonly string[]) => ({ error: `must be one of ${values.
 export const notifyInvestigationUpdateInput = z.discriminatedUnion(
   'updateType',
   [
-    z.strictObject({ ...investigationId, updateType: z.literal('status'), data: z.strictObject(investigationUpdateFields.status) }),
-    z.strictObject({ ...investigationId, updateType: z.literal('progress'), data: z.strictObject(investigationUpdateFields.progress) }),
+    z.strictObject({
+      ...investigationId,
+      updateType: z.literal('status'),
+      data: z.strictObject({ ...investigationUpdateFields.status, ...sourceTimestampInput }),
+    }),
+    z.strictObject({
+      ...investigationId,
+      updateType: z.literal('progress'),
+      data: z.strictObject({ ...investigationUpdateFields.progress, ...sourceTimestampInput }),
+    }),
     z.strictObject({
       ...investigationId,
       updateType: z.literal('agent_finding'),
-      data: z.strictObject(investigationUpdateFields.agent_finding),
+      data: z.strictObject({ ...investigationUpdateFields.agent_finding, ...sourceTimestampInput }),
     }),
     z.strictObject({
       ...investigationId,
       updateType: z.literal('report_status'),
-      data: z.strictObject(investigationUpdateFields.report_status),
+      data: z.strictObject({ ...investigationUpdateFields.report_status, ...sourceTimestampInput }),
     }),
   ],
   oneOf(Object.keys(investigationUpdateFields)),
 );
 
-export const notifyAnomalyInput = z.strictObject({ ...investigationId, anomaly: z.strictObject(anomalyFields) });
+export const notifyAnomalyInput = z.strictObject({
+  ...investigationId,
+  anomaly: z.strictObject({ ...anomalyFields, ...sourceTimestampInput }),
+});
 
 export const notifyAnalysisUpdateInput = z.discriminatedUnion(
   'updateType',
   [
-    z.strictObject({ ...analysisId, updateType: z.literal('status'), data: z.strictObject(analysisUpdateFields.status) }),
-    z.strictObject({ ...analysisId, updateType: z.literal('partial_result'), data: z.strictObject(analysisUpdateFields.partial_result) }),
-    z.strictObject({ ...analysisId, updateType: z.literal('error'), data: z.strictObject(analysisUpdateFields.error) }),
+    z.strictObject({
+      ...analysisId,
+      updateType: z.literal('status'),
+      data: z.strictObject({ ...analysisUpdateFields.status, ...sourceTimestampInput }),
+    }),
+    z.strictObject({
+      ...analysisId,
+      updateType: z.literal('partial_result'),
+      data: z.strictObject({ ...analysisUpdateFields.partial_result, ...sourceTimestampInput }),
+    }),
+    z.strictObject({
+      ...analysisId,
+      updateType: z.literal('error'),
+      data: z.strictObject({ ...analysisUpdateFields.error, ...sourceTimestampInput }),
+    }),
   ],
   oneOf(Object.keys(analysisUpdateFields)),
 );
@@ -72,7 +95,8 @@ export const sendNotificationInput = z.union(
   { error: 'give either userIds (1 to 1000 user ids) or broadcast: true, with title, body and level' },
 );
 
-export type NotifyInvestigationUpdateInput = z.infer<typeof notifyInvestigationUpdateInput>;
-export type NotifyAnomalyInput = z.infer<typeof notifyAnomalyInput>;
-export type NotifyAnalysisUpdateInput = z.infer<typeof notifyAnalysisUpdateInput>;
+/** What publishers may pass: `timestamp` as a `Date` or an ISO-8601 string (parsed to a `Date`). */
+export type NotifyInvestigationUpdateInput = z.input<typeof notifyInvestigationUpdateInput>;
+export type NotifyAnomalyInput = z.input<typeof notifyAnomalyInput>;
+export type NotifyAnalysisUpdateInput = z.input<typeof notifyAnalysisUpdateInput>;
 export type SendNotificationInput = z.infer<typeof sendNotificationInput>;

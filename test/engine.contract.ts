@@ -315,6 +315,31 @@ export function describeEngineContract(
     });
 
     describe('subscribe', () => {
+      test('the source timestamp in data stays a Date: returned, replayed and live', async () => {
+        const e = await engine();
+        const t = topic();
+        const seen = new Date('2026-11-28T10:00:00.123Z');
+        const got: RealtimeEvent[] = [];
+        const feed = e.subscribe(t, (ev) => got.push(ev));
+        await feed.ready;
+        const d: EventDraft = {
+          type: 'investigation_update',
+          data: { investigationId: 'contract', updateType: 'status', status: 'running', timestamp: seen },
+        };
+        const published = await e.publish(t, d, keep);
+        const [replayed] = (await e.readAfter(t, ORIGIN_EVENT_ID)).events;
+        await eventually(
+          async () => got.length,
+          (n) => n >= 1,
+          'the live event',
+        );
+        for (const event of [published, replayed!, got[0]!]) {
+          expect(event.data).toMatchObject({ timestamp: seen });
+          expect((event.data as { timestamp?: unknown }).timestamp).toBeInstanceOf(Date);
+        }
+        feed.close();
+      });
+
       test('delivers live events of its topic only, in publish order', async () => {
         const e = await engine();
         const t = topic();

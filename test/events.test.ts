@@ -320,3 +320,82 @@ describe('batching: a critical event flushes the pending batch, in order', () =>
     expect(sub.items.map((i) => (i.data.type === 'notification' ? i.data.data.title : null))).toEqual(['one', 'two', 'three']);
   });
 });
+
+describe('timestamp in update data: when the source saw the change', () => {
+  async function postJson(srv: TestServer, token: string, procedure: string, body: unknown) {
+    return fetch(`${srv.address.httpUrl}/api/v1/trpc/${procedure}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    });
+  }
+
+  test('an ISO-8601 string over plain JSON HTTP reaches the tRPC subscriber as a Date; the envelope keeps the publish time', async () => {
+    await using srv = await startServer();
+    const { client } = await setup(srv);
+    const service = await srv.token({ sub: 'backend', roles: ['service'] });
+    const investigation = collect<InvestigationItem>((o) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, o));
+    const analysis = collect<AnalysisItem>((o) => client.analysis.onUpdate.subscribe({ analysisId: 'an-1' }, o));
+    await Promise.all([investigation.started, analysis.started]);
+
+    const published = [
+      { investigationId: 'inv-1', updateType: 'status', data: { status: 'running', timestamp: '2026-11-28T10:00:00Z' } },
+      // Python's datetime.utcnow().isoformat(): no offset, microseconds; taken as UTC.
+      { investigationId: 'inv-1', updateType: 'progress', data: { progress: 5, timestamp: '2026-11-28T10:00:01.123456' } },
+      { investigationId: 'inv-1', updateType: 'progress', data: { progress: 6, timestamp: '2026-11-28T07:00:02-03:00' } },
+    ];
+    for (const body of published) expect((await postJson(srv, service, 'investigation.notifyUpdate', body)).status).toBe(200);
+    const anomaly = { severity: 'low', description: 'd', contractId: 'c', confidence: 0.1, timestamp: '2026-11-28T10:00:03Z' };
+    expect((await postJson(srv, service, 'investigation.notifyAnomaly', { investigationId: 'inv-1', anomaly })).status).toBe(200);
+    const analysisBody = { analysisId: 'an-1', updateType: 'error', data: { code: 'E', message: 'm', timestamp: '2026-11-28T10:00:04Z' } };
+    expect((await postJson(srv, service, 'analysis.notifyUpdate', analysisBody)).status).toBe(200);
+    // In-process (and typed tRPC) callers may give a Date.
+    await srv.server.notifyAnalysisUpdate({
+      analysisId: 'an-1',
+      updateType: 'status',
+      data: { status: 'running', timestamp: new Date('2026-11-28T10:00:05Z') },
+    });
+
+    const seen = [...(await investigation.take(4)), ...(await analysis.take(2))].map((item) => item.data);
+    const stamps = seen.map((event) => ('timestamp' in event.data ? event.data.timestamp : undefined));
+    for (const stamp of stamps) expect(stamp).toBeInstanceOf(Date);
+    expect(stamps.map((s) => s?.toISOString())).toEqual([
+      '2026-11-28T10:00:00.000Z',
+      '2026-11-28T10:00:01.123Z',
+      '2026-11-28T10:00:02.000Z',
+      '2026-11-28T10:00:03.000Z',
+      '2026-11-28T10:00:04.000Z',
+      '2026-11-28T10:00:05.000Z',
+    ]);
+    // The envelope's timestamp is the publish time, not the source's.
+    for (const event of seen) expect(event.timestamp.getTime()).toBeGreaterThan(Date.parse('2026-11-28T10:00:05Z'));
+    expect(seen[0]).toMatchObject({
+      type: 'investigation_update',
+      data: { investigationId: 'inv-1', updateType: 'status', status: 'running' },
+    });
+    for (const event of seen) {
+      const schema = { investigation_update: investigationUpdateEventSchema, anomaly_detected: anomalyDetectedEventSchema }[
+        event.type as string
+      ];
+      expect((schema ?? analysisUpdateEventSchema).safeParse(event).success).toBe(true);
+    }
+    expectTypeOf<Extract<InvestigationEvent, { type: 'investigation_update' }>['data']['timestamp']>().toEqualTypeOf<Date | undefined>();
+  });
+
+  test.each([['yesterday'], ['2026-11-28'], ['2026-13-28T10:00:00Z'], [1_732_788_000_000]])(
+    'a bad timestamp (%j) is BAD_REQUEST naming the field',
+    async (timestamp) => {
+      await using srv = await startServer();
+      const service = await srv.token({ sub: 'backend', roles: ['service'] });
+      const res = await postJson(srv, service, 'investigation.notifyUpdate', {
+        investigationId: 'inv-1',
+        updateType: 'status',
+        data: { status: 'running', timestamp },
+      });
+      expect(res.status).toBe(400);
+      const { error } = (await res.json()) as { error: { json: { message: string; data: { code: string } } } };
+      expect(error.json.data.code).toBe('BAD_REQUEST');
+      expect(error.json.message).toContain('data.timestamp');
+    },
+  );
+});

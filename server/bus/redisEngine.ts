@@ -10,8 +10,16 @@ type StreamEntry = [id: string, fields: string[]];
 type ReadReply = [found: number, head: string, origin: string, trimmed: string, epoch: string, entries: StreamEntry[]];
 
 /** An event as stored: the id is the stream id, the timestamp its milliseconds (Redis's clock, one for all nodes). */
+/**
+ * An event from its stream entry or channel message. The payload is plain
+ * JSON, so the one Date the contract allows inside `data` (the source's
+ * `timestamp`) comes back as a string and is made a Date again; the envelope's
+ * timestamp is the id's milliseconds.
+ */
 function decode(id: string, payload: string): RealtimeEvent {
   const { type, data } = JSON.parse(payload) as EventDraft;
+  const sourceTime = (data as { timestamp?: unknown }).timestamp;
+  if (typeof sourceTime === 'string') (data as { timestamp?: Date }).timestamp = new Date(sourceTime);
   return { id, type, data, timestamp: new Date(Number(id.slice(0, id.indexOf('-')))) } as RealtimeEvent;
 }
 
