@@ -27,7 +27,13 @@ const progress = (investigationId: string, value: number) =>
 
 /** Opens a raw connection presenting `token` the way a client would: in connectionParams or in the query. */
 async function openRaw(srv: TestServer, token: string | null, via: 'connectionParams' | 'query') {
-  if (via === 'query') return RawWs.open(token === null ? srv.address.wsUrl : `${srv.address.wsUrl}?token=${encodeURIComponent(token)}`);
+  if (via === 'query' && token === null) {
+    // No token anywhere: the first frame decides the dialect; a tRPC request is refused at once.
+    const raw = await RawWs.open(srv.address.wsUrl);
+    raw.request(1, 'subscription', 'investigation.onUpdate', { investigationId: 'inv-1' });
+    return raw;
+  }
+  if (via === 'query') return RawWs.open(`${srv.address.wsUrl}?token=${encodeURIComponent(token!)}`);
   const raw = await RawWs.open(`${srv.address.wsUrl}?connectionParams=1`);
   raw.sendConnectionParams(token === null ? {} : { token });
   return raw;

@@ -53,3 +53,26 @@ export function createJsonWireFormat(router: AnyRouter): WireFormat {
     },
   };
 }
+
+/**
+ * The seed's JSON dialect (jsonSession.ts): one text frame per event,
+ * `{"type","data","timestamp","id"}`, with `timestamp` and any Date inside
+ * `data` as ISO-8601 strings. Memoized per event object like the tRPC tails,
+ * so an event is encoded once per dialect, whatever its subscribers.
+ */
+export function createDialectWireFormat() {
+  const frames = new WeakMap<RealtimeEvent, Buffer>();
+  return {
+    frame(event: RealtimeEvent): Buffer {
+      let frame = frames.get(event);
+      if (frame === undefined) {
+        // JSON.stringify writes a Date as its toISOString().
+        frame = Buffer.from(JSON.stringify({ type: event.type, data: event.data, timestamp: event.timestamp, id: event.id }), 'utf8');
+        frames.set(event, frame);
+      }
+      return frame;
+    },
+  };
+}
+
+export type DialectWireFormat = ReturnType<typeof createDialectWireFormat>;

@@ -5,6 +5,7 @@ import { TRPCError } from '@trpc/server';
 import type { TRPCRequestInfo } from '@trpc/server/http';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode } from '../../shared/closeCodes';
+import type { DialectTarget } from '../../shared/jsonDialect';
 import { inputBounds } from '../../shared/limits';
 import { type ConnectionType, connectionTypes, paths } from '../../shared/paths';
 import type { AppServices } from '../app';
@@ -14,10 +15,12 @@ import { TokenBucket } from '../limits/tokenBucket';
 import { appRouter } from '../routers';
 import type { Context } from '../trpc/context';
 import { Connection, type ConnectionOptions, ConnectionSocket } from './connection';
+import { DialectSwitch, type Dialects } from './dialectSwitch';
+import { JsonSession, type JsonSessionOptions } from './jsonSession';
 import { startKeepAlive } from './keepAlive';
 import { type RpcOptions, RpcSession } from './rpcSession';
 import { createUpgradeGuard } from './upgradeGuard';
-import { createJsonWireFormat } from './wireFormat';
+import { createDialectWireFormat, createJsonWireFormat } from './wireFormat';
 
 /**
  * 96 random bits, unique across nodes (Redis leases are keyed by it), as one
@@ -31,6 +34,29 @@ function rejectUpgrade(socket: Duplex, status: number, text: string) {
   socket.end(
     `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
   );
+}
+
+/** The seed's per-resource paths: `/api/v1/ws/<kind>/<id>`. */
+const resourceKinds: Record<string, 'investigation' | 'analysis' | 'chat'> = {
+  investigations: 'investigation',
+  analysis: 'analysis',
+  chat: 'chat',
+};
+
+/** The resource a per-resource path names, or undefined when the path is not one of ours. */
+function resourceOf(pathname: string): Extract<DialectTarget, { id: string }> | undefined {
+  if (!pathname.startsWith(`${paths.ws}/`)) return undefined;
+  const parts = pathname.slice(paths.ws.length + 1).split('/');
+  if (parts.length !== 2 || parts[1] === '') return undefined;
+  const kind = Object.hasOwn(resourceKinds, parts[0]!) ? resourceKinds[parts[0]!] : undefined;
+  if (kind === undefined) return undefined;
+  let id: string;
+  try {
+    id = decodeURIComponent(parts[1]!);
+  } catch {
+    return undefined;
+  }
+  return { kind, id };
 }
 
 /**
@@ -66,8 +92,28 @@ export function attachWsTransport(server: Server, app: AppServices) {
     perMessageDeflate: app.config.perMessageDeflate ? { threshold: 1024 } : false,
   });
 
-  async function createContext(conn: Connection, connectionParams: TRPCRequestInfo['connectionParams'], queryToken: string | null) {
-    const token = connectionParams?.token ?? queryToken;
+  /**
+   * A connection's authentication, whatever its dialect: verifies the token,
+   * counts the connection for its user (4008 past the limit), arms the
+   * token's expiry. Memoized per connection: `?token=` on `/api/v1/ws` is
+   * verified at connect, before the first frame tells the dialect, and the
+   * session chosen then gets that same authentication.
+   */
+  const authentications = new WeakMap<Connection, Promise<Context>>();
+  function authenticate(conn: Connection, token: string | null | undefined): Promise<Context> {
+    let context = authentications.get(conn);
+    if (context === undefined) {
+      context = admitConnection(conn, token ?? null);
+      authentications.set(conn, context);
+    }
+    return context;
+  }
+
+  function createContext(conn: Connection, connectionParams: TRPCRequestInfo['connectionParams'], queryToken: string | null) {
+    return authenticate(conn, connectionParams?.token ?? queryToken);
+  }
+
+  async function admitConnection(conn: Connection, token: string | null) {
     const verified = await verifyToken(token, app.jwtKey, app.clock.now());
     if (!verified.ok) {
       logger.info({ event: 'auth_refused', connectionId: conn.id, reason: verified.error.reason });
@@ -110,6 +156,19 @@ export function attachWsTransport(server: Server, app: AppServices) {
       metrics.subscriptions.inc(delta);
     },
   };
+  const jsonOptions: JsonSessionOptions = {
+    router: appRouter,
+    format: createDialectWireFormat(),
+    maxSubscriptions: limits.MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    authenticate,
+    onError: rpcOptions.onError,
+    subscriptionsChanged: rpcOptions.subscriptionsChanged,
+  };
+  const dialects: Dialects = {
+    rpc: (conn, queryToken, expectsConnectionParams) => new RpcSession(conn, queryToken, expectsConnectionParams, rpcOptions),
+    json: (conn, context) => new JsonSession(conn, jsonOptions, context),
+    authenticate,
+  };
   // One options object for every connection: nothing per connection that can be shared.
   const connectionOptions: ConnectionOptions = {
     bucket: new TokenBucket(limits.RATE_LIMIT_PER_SECOND, limits.RATE_LIMIT_BURST),
@@ -123,9 +182,11 @@ export function attachWsTransport(server: Server, app: AppServices) {
 
   function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== paths.ws) return rejectUpgrade(socket, 404, 'Not Found');
+    const resource = url.pathname === paths.ws ? null : resourceOf(url.pathname);
+    if (resource === undefined) return rejectUpgrade(socket, 404, 'Not Found');
     if (!accepting) return rejectUpgrade(socket, 503, 'Service Unavailable');
-    const type = url.searchParams.get('connection_type') ?? 'general';
+    // A per-resource connection's type is its resource's kind (the connection types are named after them).
+    const type = resource ? resource.kind : (url.searchParams.get('connection_type') ?? 'general');
     if (!(connectionTypes as readonly string[]).includes(type)) {
       return rejectUpgrade(socket, 400, `connection_type must be one of ${connectionTypes.join(', ')}`);
     }
@@ -141,7 +202,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
     let upgraded = false;
     wss.handleUpgrade(req, socket, head, (ws) => {
       upgraded = true;
-      accept(ws, socket, type as ConnectionType, token, expectsParams, address);
+      accept(ws, socket, type as ConnectionType, token, expectsParams, address, resource);
     });
     // ws refused the handshake itself (bad key or version, peer already gone): synchronously, without calling back.
     if (!upgraded) guard.closed(address, true);
@@ -159,6 +220,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
     token: string | null,
     expectsParams: boolean,
     address: string,
+    resource: DialectTarget | null,
   ) {
     const conn = new Connection(newConnectionId(), ws, socket, type, address, connectionOptions);
     registry.add(conn);
@@ -166,7 +228,16 @@ export function attachWsTransport(server: Server, app: AppServices) {
     // A protocol error (oversized or malformed frame) closes the socket by itself; it must not crash the process.
     ws.on('error', onSocketError);
     ws.once('close', onSocketClose);
-    conn.start(new RpcSession(conn, token, expectsParams, rpcOptions));
+    if (resource) {
+      // The seed's per-resource paths speak only its dialect, subscribed to their resource at connect.
+      const context = token === null ? null : authenticate(conn, token);
+      conn.start(new JsonSession(conn, jsonOptions, context, resource));
+    } else {
+      // Without any token the first frame still decides: the JSON dialect's
+      // `auth` frame may carry it; a tRPC frame is refused (token_missing), and
+      // a socket that sends nothing is closed at AUTH_TIMEOUT_MS (4001).
+      conn.start(new DialectSwitch(conn, token, expectsParams, dialects));
+    }
   }
 
   function onSocketError(this: WebSocket, err: Error) {
