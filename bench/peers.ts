@@ -5,7 +5,7 @@
  * client-side `?encoding=msgpack`, ...) is one more entry here; `--peers`
  * picks by name.
  */
-type ClientProtocol = 'trpc' | 'socketio' | 'raw';
+type ClientProtocol = 'trpc' | 'socketio' | 'raw' | 'json';
 
 export interface ClientSpec {
   protocol: ClientProtocol;
@@ -62,6 +62,15 @@ export const peers: PeerSpec[] = [
     client: { protocol: 'trpc', dialect: 'docs' },
     byDefault: true,
     notifications: false,
+  },
+  {
+    // Not run by default (`--peers ours,ours-json,raw`): our server spoken to in its plain JSON dialect.
+    name: 'ours-json',
+    label: 'ours (JSON dialect)',
+    server: 'servers/ours.ts',
+    client: { protocol: 'json' },
+    byDefault: false,
+    notifications: true,
   },
   {
     // Not run by default (`--peers ours,ours-deflate,raw`): permessage-deflate negotiated with every client.

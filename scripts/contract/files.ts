@@ -1,6 +1,7 @@
 import { asyncApiDocument } from './asyncapi';
 import { appRouterDeclarations } from './dts';
 import { eventSchemas, inputSchemas } from './jsonSchemaFiles';
+import { pythonEventsModule, pythonEventsPath } from './python';
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
@@ -15,5 +16,6 @@ export function contractFiles(): Map<string, string> {
   for (const [name, schema] of Object.entries(inputSchemas())) files.set(`json-schema/inputs/${name}.json`, json(schema));
   files.set('asyncapi.json', json(asyncApiDocument()));
   files.set('appRouter.d.ts', appRouterDeclarations());
+  files.set(pythonEventsPath, pythonEventsModule());
   return files;
 }

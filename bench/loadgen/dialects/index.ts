@@ -1,5 +1,6 @@
 import type { ClientSpec } from '../../peers';
 import type { Dialect } from './dialect';
+import { jsonDialect } from './json';
 import { rawDialect } from './raw';
 import { socketIoDialect } from './socketIo';
 import { trpcDialect } from './trpc';
@@ -12,5 +13,7 @@ export function dialectFor(client: ClientSpec): Dialect {
       return socketIoDialect;
     case 'raw':
       return rawDialect;
+    case 'json':
+      return jsonDialect;
   }
 }

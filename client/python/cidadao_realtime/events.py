@@ -1,0 +1,1 @@
+../../../contract/python/cidadao_realtime/events.py
