@@ -26,24 +26,11 @@ const limits = {
   MAX_PENDING_PER_IP: 0,
   CONNECTION_ATTEMPTS_PER_IP_PER_MINUTE: 0,
 };
-const nodeA = createRealtimeServer({
-  jwtSecret: secret,
-  port: 0,
-  host: '127.0.0.1',
-  redisUrl,
-  redisKeyPrefix: prefix,
-  logLevel: 'warn',
-  limits,
-});
-const nodeB = createRealtimeServer({
-  jwtSecret: secret,
-  port: 0,
-  host: '127.0.0.1',
-  redisUrl,
-  redisKeyPrefix: prefix,
-  logLevel: 'warn',
-  limits,
-});
+/** Two nodes of one deployment: the same Redis, key prefix, secret and limits. */
+const node = () =>
+  createRealtimeServer({ jwtSecret: secret, port: 0, host: '127.0.0.1', redisUrl, redisKeyPrefix: prefix, logLevel: 'warn', limits });
+const nodeA = node();
+const nodeB = node();
 await nodeA.listen();
 const b = await nodeB.listen();
 const token = await issueToken(secret, { sub: 'bench', investigations: ['*'] });
