@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
 import { CloseCode } from '../shared/closeCodes';
 import { metricValue } from './support/hostile';
+import { publishUntilDropped } from './support/publishUntilDropped';
 import { RawWs } from './support/rawWs';
 import { startServer, type TestServer, waitForEmptyServer } from './support/server';
 import { waitFor } from './support/wait';
@@ -406,18 +407,10 @@ describe('limits', () => {
     await frameOf(stuck, (f) => f.type === 'subscribed', 'subscribed');
     stuck.socket.pause();
 
-    const blob = 'x'.repeat(64 * 1024);
-    const ids: string[] = [];
-    for (let i = 0; i < 1000 && srv.server.stats().subscriptions > 1; i++) {
-      const { id } = await srv.server.notifyInvestigationUpdate({
-        investigationId: 'inv-1',
-        updateType: 'agent_finding',
-        data: { agent: 'load', finding: `chunk ${i}`, details: { blob } },
-      });
-      ids.push(id);
+    const ids = await publishUntilDropped(srv, 'inv-1', async (i, published) => {
       // The healthy client reads in this process too: it keeps up before more is published.
-      if (i % 4 === 3) await healthy.waitForEvents(1, ids.length);
-    }
+      if (i % 4 === 3) await healthy.waitForEvents(1, published.length);
+    });
     expect(srv.server.stats().subscriptions).toBe(1);
     stuck.socket.resume();
     expect((await stuck.closed).code).toBe(CloseCode.SLOW_CONSUMER);

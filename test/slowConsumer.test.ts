@@ -2,6 +2,7 @@ import { expect, test } from 'vitest';
 import { CloseCode } from '../shared/closeCodes';
 import { collect, type InvestigationItem } from './support/collect';
 import { metricValue } from './support/hostile';
+import { publishUntilDropped } from './support/publishUntilDropped';
 import { RawWs } from './support/rawWs';
 import { startServer } from './support/server';
 import { waitFor } from './support/wait';
@@ -22,18 +23,10 @@ test('a client that stops reading is closed with 4013, its subscriptions freed a
   stuck.socket.pause();
 
   // ~64 KB events until the server gives up on the stuck client (bounded: at most 64 MB).
-  const blob = 'x'.repeat(64 * 1024);
-  const ids: string[] = [];
-  for (let i = 0; i < 1000 && srv.server.stats().subscriptions > 1; i++) {
-    const { id } = await srv.server.notifyInvestigationUpdate({
-      investigationId: 'inv-1',
-      updateType: 'agent_finding',
-      data: { agent: 'load', finding: `chunk ${i}`, details: { blob } },
-    });
-    ids.push(id);
+  const ids = await publishUntilDropped(srv, 'inv-1', async (i) => {
     // Let the batch go out and the socket buffers fill.
     if (i % 8 === 7) await new Promise((resolve) => setImmediate(resolve));
-  }
+  });
   // The stuck client's subscription was dropped while its socket is still closing.
   await waitFor(
     () => srv.server.stats().subscriptions,
