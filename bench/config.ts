@@ -21,7 +21,7 @@ export interface BenchConfig {
   connectTimeoutMs: number;
   fanoutMax: { sizes: number[]; window: (subscribers: number) => number };
   /**
-   * Steady rates (events/s to all subscribers). 100 is issue 5's; a lower one
+   * Steady rates (events/s to all subscribers). 100 is the targets' rate; a lower one
    * is added because the acceptance premise is "a rate raw ws sustains with
    * p99 < 100 ms", which 100 is not on every 2-core machine.
    */

@@ -95,7 +95,7 @@ const report: Report = {
 const files = await writeReport(report, scenarios);
 
 console.log(`\n${resultsTable(summaries, peers, report.scenarios)}\n`);
-console.log(`Acceptance (issue 5):\n${acceptanceMarkdown(acceptance)}\n`);
+console.log(`Acceptance (performance targets):\n${acceptanceMarkdown(acceptance)}\n`);
 const problems = measurements.flatMap((m) => m.warnings.map((w) => `${m.scenario} ${m.config} ${m.peer} #${m.repeat}: ${w}`));
 if (problems.length) console.log(`!!! ${problems.length} warning(s):\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
 console.log(`Written: ${files.join(', ')}`);

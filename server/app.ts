@@ -9,6 +9,7 @@ import type { UserConnectionCounter } from './limits/connectionCounter';
 import type { RateLimiter } from './limits/messageRateLimiter';
 import type { KnownUsers } from './notifications/knownUsers';
 import type { NotificationCursors } from './notifications/notificationCursors';
+import type { ErrorReporter } from './observability/errorReporter';
 import type { Logger } from './observability/logger';
 import type { Metrics } from './observability/metrics';
 import type { Publishers } from './publish/publishers';
@@ -19,6 +20,8 @@ export interface AppServices {
   config: RealtimeConfig;
   logger: Logger;
   metrics: Metrics;
+  /** Counts, and logs where it matters, every error a transport answers. */
+  reportError: ErrorReporter;
   /** The only door to the engine. */
   bus: EventBus;
   sessions: ChatSessionStore;

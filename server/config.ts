@@ -17,6 +17,10 @@ const serverDefaults = {
   perMessageDeflate: false,
   trustProxy: [] as string[],
   allowedOrigins: null as string[] | null,
+  /** How long a drain (SIGTERM/SIGINT) may take to close every client, in waves, before the node exits. */
+  drainSeconds: 10,
+  /** A bearer token /metrics asks for; null: /metrics is open (keep the port private then). */
+  metricsToken: null as string | null,
 };
 
 const positiveInt = (name: LimitName) => z.coerce.number().int().positive().default(limitDefaults[name]);
@@ -66,6 +70,10 @@ const envSchema = z.object({
   TRUST_PROXY: list.optional(),
   /** Browser Origins allowed to open a WebSocket; unset: any. A request without Origin (not a browser) is allowed. */
   ALLOWED_ORIGINS: list.optional(),
+  /** Seconds a drain may take to close every client with 1012, in waves (default 10). */
+  DRAIN_SECONDS: z.coerce.number().positive().max(3600).default(serverDefaults.drainSeconds),
+  /** Bearer token that /metrics requires; unset: /metrics is open. */
+  METRICS_TOKEN: z.string().min(16, 'at least 16 characters').optional(),
   /** Serve the built dashboard at `/`; on by default outside production. */
   SERVE_DASHBOARD: z.enum(['true', 'false', '1', '0']).optional(),
   /** Compress WebSocket messages (permessage-deflate) with clients that offer it; off by default (see README, Performance). */
@@ -73,6 +81,9 @@ const envSchema = z.object({
 });
 
 type EnvConfig = z.infer<typeof envSchema>;
+
+/** Variables whose value a configuration error names but does not print. */
+const secretVariables: ReadonlySet<string> = new Set(['JWT_SECRET', 'METRICS_TOKEN', 'REDIS_URL']);
 
 /** The resolved configuration the server runs with. */
 export interface RealtimeConfig {
@@ -91,7 +102,7 @@ export interface RealtimeConfig {
   /** Prefix of every Redis key and channel. */
   redisKeyPrefix: string;
   logLevel: EnvConfig['LOG_LEVEL'];
-  /** Serve the dashboard (client/dashboard/dist) at `/`. */
+  /** Serve the dashboard (dist/dashboard) at `/`. */
   serveDashboard: boolean;
   /**
    * permessage-deflate with clients that offer it. Each message is then
@@ -99,6 +110,10 @@ export interface RealtimeConfig {
    * wire for much more CPU per delivered message.
    */
   perMessageDeflate: boolean;
+  /** How long a drain may take to close every client (1012, in waves) before the node exits. */
+  drainSeconds: number;
+  /** The bearer token /metrics asks for; null: open. */
+  metricsToken: string | null;
   limits: { [K in LimitName]: number };
 }
 
@@ -134,7 +149,9 @@ export function configFromEnv(
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) => {
       const name = issue.path.join('.');
-      return `  ${name}: ${issue.message} (got ${JSON.stringify(env[name])})`;
+      // A secret is never echoed back: a short JWT_SECRET or a password in REDIS_URL would land in a log.
+      const got = secretVariables.has(name) ? '[hidden]' : JSON.stringify(env[name]);
+      return `  ${name}: ${issue.message} (got ${got})`;
     });
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
@@ -157,6 +174,8 @@ export function configFromEnv(
       logLevel: e.LOG_LEVEL,
       serveDashboard: e.SERVE_DASHBOARD === undefined ? !production : flag(e.SERVE_DASHBOARD),
       perMessageDeflate: e.WS_PERMESSAGE_DEFLATE === undefined ? serverDefaults.perMessageDeflate : flag(e.WS_PERMESSAGE_DEFLATE),
+      drainSeconds: e.DRAIN_SECONDS,
+      metricsToken: e.METRICS_TOKEN ?? serverDefaults.metricsToken,
       limits,
     },
   };

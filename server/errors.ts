@@ -18,6 +18,15 @@ export function apiError(reason: ErrorReason, detail?: string): ApiError {
   return new ApiError(reason, detail);
 }
 
+/**
+ * tRPC's HTTP adapter reports a body (or `?input=`) that is not JSON as a
+ * BAD_REQUEST caused by JSON.parse's SyntaxError: to a client and in the
+ * metrics it is a PARSE_ERROR, as over the WebSocket.
+ */
+export function isUnparsedInput(error: TRPCError): boolean {
+  return error.code === 'BAD_REQUEST' && error.cause instanceof SyntaxError;
+}
+
 /** The reason of an error that was raised as an ApiError, or wraps one. */
 export function reasonOf(error: unknown): ErrorReason | undefined {
   if (error instanceof ApiError) return error.reason;

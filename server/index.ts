@@ -13,6 +13,7 @@ import type { ChatAgent } from './chat/chatAgent';
 import { createChatService } from './chat/chatService';
 import { type Clock, systemClock } from './clock';
 import { type RealtimeConfigInput, resolveConfig } from './config';
+import { createErrorReporter } from './observability/errorReporter';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics } from './observability/metrics';
 import { createPublishers } from './publish/publishers';
@@ -39,7 +40,7 @@ export interface RealtimeServerOptions extends RealtimeConfigInput {
   engine?: EventEngine;
   logger?: Logger;
   /**
-   * Where the built dashboard is (default client/dashboard/dist) and, in
+   * Where the built dashboard is (default dist/dashboard) and, in
    * development mode only, the token its sign-in form is pre-filled with.
    * Served only when `serveDashboard` is on.
    */
@@ -49,8 +50,11 @@ export interface RealtimeServerOptions extends RealtimeConfigInput {
 }
 
 export interface ListenAddress {
+  /** Where to connect: the bound host, or loopback when bound to every interface. */
   host: string;
   port: number;
+  /** The socket's own address, `0.0.0.0:8000` or `[::]:8000`. */
+  bound: string;
   /** `http://host:port` */
   httpUrl: string;
   /** `ws://host:port/api/v1/ws` */
@@ -71,7 +75,12 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
   const redis = config.redisUrl
     ? connectRedis(config.redisUrl, config.redisKeyPrefix, logger, { timeoutMs: limits.REDIS_TIMEOUT_MS })
     : undefined;
-  const engine = options.engine ?? (redis ? createRedisEngine(redis, logger) : createMemoryEngine());
+  const engine =
+    options.engine ??
+    (redis ? createRedisEngine(redis, logger, (ms) => metrics.pubsubLag.observe(Math.max(0, ms) / 1000)) : createMemoryEngine());
+  // Read when Prometheus scrapes: the engine says whether it answers.
+  metrics.watchEngine(() => ({ kind: engine.kind, up: engine.health().status === 'ok' }));
+  let draining = false;
   const startedAt = Date.now();
 
   const topicRetention: Retention = { maxEvents: limits.HISTORY_SIZE, ttlMs: limits.HISTORY_TTL_SECONDS * 1000 };
@@ -87,6 +96,7 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
     // waiting: it is closed (4013) and resumes from its last id.
     maxQueuedEvents: Math.max(limits.HISTORY_SIZE, limitDefaults.HISTORY_SIZE) * 2,
     onPublished: (event) => metrics.published.inc({ type: event.type }),
+    onBatch: (size) => metrics.batchSize.observe(size),
   });
   const registry = new ConnectionRegistry();
   const stores = createStores({ limits, redis, logger });
@@ -109,6 +119,7 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
     config,
     logger,
     metrics,
+    reportError: createErrorReporter(logger, metrics),
     bus,
     sessions,
     chat,
@@ -125,9 +136,10 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
       const stats = registry.stats();
       // A full node (MAX_CONNECTIONS) refuses upgrades with 503: a load balancer should send clients elsewhere.
       const full = limits.MAX_CONNECTIONS > 0 && stats.connections >= limits.MAX_CONNECTIONS;
-      const reason = engineHealth.status === 'degraded' ? engineHealth.reason : full ? 'server_full' : undefined;
+      const degradedBy = engineHealth.status === 'degraded' ? engineHealth.reason : full ? 'server_full' : undefined;
+      const reason = draining ? 'shutting_down' : degradedBy;
       return {
-        status: reason ? 'degraded' : 'ok',
+        status: draining ? 'draining' : reason ? 'degraded' : 'healthy',
         ...(reason ? { reason } : {}),
         connections: stats.connections,
         subscriptions: stats.subscriptions,
@@ -140,6 +152,22 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
   const httpServer = createHttpServer(app, options.dashboard);
   const ws = attachWsTransport(httpServer, app);
   let closing: Promise<void> | null = null;
+
+  /** Closes whatever connections remain (1001), then HTTP, the stores, the engine and Redis. */
+  async function shutdown() {
+    await chat.close();
+    await ws.close();
+    await new Promise<void>((resolve) => {
+      httpServer.close(() => resolve());
+      httpServer.closeAllConnections();
+    });
+    clearInterval(touchConnected);
+    await stores.close();
+    bus.close();
+    await engine.close();
+    await redis?.close();
+    logger.info({ event: 'closed' });
+  }
 
   return {
     config,
@@ -158,9 +186,17 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
         httpServer.once('error', reject);
         httpServer.listen(config.port, config.host, () => {
           httpServer.off('error', reject);
-          const { port } = httpServer.address() as AddressInfo;
+          const bound = httpServer.address() as AddressInfo;
+          const { port } = bound;
+          // Bound to every interface: this machine reaches it on loopback.
           const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-          const address = { host, port, httpUrl: `http://${host}:${port}`, wsUrl: `ws://${host}:${port}${paths.ws}` };
+          const address: ListenAddress = {
+            host,
+            port,
+            bound: bound.family === 'IPv6' ? `[${bound.address}]:${port}` : `${bound.address}:${port}`,
+            httpUrl: `http://${host}:${port}`,
+            wsUrl: `ws://${host}:${port}${paths.ws}`,
+          };
           logger.info({ event: 'listening', ...address, engine: engine.kind });
           resolve(address);
         });
@@ -183,24 +219,39 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
 
     health: () => app.health(),
 
+    /**
+     * The drain of SIGTERM/SIGINT: readiness and health turn 503 (draining),
+     * upgrades are refused, pending batches are flushed, every client is
+     * closed with 1012 in waves within `drainSeconds` (each resumes on
+     * another node), then everything is closed, Redis last. Idempotent; a
+     * `close` afterwards waits for it.
+     */
+    drain(): Promise<void> {
+      if (closing) return closing;
+      draining = true;
+      metrics.draining.set(1);
+      const connections = registry.connections.size;
+      logger.info({ event: 'drain_started', connections, drainSeconds: config.drainSeconds });
+      ws.stopAccepting();
+      closing = (async () => {
+        bus.flushAll();
+        // One turn for the subscriptions to hand the flushed batches to their sockets.
+        await new Promise((resolve) => setImmediate(resolve));
+        logger.info({ event: 'drain_flushed' });
+        await ws.drain(config.drainSeconds * 1000);
+        logger.info({ event: 'drain_clients_closed', connections });
+        await shutdown();
+      })();
+      return closing;
+    },
+
     /** Flushes pending batches, closes every connection with 1001, and stops. Idempotent. */
     close(): Promise<void> {
       closing ??= (async () => {
         bus.flushAll();
         // One turn for the subscriptions to hand the flushed batches to their sockets.
         await new Promise((resolve) => setImmediate(resolve));
-        await chat.close();
-        await ws.close();
-        await new Promise<void>((resolve) => {
-          httpServer.close(() => resolve());
-          httpServer.closeAllConnections();
-        });
-        clearInterval(touchConnected);
-        await stores.close();
-        bus.close();
-        await engine.close();
-        await redis?.close();
-        logger.info({ event: 'closed' });
+        await shutdown();
       })();
       return closing;
     },

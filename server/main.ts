@@ -1,23 +1,50 @@
 import { randomBytes } from 'node:crypto';
+import type { DestinationStream } from 'pino';
 import { paths } from '../shared/paths';
 import { issueToken } from './auth/issueToken';
-import { ConfigError, configFromEnv } from './config';
-import { createRealtimeServer } from './index';
+import { ConfigError, configFromEnv, type RealtimeConfig } from './config';
+import { createRealtimeServer, type ListenAddress } from './index';
+import { createLogger } from './observability/logger';
 
 const devUserClaims = { sub: 'dev-user', roles: ['user'], investigations: ['*'], analyses: ['*'] };
+
+/**
+ * Log lines for a person: pino-pretty on a terminal in development. It is a
+ * dev dependency, so a production install (`npm ci --omit=dev`) has none and
+ * logs stay one JSON object per line, as they do whenever stdout is not a
+ * terminal (a container, a pipe, a test).
+ */
+async function prettyLogStream(): Promise<DestinationStream | undefined> {
+  if (!process.stdout.isTTY || process.env.NODE_ENV === 'production') return undefined;
+  try {
+    const { default: pretty } = await import('pino-pretty');
+    // One line per event, led by its name (the server logs `event`, not `msg`). Synchronous,
+    // so the last lines before process.exit are written.
+    return pretty({
+      sync: true,
+      singleLine: true,
+      messageFormat: '{if event}{event}{end}{if msg} {msg}{end}',
+      translateTime: 'SYS:HH:MM:ss.l',
+      ignore: 'pid,hostname,service,event',
+    });
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Reads the environment and builds the server. A wrong value stops the start
  * with a message naming the variable: both steps check it (configFromEnv the
  * values, createRealtimeServer the number of JWT_SECRET keys).
  */
-function load() {
+async function load() {
   try {
     const { config, devMode } = configFromEnv(process.env, () => randomBytes(32).toString('base64url'));
     // 24 h, or less when MAX_TOKEN_LIFETIME_SECONDS is lower: the server would refuse longer ones.
     const devLifetime = { expiresInSeconds: Math.min(86_400, config.limits.MAX_TOKEN_LIFETIME_SECONDS) };
     const server = createRealtimeServer({
       ...config,
+      logger: createLogger(config.logLevel, await prettyLogStream()),
       // Pre-fills the dashboard's sign-in form; only in development mode.
       dashboard: devMode ? { devToken: () => issueToken(config.jwtSecret, devUserClaims, devLifetime) } : {},
     });
@@ -32,16 +59,41 @@ function load() {
 }
 
 /**
+ * Why the port could not be bound, as one line naming the variable to change,
+ * or null for a failure without such a line (then the error itself is thrown).
+ */
+function listenFailure(error: unknown, config: RealtimeConfig): string | null {
+  switch ((error as NodeJS.ErrnoException | null)?.code) {
+    case 'EADDRINUSE':
+      return `port ${config.port} is in use: set PORT`;
+    case 'EACCES':
+      return `port ${config.port} needs privileges this process does not have: set PORT (1024 or above)`;
+    case 'EADDRNOTAVAIL':
+      return `HOST ${config.host} is not an address of this machine: set HOST`;
+    default:
+      return null;
+  }
+}
+
+/**
  * `npm start`: reads the environment, starts the server, and in development
  * mode (no JWT_SECRET, NODE_ENV not production) prints ready-made tokens.
  */
 async function main() {
-  const { config, devMode, devLifetime, server } = load();
-  const address = await server.listen();
+  const { config, devMode, devLifetime, server } = await load();
+  let address: ListenAddress;
+  try {
+    address = await server.listen();
+  } catch (error) {
+    const line = listenFailure(error, config);
+    if (line === null) throw error;
+    process.stderr.write(`${line}\n`);
+    process.exit(1);
+  }
 
   const lines = [
     '',
-    `Cidadão.AI realtime is listening (${config.redisUrl ? 'redis' : 'in-memory'} engine)`,
+    `Cidadão.AI realtime is listening on ${address.bound} (${config.redisUrl ? 'redis' : 'in-memory'} engine)`,
     `  WebSocket  ${address.wsUrl}`,
     `  HTTP tRPC  ${address.httpUrl}${paths.trpc}/<procedure>`,
     `  Health     ${address.httpUrl}${paths.health}`,
@@ -67,15 +119,57 @@ async function main() {
   }
   process.stdout.write(`${lines.join('\n')}\n\n`);
 
-  const shutdown = (signal: string) => {
-    process.stdout.write(`${signal}: closing connections (1001) and stopping\n`);
-    server.close().then(
+  // Readiness 503, no new connections, pending batches flushed, clients closed with 1012 in
+  // waves within DRAIN_SECONDS (they resume on another node), Redis closed last.
+  handleStopSignals(config.drainSeconds, () => server.drain());
+}
+
+/**
+ * A Ctrl-C in a terminal reaches the whole process group, and `npm start`
+ * forwards the SIGINT it got to this process too: the same signal twice
+ * within this window is one request to stop, not two.
+ */
+const SAME_SIGNAL_WINDOW_MS = 1000;
+
+/**
+ * SIGTERM (an orchestrator, `kill`) or SIGINT (Ctrl-C): drain, then exit 0;
+ * exit 1 when the drain fails or does not end DRAIN_SECONDS + 5 s later. A
+ * further signal during the drain exits 1 at once, for whoever will not wait.
+ *
+ * `npm start` runs `exec node dist/server/main.js`: the shell npm starts
+ * replaces itself with node, so the process npm spawned, and forwards SIGTERM
+ * and SIGINT to, is this one. Without `exec`, dash (Debian's sh) stays between
+ * them, dies of the SIGTERM, and leaves this server running as an orphan.
+ */
+function handleStopSignals(drainSeconds: number, drain: () => Promise<void>) {
+  let first: { signal: NodeJS.Signals; at: number } | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (first) {
+      if (signal === first.signal && Date.now() - first.at < SAME_SIGNAL_WINDOW_MS) return;
+      process.stderr.write(`${signal} during the drain: exiting now, without waiting for it\n`);
+      process.exit(1);
+    }
+    first = { signal, at: Date.now() };
+    process.stdout.write(
+      `${signal}: draining (at most ${drainSeconds} s: clients are closed with 1012 and reconnect elsewhere), then exiting\n`,
+    );
+    setTimeout(
+      () => {
+        process.stderr.write(`the drain did not end within ${drainSeconds + 5} s: exiting\n`);
+        process.exit(1);
+      },
+      (drainSeconds + 5) * 1000,
+    ).unref();
+    drain().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (error: unknown) => {
+        process.stderr.write(`the drain failed: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exit(1);
+      },
     );
   };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 }
 
 /** `24 hours`, `90 minutes`, `45 seconds`: the largest unit that divides it. */

@@ -1,5 +1,5 @@
 /**
- * WebSocket close codes the server uses. 4xxx are ours (DESIGN.md); the others
+ * WebSocket close codes the server uses. 4xxx are ours (README "Close codes"); the others
  * are the standard ones with the meaning RFC 6455 gives them.
  */
 export const CloseCode = {
@@ -10,6 +10,10 @@ export const CloseCode = {
    * RATE_LIMIT_BURST) for RATE_LIMIT_CLOSE_AFTER_MS: slow down before reconnecting.
    */
   POLICY_VIOLATION: 1008,
+  /** A frame broke the WebSocket protocol (ws closes the connection itself). */
+  PROTOCOL_ERROR: 1002,
+  /** A text frame that is not UTF-8 (ws closes the connection itself). */
+  INVALID_PAYLOAD: 1007,
   /** An incoming frame was larger than MAX_MESSAGE_BYTES. */
   MESSAGE_TOO_BIG: 1009,
   /** Service restart: reconnect after a short delay. */

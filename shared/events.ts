@@ -92,6 +92,8 @@ export const realtimeEventSchema = z.discriminatedUnion('type', [
 
 export type RealtimeEvent = z.infer<typeof realtimeEventSchema>;
 export type EventType = RealtimeEvent['type'];
+/** Every event type, in the union's order (the `type` label values of the event metrics). */
+export const eventTypes: readonly EventType[] = realtimeEventSchema.options.map((schema) => schema.shape.type.value);
 export type EventOfType<T extends EventType> = Extract<RealtimeEvent, { type: T }>;
 export type InvestigationUpdateData = z.infer<typeof investigationUpdateDataSchema>;
 export type AnomalyData = z.infer<typeof anomalyDataSchema>;

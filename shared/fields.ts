@@ -42,6 +42,25 @@ export const sourceTimestampInput = { timestamp: sourceTimestampInputSchema.opti
 /** The same field in the event's data: always a `Date` (an ISO-8601 string in the JSON dialect). */
 export const sourceTimestamp = { timestamp: z.date().optional() } as const;
 
+/**
+ * What a notification or a report links to: an http(s) URL, or a path on the frontend's
+ * own site (`/investigations/inv-1`), which the frontend resolves against its
+ * origin. Frontends render it as a link, so nothing a browser would read as
+ * another scheme (`javascript:`, `data:`) or another host (`//host`, `/\host`)
+ * is accepted, and no whitespace or control character (browsers drop some of
+ * them, which could turn `/` + tab + `/host` into `//host`).
+ */
+const linkShape = /^(?:https?:\/\/[^\s/\\?#]|\/(?![/\\]))[^\s\\]*$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused.
+const controlCharacter = /[\u0000-\u001f\u007f-\u009f]/;
+const linkError = 'must be an http(s) URL or a path starting with a single / (e.g. /investigations/inv-1)';
+const linkSchema = z
+  .string()
+  .max(inputBounds.urlChars)
+  .regex(linkShape, { error: linkError })
+  .refine((link) => !controlCharacter.test(link) && (link.startsWith('/') || URL.canParse(link)), { error: linkError })
+  .describe("an http(s) URL, or a path on the frontend's own site starting with a single / (e.g. /investigations/inv-1)");
+
 export const investigationUpdateFields = {
   status: { status: investigationStatusSchema, message: text().optional() },
   progress: { progress: percent, stage: text(inputBounds.shortTextChars).optional() },
@@ -50,7 +69,7 @@ export const investigationUpdateFields = {
     finding: text(),
     details: jsonObjectSchema.optional(),
   },
-  report_status: { status: reportStatusSchema, url: z.url().max(inputBounds.urlChars).optional() },
+  report_status: { status: reportStatusSchema, url: linkSchema.optional() },
 } as const;
 
 export const analysisUpdateFields = {
@@ -70,7 +89,7 @@ export const notificationFields = {
   title: text(inputBounds.titleChars),
   body: text(),
   level: notificationLevelSchema,
-  link: z.url().max(inputBounds.urlChars).optional(),
+  link: linkSchema.optional(),
 } as const;
 
 export type InvestigationUpdateType = keyof typeof investigationUpdateFields;

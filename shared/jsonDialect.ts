@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * The seed's plain JSON dialect (DESIGN.md "The seed's JSON dialect"): what a
+ * The seed's plain JSON dialect (README "Other languages: the plain JSON dialect"): what a
  * client sends, one JSON text frame each. Keys are accepted in snake_case (the
  * seed's) or camelCase; ids are checked by the procedures' own input schemas,
  * so both dialects refuse the same ids with the same errors.

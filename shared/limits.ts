@@ -1,5 +1,5 @@
 /**
- * The limits of DESIGN.md with their defaults, keyed by the environment variable
+ * The limits of the contract (README "Configuration") with their defaults, keyed by the environment variable
  * that overrides each. The server's config schema reads them from here, so a
  * default lives in exactly one place.
  */

@@ -6,6 +6,8 @@ export const paths = {
   ws: '/api/v1/ws',
   trpc: '/api/v1/trpc',
   health: '/api/v1/ws/health',
+  live: '/api/v1/ws/live',
+  ready: '/api/v1/ws/ready',
   metrics: '/metrics',
   dashboardConfig: '/dashboard-config.json',
 } as const;

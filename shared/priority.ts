@@ -2,7 +2,7 @@ import type { EventDraft } from './events';
 
 /**
  * Critical events skip the batch window: they flush the subscriber's pending
- * batch at once, in order (DESIGN.md, "Batching").
+ * batch at once, in order (README, "Delivery semantics").
  */
 export function isCriticalEvent(event: EventDraft): boolean {
   switch (event.type) {

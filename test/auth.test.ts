@@ -355,7 +355,7 @@ describe('HTTP authentication', () => {
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'u1', investigations: ['inv-1'] }) });
     await collect<InvestigationItem>((h) => client.investigation.onUpdate.subscribe({ investigationId: 'inv-1' }, h)).started;
     const health = await srv.httpClient().system.health.query();
-    expect(health).toMatchObject({ status: 'ok', connections: 1, subscriptions: 1 });
+    expect(health).toMatchObject({ status: 'healthy', connections: 1, subscriptions: 1 });
   });
 });
 

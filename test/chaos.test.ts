@@ -247,8 +247,8 @@ describeWithRedis('faults: Redis going away, a node killed', () => {
       for (const node of [a, b]) {
         await waitFor(
           () => healthOf(node.address.httpUrl),
-          (h) => h.status === 200 && h.body.status === 'ok',
-          'health to be ok again',
+          (h) => h.status === 200 && h.body.status === 'healthy',
+          'health to be healthy again',
         );
       }
       phase = 'after';

@@ -22,7 +22,7 @@ interface Expected {
   data: Record<string, unknown>;
 }
 
-/** The envelope DESIGN.md fixes, checked on what the typed client handed to onData. */
+/** The event envelope the contract fixes, checked on what the typed client handed to onData. */
 function expectEnvelope(item: { id: string; data: { id: string; type: string; timestamp: Date; data: unknown } }, expected: Expected) {
   const event = item.data;
   expect(Object.keys(event).sort()).toEqual(['data', 'id', 'timestamp', 'type']);

@@ -17,7 +17,7 @@ async function getHealth(srv: TestServer) {
   return (await res.json()) as Record<string, unknown>;
 }
 
-/** The value of one sample line of the Prometheus text, e.g. `realtime_connections{type="general"}`. */
+/** The value of one sample line of the Prometheus text, e.g. `websocket_connections_total{type="general"}`. */
 function sample(text: string, series: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
@@ -51,7 +51,7 @@ describe('health', () => {
 
     const health = await getHealth(srv);
     expect(health).toEqual({
-      status: 'ok',
+      status: 'healthy',
       connections: 2,
       subscriptions: 3,
       uptime: expect.any(Number),
@@ -83,10 +83,10 @@ test('GET /metrics is Prometheus text with connections, subscriptions, published
   const read = async () => {
     const text = await getMetrics(srv);
     return {
-      connections: sample(text, 'realtime_connections{type="general"}'),
+      connections: sample(text, 'websocket_connections_total{type="general"}'),
       subscriptions: sample(text, 'realtime_subscriptions'),
       published: sample(text, 'realtime_events_published_total{type="investigation_update"}'),
-      delivered: sample(text, 'realtime_events_delivered_total'),
+      delivered: sample(text, 'websocket_messages_sent_total{type="investigation_update"}'),
     };
   };
   await waitFor(
@@ -97,10 +97,10 @@ test('GET /metrics is Prometheus text with connections, subscriptions, published
 
   const text = await getMetrics(srv);
   for (const name of [
-    'realtime_connections',
+    'websocket_connections_total',
     'realtime_subscriptions',
     'realtime_events_published_total',
-    'realtime_events_delivered_total',
+    'websocket_messages_sent_total',
   ]) {
     expect(text).toMatch(new RegExp(`^# TYPE ${name} (gauge|counter)$`, 'm'));
   }

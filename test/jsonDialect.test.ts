@@ -222,13 +222,13 @@ test('metrics count the dialect’s connections by type, its subscriptions and i
   const token = await srv.token({ sub: 'u1', investigations: ['inv-1'] });
   await using raw = await RawWs.open(`${srv.address.wsUrl}/investigations/inv-1?token=${token}`);
   await frameOf(raw, (f) => f.type === 'subscribed', 'subscribed');
-  const delivered = await metricValue(srv.address.httpUrl, 'realtime_events_delivered_total');
+  const delivered = await metricValue(srv.address.httpUrl, 'websocket_messages_sent_total');
   await srv.server.notifyInvestigationUpdate({ investigationId: 'inv-1', updateType: 'progress', data: { progress: 1 } });
   await waitForEvents(raw, 1);
   const text = await (await fetch(`${srv.address.httpUrl}/metrics`)).text();
-  expect(text).toMatch(/^realtime_connections\{type="investigation"\} 1$/m);
+  expect(text).toMatch(/^websocket_connections_total\{type="investigation"\} 1$/m);
   expect(await metricValue(srv.address.httpUrl, 'realtime_subscriptions')).toBe(1);
-  expect(await metricValue(srv.address.httpUrl, 'realtime_events_delivered_total')).toBe(delivered + 1);
+  expect(await metricValue(srv.address.httpUrl, 'websocket_messages_sent_total')).toBe(delivered + 1);
 });
 
 describe('authentication', () => {
@@ -244,7 +244,7 @@ describe('authentication', () => {
     general.send({ type: 'ping' });
     await frameOf(general, (f) => f.type === 'pong', 'pong');
 
-    // DESIGN: the token travels as `?token=` or in a first `auth` frame: the plain URL works too.
+    // The contract: the token travels as `?token=` or in a first `auth` frame: the plain URL works too.
     await using plain = await RawWs.open(srv.address.wsUrl);
     plain.send({ type: 'auth', data: { token } });
     plain.send({ type: 'subscribe', data: { investigation_id: 'inv-1' } });

@@ -1,4 +1,6 @@
+import { TRPCClientError } from '@trpc/client';
 import { expect, test } from 'vitest';
+import type { AppRouter } from '../server/index';
 import { type Collector, collect, type NotificationItem } from './support/collect';
 import { startServer, type TestServer, waitForEmptyServer } from './support/server';
 import { waitFor } from './support/wait';
@@ -149,6 +151,68 @@ test('the same broadcast over HTTP from a service', async () => {
   const [got] = await ana.inbox.take(1);
   expect(ids).toContain(got!.id);
   expect(titles([got!])).toEqual(['Hello']);
+});
+
+test('a link may be a path on the frontend’s own site; it arrives as sent, over HTTP and in-process', async () => {
+  await using srv = await startServer();
+  const ana = await connect(srv, 'ana');
+  const service = srv.httpClient(await srv.token({ sub: 'backend', roles: ['service'] }));
+
+  const overHttp = await service.notification.send.mutate({
+    userIds: ['ana'],
+    title: 'Investigation done',
+    body: 'inv-1',
+    level: 'info',
+    link: '/investigations/inv-1',
+  });
+  const inProcess = await srv.server.sendNotification({
+    userIds: ['ana'],
+    title: 'Report ready',
+    body: 'inv-1',
+    level: 'info',
+    link: '/investigations/inv-1/report?format=pdf#summary',
+  });
+  const got = await ana.inbox.take(2);
+  expect(got.map((item) => item.id)).toEqual([...overHttp.ids, ...inProcess.ids]);
+  expect(got.map((item) => (item.data.type === 'notification' ? item.data.data.link : item.data.type))).toEqual([
+    '/investigations/inv-1',
+    '/investigations/inv-1/report?format=pdf#summary',
+  ]);
+});
+
+test('a link that is not an http(s) URL or a single-slash path is refused with BAD_REQUEST, and nothing is sent', async () => {
+  await using srv = await startServer();
+  const ana = await connect(srv, 'ana');
+  const service = srv.httpClient(await srv.token({ sub: 'backend', roles: ['service'] }));
+  const refused = [
+    'javascript:alert(1)',
+    'JavaScript:alert(1)',
+    'data:text/html,<script>alert(1)</script>',
+    '//evil.example/phish', // protocol-relative: another host
+    '/\\evil.example/phish', // browsers read a backslash as a slash
+    '/\t/evil.example', // browsers drop the tab: //evil.example
+    'investigations/inv-1', // relative to whatever page shows it
+    'mailto:someone@example.org',
+  ];
+  for (const link of refused) {
+    const error = await service.notification.send.mutate({ userIds: ['ana'], title: 'Click me', body: 'b', level: 'info', link }).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(error, link).toBeInstanceOf(TRPCClientError);
+    expect((error as TRPCClientError<AppRouter>).data, link).toMatchObject({ code: 'BAD_REQUEST', httpStatus: 400 });
+    expect((error as TRPCClientError<AppRouter>).message, link).toContain(
+      'link: must be an http(s) URL or a path starting with a single /',
+    );
+    await expect(
+      srv.server.sendNotification({ userIds: ['ana'], title: 'Click me', body: 'b', level: 'info', link }),
+      link,
+    ).rejects.toThrow();
+  }
+
+  // Had any of them been sent, it would be the first thing in ana's inbox.
+  await send(srv, ['ana'], 'after the refusals');
+  expect(titles(await ana.inbox.take(1))).toEqual(['after the refusals']);
 });
 
 test('lastEventId resumes notifications after that id, even past what was already delivered', async () => {

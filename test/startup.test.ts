@@ -1,11 +1,11 @@
-import { createTRPCClient, createWSClient, wsLink } from '@trpc/client';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
 import { decodeJwt } from 'jose';
-import superjson from 'superjson';
 import { describe, expect, test } from 'vitest';
-import WebSocket from 'ws';
 import { MAX_JWT_KEYS } from '../server/auth/tokenKeys';
-import { type AppRouter, issueToken } from '../server/index';
+import { issueToken } from '../server/index';
 import { startMain } from './support/process';
+import { subscribeAndPublish } from './support/tokensWork';
 
 describe('npm start (server/main.ts)', () => {
   test('development mode prints the URL and tokens that work: subscribe with one, publish with curl-style HTTP using the other', async () => {
@@ -15,45 +15,14 @@ describe('npm start (server/main.ts)', () => {
     const [, serviceToken] = await proc.waitForOutput(/^ {2}service token\s+(\S+)$/m);
     const httpUrl = wsUrl!.replace(/^ws/, 'http').replace(/\/api\/v1\/ws$/, '');
 
-    const wsClient = createWSClient({
-      url: wsUrl!,
-      WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-      connectionParams: { token: userToken! },
-    });
-    try {
-      const trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient, transformer: superjson })] });
-      const received = new Promise<{ progress: number | undefined; at: Date }>((resolve, reject) => {
-        trpc.investigation.onUpdate.subscribe(
-          { investigationId: 'inv-1' },
-          {
-            onStarted: async () => {
-              const res = await fetch(`${httpUrl}/api/v1/trpc/investigation.notifyUpdate`, {
-                method: 'POST',
-                headers: { authorization: `Bearer ${serviceToken}`, 'content-type': 'application/json' },
-                body: JSON.stringify({ investigationId: 'inv-1', updateType: 'progress', data: { progress: 40 } }),
-              });
-              if (!res.ok) reject(new Error(`publish failed: ${res.status} ${await res.text()}`));
-            },
-            onData: ({ data: event }) => {
-              if (event.type === 'investigation_update' && event.data.updateType === 'progress') {
-                resolve({ progress: event.data.progress, at: event.timestamp });
-              }
-            },
-            onError: reject,
-          },
-        );
-      });
-      const event = await received;
-      expect(event.progress).toBe(40);
-      expect(event.at).toBeInstanceOf(Date);
-    } finally {
-      wsClient.close();
-    }
+    const event = await subscribeAndPublish({ wsUrl: wsUrl!, httpUrl, userToken: userToken!, serviceToken: serviceToken!, progress: 40 });
+    expect(event.progress).toBe(40);
+    expect(event.at).toBeInstanceOf(Date);
   });
 
   test('a wrong environment value stops the start with a message naming the variable', async () => {
     await using proc = startMain({ PORT: '0', MAX_CONNECTIONS_PER_USER: 'ten', BATCH_WINDOW_MS: '-5' });
-    expect(await proc.exited).toBe(1);
+    expect((await proc.exited).code).toBe(1);
     expect(proc.stderr()).toContain('MAX_CONNECTIONS_PER_USER');
     expect(proc.stderr()).toContain('BATCH_WINDOW_MS');
     expect(proc.stdout()).not.toContain('listening');
@@ -61,7 +30,7 @@ describe('npm start (server/main.ts)', () => {
 
   test('production without JWT_SECRET refuses to start, naming the variable', async () => {
     await using proc = startMain({ PORT: '0', NODE_ENV: 'production' });
-    expect(await proc.exited).toBe(1);
+    expect((await proc.exited).code).toBe(1);
     expect(proc.stderr()).toContain('JWT_SECRET');
   });
 
@@ -73,10 +42,10 @@ describe('npm start (server/main.ts)', () => {
 
   test('a short JWT_SECRET is refused, also as one key of several', async () => {
     await using proc = startMain({ PORT: '0', JWT_SECRET: 'short' });
-    expect(await proc.exited).toBe(1);
+    expect((await proc.exited).code).toBe(1);
     expect(proc.stderr()).toMatch(/JWT_SECRET: every key must be at least 32 characters/);
     await using rotated = startMain({ PORT: '0', JWT_SECRET: `${'k'.repeat(32)},short` });
-    expect(await rotated.exited).toBe(1);
+    expect((await rotated.exited).code).toBe(1);
     expect(rotated.stderr()).toMatch(/JWT_SECRET: every key must be at least 32 characters/);
   });
 
@@ -97,7 +66,7 @@ describe('npm start (server/main.ts)', () => {
 
     const tooMany = Array.from({ length: MAX_JWT_KEYS + 1 }, (_, i) => `rotation-key-number-${i}-padded-to-32-chars`);
     await using refused = startMain({ PORT: '0', JWT_SECRET: tooMany.join(',') });
-    expect(await refused.exited).toBe(1);
+    expect((await refused.exited).code).toBe(1);
     expect(refused.stderr()).toContain(`JWT_SECRET: at most ${MAX_JWT_KEYS} keys`);
     expect(refused.stdout()).not.toContain('listening');
   });
@@ -116,5 +85,28 @@ describe('npm start (server/main.ts)', () => {
       body: JSON.stringify({ investigationId: 'inv-1', updateType: 'progress', data: { progress: 1 } }),
     });
     expect(res.status).toBe(200);
+  });
+
+  test('a busy port stops the start with one line naming PORT, and exit code 1', async () => {
+    await using blocker = createServer().listen(0, '127.0.0.1');
+    await once(blocker, 'listening');
+    const { port } = blocker.address() as { port: number };
+    await using proc = startMain({ PORT: String(port), HOST: '127.0.0.1', JWT_SECRET: 'x'.repeat(40) });
+    expect((await proc.exited).code).toBe(1);
+    expect(proc.stderr()).toBe(`port ${port} is in use: set PORT\n`);
+    expect(proc.stdout()).not.toContain('listening');
+  });
+
+  test('the banner names the address the socket is bound to, besides the URLs to connect to', async () => {
+    await using proc = startMain({ PORT: '0', JWT_SECRET: 'x'.repeat(40) });
+    const [, wsUrl] = await proc.waitForOutput(/WebSocket\s+(ws:\/\/\S+)/);
+    const port = new URL(wsUrl!).port;
+    // HOST's default: every interface, reached from this machine on loopback.
+    expect(proc.stdout()).toContain(`listening on 0.0.0.0:${port} (in-memory engine)`);
+    expect(wsUrl).toBe(`ws://127.0.0.1:${port}/api/v1/ws`);
+
+    await using loopback = startMain({ PORT: '0', HOST: '127.0.0.1', JWT_SECRET: 'x'.repeat(40) });
+    const [, loopbackUrl] = await loopback.waitForOutput(/WebSocket\s+(ws:\/\/\S+)/);
+    expect(loopback.stdout()).toContain(`listening on 127.0.0.1:${new URL(loopbackUrl!).port} `);
   });
 });

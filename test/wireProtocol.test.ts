@@ -349,7 +349,7 @@ describe('array frames', () => {
     ]);
     const health = await raw.response(1);
     expect(health.result?.type).toBe('data');
-    expect(health.result?.data).toMatchObject({ json: { status: 'ok', connections: 1, engine: { kind: 'memory' } } });
+    expect(health.result?.data).toMatchObject({ json: { status: 'healthy', connections: 1, engine: { kind: 'memory' } } });
     expect((await raw.response(2)).result?.type).toBe('started');
     const { id } = await progress(srv, 'inv-1', 3);
     expect((await raw.waitForEvents(2, 1))[0]!.id).toBe(id);

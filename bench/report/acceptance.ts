@@ -2,7 +2,7 @@ import { limitDefaults } from '../../shared/limits';
 import { steadyConfig } from '../scenarios/fanoutSteady';
 import type { FigureName, Summary } from './figures';
 
-/** One acceptance line of issue 5, checked against the medians of this run. */
+/** One acceptance line of the performance targets (bench/README.md), checked against the medians of this run. */
 export interface Check {
   line: string;
   status: 'PASS' | 'FAIL' | 'n/a';

@@ -33,7 +33,7 @@ function reportMarkdown(r: Report, scenarios: Scenario[]): string {
     '',
     resultsTable(r.summaries, r.peers, r.scenarios),
     '',
-    '## Acceptance (issue 5)',
+    '## Acceptance (performance targets)',
     '',
     acceptanceMarkdown(r.acceptance),
     '',

@@ -7,8 +7,9 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 const apiTarget = process.env.DASHBOARD_API ?? 'http://127.0.0.1:8000';
 
 /**
- * The dashboard: `npm run build:dashboard` writes client/dashboard/dist, which
- * the server serves at `/`; `npm run dev:dashboard` serves it with hot reload
+ * The dashboard: `npm run build` (or `npm run build:dashboard` alone) writes
+ * dist/dashboard at the package's root, next to the bundled server, which
+ * serves it at `/`; `npm run dev:dashboard` serves it with hot reload
  * and forwards the API (HTTP and WebSocket) to a running server.
  */
 export default defineConfig({
@@ -16,7 +17,8 @@ export default defineConfig({
   base: '/',
   plugins: [react()],
   build: {
-    outDir: 'dist',
+    // Relative to `root` (client/dashboard): the package's dist/dashboard.
+    outDir: '../../dist/dashboard',
     emptyOutDir: true,
     // Source maps carry the whole source: built only on request (DASHBOARD_SOURCEMAP=true
     // npm run build:dashboard), never by default. The server refuses to serve *.map either way.

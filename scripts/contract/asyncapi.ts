@@ -91,7 +91,7 @@ export function asyncApiDocument(): Record<string, unknown> {
       address: paths.ws,
       title: 'JSON dialect',
       description:
-        "The seed's plain JSON protocol on the tRPC endpoint: a connection whose first frame is a JSON object with a `type` speaks it for its whole life. Events are `{ type, data, timestamp, id }` with ISO-8601 timestamps. camelCase keys are accepted too.",
+        "The plain JSON protocol (of the platform's original WebSocket service) on the tRPC endpoint: a connection whose first frame is a JSON object with a `type` speaks it for its whole life. Events are `{ type, data, timestamp, id }` with ISO-8601 timestamps. camelCase keys are accepted too.",
       messages: refs([...clientNames, ...eventNames, ...replyNames], '#/components/messages'),
       bindings: query,
     },
@@ -106,7 +106,7 @@ export function asyncApiDocument(): Record<string, unknown> {
     channels[`${kind}Resource`] = {
       address,
       title: `JSON dialect, one ${kind}`,
-      description: `The seed's per-resource path: JSON dialect only, subscribed to the ${kind} at connect (access-checked like \`${subscription}\`).`,
+      description: `A per-resource path of the original service: JSON dialect only, subscribed to the ${kind} at connect (access-checked like \`${subscription}\`).`,
       parameters: { [parameter]: { description: `the ${kind} to watch` } },
       messages: refs([...clientNames, ...yields, ...replyNames], '#/components/messages'),
       bindings: query,

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { errorReasons } from '../../shared/errors';
 
 /**
- * The JSON dialect's frames other than events (DESIGN.md "The seed's JSON
+ * The JSON dialect's frames other than events (README "Other languages: the plain JSON
  * dialect"), for the AsyncAPI document only: the server parses them by hand in
  * shared/jsonDialect.ts, which accepts camelCase keys as well.
  */

@@ -12,6 +12,8 @@ export interface BusOptions {
   /** Events one subscriber may have waiting before it counts as a slow consumer. */
   maxQueuedEvents: number;
   onPublished?: (event: RealtimeEvent) => void;
+  /** A topic handed a batch of `size` events to its subscribers on this node. */
+  onBatch?: (size: number) => void;
 }
 
 /**
@@ -78,7 +80,7 @@ export class EventBus {
   open<E extends RealtimeEvent>(topic: string, opts: SubscriptionOptions): TopicSubscription<E> {
     let fanout = this.fanouts.get(topic);
     if (!fanout) {
-      fanout = new TopicFanout(this.opts.engine, topic, this.opts.batchWindowMs);
+      fanout = new TopicFanout(this.opts.engine, topic, this.opts.batchWindowMs, this.opts.onBatch);
       this.fanouts.set(topic, fanout);
     }
     const { startAfter } = opts;

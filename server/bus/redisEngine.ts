@@ -28,7 +28,11 @@ function decode(id: string, payload: string): RealtimeEvent {
  * nodes over pub/sub (see redis/scripts.ts for the key layout). A node
  * subscribes to a topic's channel only while it has local subscribers of it.
  */
-export function createRedisEngine(clients: RedisClients, logger: Logger): EventEngine {
+/**
+ * `onLag` (optional) hears, for every event that arrives over pub/sub, how
+ * long ago (ms) Redis stamped its id: the delay between nodes.
+ */
+export function createRedisEngine(clients: RedisClients, logger: Logger, onLag?: (ms: number) => void): EventEngine {
   const { prefix, subscriber, command } = clients;
 
   const keys = (topic: string) => ({ stream: `${prefix}s:${topic}`, meta: `${prefix}m:${topic}`, channel: `${prefix}c:${topic}` });
@@ -58,6 +62,7 @@ export function createRedisEngine(clients: RedisClients, logger: Logger): EventE
       logger.error({ event: 'redis_bad_message', channel, err });
       return;
     }
+    onLag?.(Date.now() - event.timestamp.getTime());
     for (const listener of set) listener(event);
   };
   const onMessage = (channel: string, message: string) => {

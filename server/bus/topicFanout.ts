@@ -52,6 +52,7 @@ export class TopicFanout {
     private readonly engine: EventEngine,
     readonly topic: string,
     private readonly batchWindowMs: number,
+    private readonly onBatch?: (size: number) => void,
   ) {
     this.live = engine.subscribe(topic, (event) => this.onLive(event));
     this.ready = this.live.ready.then(async () => {
@@ -168,6 +169,7 @@ export class TopicFanout {
   }
 
   private deliver(batch: readonly RealtimeEvent[]) {
+    this.onBatch?.(batch.length);
     const startedAt = performance.now();
     if (this.receivers.size <= SLICE_EVERY) {
       for (const receiver of this.receivers) receiver.receive(batch);

@@ -57,9 +57,10 @@ function newerThan(events: readonly RealtimeEvent[], lastId: string): RealtimeEv
 export interface EventSink {
   /**
    * Writes the events to the client now, in order; `flushed` (when given)
-   * runs once they have left the server's buffers.
+   * runs once they have left the server's buffers. `live`: they come straight
+   * from the fan-out (not a replay), so their latency means something.
    */
-  write(events: readonly RealtimeEvent[], flushed?: () => void): void;
+  write(events: readonly RealtimeEvent[], live: boolean, flushed?: () => void): void;
   /**
    * Whether the client has so much unread that a replay should wait for what
    * it wrote to leave before writing more: a resume larger than the
@@ -148,7 +149,7 @@ export class TopicSubscription<E extends RealtimeEvent> implements AsyncIterable
       return;
     }
     if (this.lastId === null) {
-      this.sink!.write(batch);
+      this.sink!.write(batch, true);
       this.onDelivered?.(batch);
       return;
     }
@@ -191,7 +192,7 @@ export class TopicSubscription<E extends RealtimeEvent> implements AsyncIterable
     if (!read.found && this.ifUnknown === 'resync' && startAfter !== ORIGIN_EVENT_ID) {
       const resync = resyncBefore(read, this.fanout.topic, startAfter);
       this.lastId = resync.id;
-      this.sink!.write([resync]);
+      this.sink!.write([resync], false);
     } else {
       this.lastId = read.found ? startAfter : null;
     }
@@ -233,7 +234,7 @@ export class TopicSubscription<E extends RealtimeEvent> implements AsyncIterable
       if (fresh.length === 0) return false;
     }
     this.lastId = fresh[fresh.length - 1]!.id;
-    this.sink!.write(fresh, flushed);
+    this.sink!.write(fresh, false, flushed);
     this.onDelivered?.(fresh);
     return true;
   }

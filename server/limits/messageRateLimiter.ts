@@ -25,7 +25,7 @@ export interface RateLimiter {
 /**
  * `burst` requests per window of `burst / perSecond` seconds
  * (rate-limiter-flexible's fixed window). That lets a client send `burst` at
- * once and holds it to `perSecond` on average, which is what DESIGN.md's
+ * once and holds it to `perSecond` on average, which is what the contract's
  * "token bucket, 20/s, burst 40" asks; unlike a true bucket, a client may
  * spend two bursts back to back across a window edge.
  */

@@ -5,7 +5,7 @@ import { investigationRouter } from './investigation';
 import { notificationRouter } from './notification';
 import { systemRouter } from './system';
 
-/** The contract: every procedure of DESIGN.md, one router per domain. */
+/** The contract: every procedure of the README's "The procedures", one router per domain. */
 export const appRouter = router({
   investigation: investigationRouter,
   analysis: analysisRouter,

@@ -1,10 +1,12 @@
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket } from 'ws';
 import { CloseCode } from '../../shared/closeCodes';
+import type { RealtimeEvent } from '../../shared/events';
 import type { ConnectionType } from '../../shared/paths';
 import type { Principal } from '../auth/principal';
 import type { Clock, ClockTimer } from '../clock';
 import type { BucketState, TokenBucket } from '../limits/tokenBucket';
+import type { Refused } from '../observability/errorReporter';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { FrameKind, ReadThrottle } from './readThrottle';
@@ -90,12 +92,19 @@ function terminate(ws: WebSocket) {
  */
 export class Connection implements BucketState {
   tokens = 0;
+  /** When the connection was accepted (ms since the epoch): its duration is logged when it closes. */
+  readonly openedAt = Date.now();
   /** When the last frame was read (ms, performance.now()): its budget was last counted then; the keepalive reads it too. */
   lastSeen = 0;
   private who: Principal | null = null;
   /** Counted for its user (the limit admitted it); released on close. */
   private counted = false;
-  private ended = false;
+  /**
+   * null while open; once ended, the close code we ended it with (ours, or
+   * ws's own for a protocol error), 0 when the peer or the socket ended it.
+   * The close event may report another (1006 when the peer never answered).
+   */
+  private endCode: number | null = null;
   private session: ProtocolSession | null = null;
   /** Set while the connection is (or just was) over its budget. */
   private throttle: ReadThrottle | null = null;
@@ -135,12 +144,22 @@ export class Connection implements BucketState {
 
   /** The connection ended (closed by us or by the peer): nothing more is read or written. */
   get isEnded(): boolean {
-    return this.ended;
+    return this.endCode !== null;
+  }
+
+  /** The close code this side ended the connection with; undefined when the peer ended it. */
+  get closedWith(): number | undefined {
+    return this.endCode || undefined;
   }
 
   /** The authenticated user, once admitted. */
   get principal(): Principal | null {
     return this.who;
+  }
+
+  /** Who this is, for a log line: never the token. */
+  describe(): Refused {
+    return { connectionId: this.id, userId: this.who?.userId, remoteAddress: this.clientAddress };
   }
 
   /** Counted by the per-user connection limit: its slot is released when it closes. */
@@ -153,7 +172,7 @@ export class Connection implements BucketState {
    * authentication deadline is lifted and the token's expiry armed.
    */
   admit(principal: Principal) {
-    if (this.ended) return;
+    if (this.isEnded) return;
     this.who = principal;
     this.counted = true;
     const { clock } = this.options;
@@ -164,7 +183,7 @@ export class Connection implements BucketState {
 
   /** One incoming frame: it pays a token and is handled, or waits (reading paused) until it can pay. */
   receive(data: Buffer, kind: FrameKind) {
-    if (this.ended) return;
+    if (this.isEnded) return;
     const throttle = this.throttle;
     if (throttle?.paused) {
       // ws still emits what it had read before the pause: held, in order.
@@ -205,14 +224,22 @@ export class Connection implements BucketState {
   }
 
   /**
-   * Writes `count` text frames in one go, each `prefix` (of `prefixBytes`
-   * UTF-8 bytes) followed by one of `tails`: the session encodes, the
-   * connection writes. A client that has more unread bytes than the bound
-   * afterwards is a slow consumer. With `flushed`, it is called once the
-   * frames have left for the kernel.
+   * Writes one text frame per event of `events` in one go, each `prefix` (of
+   * `prefixBytes` UTF-8 bytes) followed by that event's tail in `tails`: the
+   * session encodes, the connection writes and counts them. A client that has
+   * more unread bytes than the bound afterwards is a slow consumer. With
+   * `flushed`, it is called once the frames have left for the kernel.
    */
-  writeFrames(prefix: string, prefixBytes: number, tails: readonly Buffer[], count: number, flushed?: () => void) {
+  writeFrames(
+    prefix: string,
+    prefixBytes: number,
+    tails: readonly Buffer[],
+    events: readonly RealtimeEvent[],
+    live: boolean,
+    flushed?: () => void,
+  ) {
     if (!this.isOpen) return flushed?.();
+    const count = events.length;
     if (this.compressed) {
       // ws compresses per connection: each payload goes through it whole.
       for (let i = 0; i < count; i++) {
@@ -222,7 +249,7 @@ export class Connection implements BucketState {
     } else {
       writeTextFrames(this.socket, prefix, prefixBytes, tails, count, flushed);
     }
-    this.options.metrics.delivered.inc(count);
+    this.options.metrics.sent(events, live, Date.now());
     this.checkOutbound();
   }
 
@@ -266,8 +293,8 @@ export class Connection implements BucketState {
    * its subscriptions end now, not when the peer answers. Idempotent.
    */
   end(code?: number, reason?: string) {
-    if (this.ended) return;
-    this.ended = true;
+    if (this.endCode !== null) return;
+    this.endCode = code ?? 0;
     const { clock } = this.options;
     if (this.authTimer) clock.clearTimeout(this.authTimer);
     if (this.expiryTimer) clock.clearTimeout(this.expiryTimer);
@@ -277,6 +304,7 @@ export class Connection implements BucketState {
     throttle?.clear();
     if (code !== undefined) this.report(code, reason);
     this.session?.end();
+    // ws closes by itself after a protocol error (its own code is recorded above).
     if (code === undefined || this.ws.readyState !== WebSocket.OPEN) return;
     this.ws.close(code, reason);
     // A paused socket is not read: the peer's close frame would never be seen.
@@ -287,10 +315,22 @@ export class Connection implements BucketState {
     const { metrics, logger } = this.options;
     if (code === CloseCode.SLOW_CONSUMER) {
       metrics.slowConsumers.inc();
-      logger.warn({ event: 'slow_consumer', connectionId: this.id, buffered: this.bufferedAmount });
+      metrics.error('slow_consumer');
+      logger.warn({ event: 'slow_consumer', ...this.describe(), buffered: this.bufferedAmount });
     } else if (code === CloseCode.POLICY_VIOLATION) {
       metrics.budgetCloses.inc();
-      logger.warn({ event: 'over_budget', connectionId: this.id, userId: this.who?.userId, reason });
+      metrics.error('rate_limited');
+      logger.warn({ event: 'over_budget', ...this.describe(), reason });
+    } else if (code === CloseCode.MESSAGE_TOO_BIG) {
+      metrics.error('message_too_big');
+      logger.info({ event: 'refused', reason: 'message_too_big', ...this.describe() });
+    } else if (code === CloseCode.PROTOCOL_ERROR || code === CloseCode.INVALID_PAYLOAD) {
+      metrics.error('bad_request');
+      logger.info({ event: 'ws_protocol_error', reason, ...this.describe() });
+    } else if (code === CloseCode.UNAUTHORIZED && reason === 'auth_timeout') {
+      // (A refused token was reported when it was refused; an expired one is the token's normal end.)
+      metrics.error('auth_failed');
+      logger.info({ event: 'refused', reason, ...this.describe() });
     }
   }
 
@@ -325,7 +365,7 @@ export class Connection implements BucketState {
   /** Tokens came back: the held frames are handled in order while they last; once all are, reading resumes. */
   private payHeld() {
     const throttle = this.throttle;
-    if (this.ended || throttle === null) return;
+    if (this.isEnded || throttle === null) return;
     throttle.timer = null;
     const now = performance.now();
     if (this.overBudgetTooLong(throttle, now)) return;
@@ -334,7 +374,7 @@ export class Connection implements BucketState {
       if (!bucket.take(this, now)) return this.payLater(throttle, now);
       const kind = throttle.nextKind;
       this.handle(throttle.shift(), kind);
-      if (this.ended) return;
+      if (this.isEnded) return;
     }
     throttle.paused = false;
     this.ws.resume();
@@ -347,7 +387,7 @@ export class Connection implements BucketState {
   }
 
   private checkOutbound() {
-    if (!this.ended && this.ws.bufferedAmount > this.options.slowConsumerBytes) {
+    if (!this.isEnded && this.ws.bufferedAmount > this.options.slowConsumerBytes) {
       // Its subscriptions stop and their queues are freed now; the close frame
       // waits behind what is already buffered, and the client resumes from the
       // last id it read.

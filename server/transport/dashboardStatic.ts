@@ -1,10 +1,25 @@
+import { existsSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sirv from 'sirv';
 import { paths } from '../../shared/paths';
 
-/** Where `npm run build:dashboard` writes the dashboard (vite's outDir). */
-const dashboardDistDir = fileURLToPath(new URL('../../client/dashboard/dist/', import.meta.url));
+/**
+ * The package's root: the nearest folder above this module with a
+ * package.json. This module runs from source (server/transport/) and bundled
+ * into dist/server/main.js (`npm run build`); both find the same root.
+ */
+function packageRoot(): string {
+  const start = dirname(fileURLToPath(import.meta.url));
+  for (let dir = start; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return start;
+  }
+}
+
+/** Where `npm run build` (and `npm run build:dashboard`) writes the dashboard: vite's outDir. */
+const dashboardDistDir = join(packageRoot(), 'dist', 'dashboard');
 
 /**
  * A Host header that can stand in a CSP source: a DNS name or IPv4 address and
@@ -54,7 +69,7 @@ const notBuiltPage = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Dashboard not built</title></head>
 <body style="font: 16px/1.5 system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; padding: 0 1rem">
 <h1>The dashboard has not been built</h1>
-<p>This server serves the live dashboard from <code>client/dashboard/dist</code>, which does not exist yet. Build it once:</p>
+<p>This server serves the live dashboard from <code>dist/dashboard</code>, which does not exist yet. Build it once:</p>
 <pre style="background:#f3f4f6;padding:1rem;border-radius:6px">npm run build:dashboard</pre>
 <p>then reload this page. The API itself is running: see <a href="${paths.health}">${paths.health}</a>.</p>
 </body></html>
@@ -66,7 +81,7 @@ function isLoopback(req: IncomingMessage): boolean {
 }
 
 export interface DashboardOptions {
-  /** The built dashboard; default client/dashboard/dist. */
+  /** The built dashboard; default dist/dashboard in the package's root. */
   dir?: string;
   /**
    * Development mode only: a fresh user token the sign-in form is pre-filled

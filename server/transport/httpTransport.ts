@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { TRPCError } from '@trpc/server';
 import { createHTTPHandler } from '@trpc/server/adapters/standalone';
@@ -20,6 +21,14 @@ function sendJson(res: ServerResponse, status: number, body: unknown) {
  * `serveDashboard` is on) the dashboard at `/`; the WebSocket endpoint is
  * attached to its upgrade event.
  */
+/** Whether a scrape may read /metrics: always without METRICS_TOKEN, else with it as a bearer token (compared in constant time). */
+function metricsAuthorized(token: string | null, header: string | undefined): boolean {
+  if (token === null) return true;
+  if (!header?.startsWith('Bearer ')) return false;
+  const given = createHash('sha256').update(header.slice(7).trim()).digest();
+  return timingSafeEqual(given, createHash('sha256').update(token).digest());
+}
+
 export function createHttpServer(app: AppServices, dashboard: DashboardOptions = {}) {
   async function createContext({ req }: { req: IncomingMessage }): Promise<Context> {
     const header = req.headers.authorization;
@@ -37,7 +46,7 @@ export function createHttpServer(app: AppServices, dashboard: DashboardOptions =
     maxBatchSize: inputBounds.callsPerBatch,
     createContext,
     onError({ error, path }) {
-      if (error.code === 'INTERNAL_SERVER_ERROR') app.logger.error({ event: 'procedure_error', path, err: error });
+      app.reportError(error, path);
     },
   });
 
@@ -68,8 +77,19 @@ export function createHttpServer(app: AppServices, dashboard: DashboardOptions =
       trpcHandler(req, res);
     } else if (path === paths.health && req.method === 'GET') {
       const health = app.health();
-      sendJson(res, health.status === 'ok' ? 200 : 503, health);
+      sendJson(res, health.status === 'healthy' ? 200 : 503, health);
+    } else if (path === paths.live && req.method === 'GET') {
+      // Alive while the process answers at all: an orchestrator restarts it only when this fails.
+      sendJson(res, 200, { status: 'live' });
+    } else if (path === paths.ready && req.method === 'GET') {
+      // Ready for new clients: not draining, the engine reachable, room left.
+      const { status, reason } = app.health();
+      sendJson(res, status === 'healthy' ? 200 : 503, status === 'healthy' ? { status: 'ready' } : { status: 'not_ready', reason });
     } else if (path === paths.metrics && req.method === 'GET') {
+      if (!metricsAuthorized(app.config.metricsToken, req.headers.authorization)) {
+        res.setHeader('www-authenticate', 'Bearer realm="metrics"');
+        return sendJson(res, 401, { error: 'METRICS_TOKEN is set: send Authorization: Bearer <METRICS_TOKEN>' });
+      }
       app.metrics.registry.metrics().then(
         (text) => {
           res.writeHead(200, { 'content-type': app.metrics.registry.contentType });

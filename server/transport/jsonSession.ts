@@ -1,10 +1,11 @@
-import { callTRPCProcedure, getErrorShape, getTRPCErrorFromUnknown, type TRPCError } from '@trpc/server';
+import { callTRPCProcedure, getErrorShape, getTRPCErrorFromUnknown } from '@trpc/server';
 import { CloseCode } from '../../shared/closeCodes';
 import type { RealtimeEvent } from '../../shared/events';
 import { type DialectMessage, type DialectTarget, parseDialectMessage } from '../../shared/jsonDialect';
 import { topics } from '../../shared/topics';
 import { type EventSink, TopicSubscription } from '../bus/topicSubscription';
 import { type ApiError, apiError, reasonOf } from '../errors';
+import type { ErrorReporter } from '../observability/errorReporter';
 import type { AppRouter } from '../routers';
 import type { Context } from '../trpc/context';
 import { bounded, errorBounds } from '../trpc/errorBounds';
@@ -20,7 +21,8 @@ export interface JsonSessionOptions {
   maxSubscriptions: number;
   /** The same authentication as tRPC's createContext: refuses with our close code and throws. */
   authenticate: (conn: Connection, token: string | null) => Promise<Context>;
-  onError: (error: TRPCError, path: string | undefined) => void;
+  /** Every error answered (counted and logged by the server: observability/errorReporter.ts). */
+  onError: ErrorReporter;
   subscriptionsChanged: (delta: 1 | -1) => void;
 }
 
@@ -62,8 +64,8 @@ class DialectSubscription implements EventSink {
     readonly echo: Record<string, unknown>,
   ) {}
 
-  write(events: readonly RealtimeEvent[], flushed?: () => void) {
-    this.session.writeEvents(events, flushed);
+  write(events: readonly RealtimeEvent[], live: boolean, flushed?: () => void) {
+    this.session.writeEvents(events, live, flushed);
   }
 
   get busy() {
@@ -72,7 +74,7 @@ class DialectSubscription implements EventSink {
 }
 
 /**
- * The seed's plain JSON dialect on one connection (DESIGN.md "The seed's JSON
+ * The seed's plain JSON dialect on one connection (README "Other languages: the plain JSON
  * dialect"): the second protocol the bounded connection runs, beside tRPC's
  * (rpcSession.ts). It calls the very procedures tRPC clients call (access
  * checks, input schemas, resume, chat ownership), so both dialects refuse and
@@ -128,7 +130,10 @@ export class JsonSession implements ProtocolSession {
       return;
     }
     if (typeof message === 'string') {
-      if (this.conn.rested) this.enqueue({ type: 'invalid', error: apiError('invalid_message', message) });
+      // Answered only when the connection was rested (a stream of junk gets one error), counted always.
+      const error = apiError('invalid_message', message);
+      if (this.conn.rested) this.enqueue({ type: 'invalid', error });
+      else this.opts.onError(error, undefined, this.conn.describe());
       return;
     }
     this.enqueue(message);
@@ -147,11 +152,11 @@ export class JsonSession implements ProtocolSession {
   }
 
   /** One frame per event, all of them in one write. */
-  writeEvents(events: readonly RealtimeEvent[], flushed?: () => void) {
+  writeEvents(events: readonly RealtimeEvent[], live: boolean, flushed?: () => void) {
     const { format } = this.opts;
     const count = events.length;
     for (let i = 0; i < count; i++) scratchFrames[i] = format.frame(events[i]!);
-    this.conn.writeFrames('', 0, scratchFrames, count, flushed);
+    this.conn.writeFrames('', 0, scratchFrames, events, live, flushed);
     scratchFrames.length = 0;
   }
 
@@ -299,7 +304,7 @@ export class JsonSession implements ProtocolSession {
    */
   private sendError(cause: unknown, path?: string, type: ProcedureType | 'unknown' = 'unknown') {
     const error = getTRPCErrorFromUnknown(cause);
-    this.opts.onError(error, path);
+    this.opts.onError(error, path, this.conn.describe());
     let message = 'internal error';
     let reason: string | null = reasonOf(error) ?? null;
     try {

@@ -5,6 +5,7 @@ import { CloseCode } from '../../shared/closeCodes';
 import type { RealtimeEvent } from '../../shared/events';
 import { type EventSink, TopicSubscription } from '../bus/topicSubscription';
 import { apiError, reasonOf } from '../errors';
+import type { ErrorReporter } from '../observability/errorReporter';
 import type { AppRouter } from '../routers';
 import type { Context } from '../trpc/context';
 import { bounded, errorBounds } from '../trpc/errorBounds';
@@ -29,7 +30,8 @@ export interface RpcOptions {
    */
   createContext: (conn: Connection, connectionParams: ConnectionParams, queryToken: string | null) => Promise<Context>;
   /** Errors worth the server's attention (the client gets its own, bounded copy). */
-  onError: (error: TRPCError, path: string | undefined) => void;
+  /** Every error answered (counted and logged by the server: observability/errorReporter.ts). */
+  onError: ErrorReporter;
   /** Live subscriptions changed by `delta` (the registry's count and the gauge). */
   subscriptionsChanged: (delta: 1 | -1) => void;
 }
@@ -73,8 +75,8 @@ class SubscriptionCall implements EventSink {
     readonly jsonrpc: JsonRpcMarker,
   ) {}
 
-  write(events: readonly RealtimeEvent[], flushed?: () => void) {
-    this.session.writeEvents(this, events, flushed);
+  write(events: readonly RealtimeEvent[], live: boolean, flushed?: () => void) {
+    this.session.writeEvents(this, events, live, flushed);
   }
 
   get busy() {
@@ -154,11 +156,11 @@ export class RpcSession implements ProtocolSession {
    * frame) for `call`: its prefix, then each event's tail, encoded once for
    * all its subscribers.
    */
-  writeEvents(call: SubscriptionCall, events: readonly RealtimeEvent[], flushed?: () => void) {
+  writeEvents(call: SubscriptionCall, events: readonly RealtimeEvent[], live: boolean, flushed?: () => void) {
     const { format } = this.opts;
     const count = events.length;
     for (let i = 0; i < count; i++) scratchTails[i] = format.tail(events[i]!);
-    this.conn.writeFrames(call.prefix, call.prefixBytes, scratchTails, count, flushed);
+    this.conn.writeFrames(call.prefix, call.prefixBytes, scratchTails, events, live, flushed);
     scratchTails.length = 0;
   }
 
@@ -193,7 +195,7 @@ export class RpcSession implements ProtocolSession {
     input?: unknown,
   ) {
     const error = getTRPCErrorFromUnknown(cause);
-    this.opts.onError(error, path);
+    this.opts.onError(error, path, this.conn.describe());
     const shape = this.errorShape(error, type, path, input);
     let text = this.opts.format.encode({ id, jsonrpc, error: shape });
     if (text.length > errorBounds.frameChars) {
@@ -205,9 +207,11 @@ export class RpcSession implements ProtocolSession {
     this.conn.send(text);
   }
 
-  /** A frame that is not a call: PARSE_ERROR, only when the connection was rested (see the class comment). */
+  /** A frame that is not a call: PARSE_ERROR, answered only when the connection was rested (see the class comment), counted always. */
   private malformed(message: string, jsonrpc: JsonRpcMarker = undefined) {
-    if (this.conn.rested) this.respondError(null, jsonrpc, new TRPCError({ code: 'PARSE_ERROR', message }), 'unknown');
+    const error = new TRPCError({ code: 'PARSE_ERROR', message });
+    if (this.conn.rested) this.respondError(null, jsonrpc, error, 'unknown');
+    else this.opts.onError(error, undefined, this.conn.describe());
   }
 
   private authenticate(readParams: () => ConnectionParams): Promise<Context> {

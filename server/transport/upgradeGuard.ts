@@ -20,7 +20,7 @@ interface UpgradeGuardOptions {
   now?: () => number;
 }
 
-type UpgradeRefusal = 'too_many_attempts' | 'origin_not_allowed' | 'server_full' | 'too_many_pending';
+export type UpgradeRefusal = 'too_many_attempts' | 'origin_not_allowed' | 'server_full' | 'too_many_pending';
 
 type Admission = { ok: true; address: string } | { ok: false; status: number; text: string; reason: UpgradeRefusal };
 

@@ -5,6 +5,7 @@ import { TRPCError } from '@trpc/server';
 import type { TRPCRequestInfo } from '@trpc/server/http';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { CloseCode } from '../../shared/closeCodes';
+import type { ErrorMetricReason } from '../../shared/errors';
 import type { DialectTarget } from '../../shared/jsonDialect';
 import { inputBounds } from '../../shared/limits';
 import { type ConnectionType, connectionTypes, paths } from '../../shared/paths';
@@ -19,7 +20,7 @@ import { DialectSwitch, type Dialects } from './dialectSwitch';
 import { JsonSession, type JsonSessionOptions } from './jsonSession';
 import { startKeepAlive } from './keepAlive';
 import { type RpcOptions, RpcSession } from './rpcSession';
-import { createUpgradeGuard } from './upgradeGuard';
+import { createUpgradeGuard, type UpgradeRefusal } from './upgradeGuard';
 import { createDialectWireFormat, createJsonWireFormat } from './wireFormat';
 
 /**
@@ -35,6 +36,24 @@ function rejectUpgrade(socket: Duplex, status: number, text: string) {
     `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
   );
 }
+
+/** The time between two waves of a drain (ms). */
+const DRAIN_WAVE_MS = 100;
+/** A wave closes at least this many connections: a handful of clients go in one. */
+const DRAIN_MIN_WAVE = 10;
+
+/** How many waves a drain of `connections` takes when spread over `spreadMs`: at least one. */
+function drainWaves(connections: number, spreadMs: number): number {
+  return Math.max(1, Math.min(Math.ceil(connections / DRAIN_MIN_WAVE), Math.floor(spreadMs / DRAIN_WAVE_MS)));
+}
+
+/** How each refusal of the upgrade guard counts in `websocket_errors_total`. */
+const upgradeRefusalMetric: Record<UpgradeRefusal, ErrorMetricReason> = {
+  too_many_attempts: 'rate_limited',
+  origin_not_allowed: 'forbidden',
+  server_full: 'unavailable',
+  too_many_pending: 'too_many_connections',
+};
 
 /** The seed's per-resource paths: `/api/v1/ws/<kind>/<id>`. */
 const resourceKinds: Record<string, 'investigation' | 'analysis' | 'chat'> = {
@@ -116,7 +135,8 @@ export function attachWsTransport(server: Server, app: AppServices) {
   async function admitConnection(conn: Connection, token: string | null) {
     const verified = await verifyToken(token, app.jwtKey, app.clock.now());
     if (!verified.ok) {
-      logger.info({ event: 'auth_refused', connectionId: conn.id, reason: verified.error.reason });
+      // Reported now: a token given in the URL fails before any call could be answered.
+      app.reportError(verified.error, undefined, { connectionId: conn.id, remoteAddress: conn.clientAddress });
       conn.endSoon(CloseCode.UNAUTHORIZED, verified.error.reason);
       throw verified.error;
     }
@@ -129,9 +149,10 @@ export function attachWsTransport(server: Server, app: AppServices) {
       throw new TRPCError({ code: 'CLIENT_CLOSED_REQUEST', message: 'the connection closed while it was being admitted' });
     }
     if (!admitted) {
-      logger.info({ event: 'connection_limit', connectionId: conn.id, userId });
+      const refused = apiError('too_many_connections');
+      app.reportError(refused, undefined, { connectionId: conn.id, userId, remoteAddress: conn.clientAddress });
       conn.endSoon(CloseCode.TOO_MANY_CONNECTIONS, 'too_many_connections');
-      throw apiError('too_many_connections');
+      throw refused;
     }
     conn.admit(principal);
     if (conn.admitted) guard.authenticated(conn.clientAddress);
@@ -148,9 +169,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
     maxBatchSize: inputBounds.callsPerBatch,
     maxSubscriptions: limits.MAX_SUBSCRIPTIONS_PER_CONNECTION,
     createContext,
-    onError(error, path) {
-      if (error.code === 'INTERNAL_SERVER_ERROR') logger.error({ event: 'procedure_error', path, err: error });
-    },
+    onError: app.reportError,
     subscriptionsChanged(delta) {
       registry.onSubscriptionsChanged(delta);
       metrics.subscriptions.inc(delta);
@@ -184,7 +203,11 @@ export function attachWsTransport(server: Server, app: AppServices) {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const resource = url.pathname === paths.ws ? null : resourceOf(url.pathname);
     if (resource === undefined) return rejectUpgrade(socket, 404, 'Not Found');
-    if (!accepting) return rejectUpgrade(socket, 503, 'Service Unavailable');
+    if (!accepting) {
+      // Draining: the load balancer tries another node (proxy_next_upstream http_503).
+      metrics.upgradesRefused.inc({ reason: 'draining' });
+      return rejectUpgrade(socket, 503, 'Service Unavailable');
+    }
     // A per-resource connection's type is its resource's kind (the connection types are named after them).
     const type = resource ? resource.kind : (url.searchParams.get('connection_type') ?? 'general');
     if (!(connectionTypes as readonly string[]).includes(type)) {
@@ -195,6 +218,9 @@ export function attachWsTransport(server: Server, app: AppServices) {
     // Last: every refusal above holds nothing, and an admitted socket must reach accept (or be released).
     const admission = guard.admit(req);
     if (!admission.ok) {
+      metrics.upgradesRefused.inc({ reason: admission.reason });
+      metrics.error(upgradeRefusalMetric[admission.reason]);
+      // Counted, not logged at info: a connect flood must not become a log flood.
       logger.debug({ event: 'upgrade_refused', reason: admission.reason });
       return rejectUpgrade(socket, admission.status, admission.text);
     }
@@ -225,6 +251,8 @@ export function attachWsTransport(server: Server, app: AppServices) {
     const conn = new Connection(newConnectionId(), ws, socket, type, address, connectionOptions);
     registry.add(conn);
     metrics.connections.inc({ type });
+    metrics.opened.inc({ type });
+    logger.info({ event: 'connection_opened', connectionId: conn.id, remoteAddress: address, type });
     // A protocol error (oversized or malformed frame) closes the socket by itself; it must not crash the process.
     ws.on('error', onSocketError);
     ws.once('close', onSocketClose);
@@ -240,12 +268,19 @@ export function attachWsTransport(server: Server, app: AppServices) {
     }
   }
 
-  function onSocketError(this: WebSocket, err: Error) {
-    logger.debug({ event: 'ws_error', connectionId: (this as ConnectionSocket).connection?.id, message: err.message });
+  /** A protocol error: ws closes the socket itself; the connection ends with ws's code, counted and logged as ours are. */
+  function onSocketError(this: WebSocket, err: Error & { code?: string }) {
+    const code =
+      err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH'
+        ? CloseCode.MESSAGE_TOO_BIG
+        : err.code === 'WS_ERR_INVALID_UTF8'
+          ? CloseCode.INVALID_PAYLOAD
+          : CloseCode.PROTOCOL_ERROR;
+    (this as ConnectionSocket).connection?.end(code, err.code ?? err.message);
   }
 
   /** The socket closed, whoever closed it: the connection ends (if it had not) and what it held is released. */
-  function onSocketClose(this: WebSocket, code: number) {
+  function onSocketClose(this: WebSocket, code: number, reason: Buffer) {
     const conn = (this as ConnectionSocket).connection;
     if (!conn) return;
     conn.end();
@@ -253,8 +288,17 @@ export function attachWsTransport(server: Server, app: AppServices) {
     if (conn.admitted) void app.connectionCounter.release(conn.principal!.userId, conn.id);
     guard.closed(conn.clientAddress, !conn.admitted);
     metrics.connections.dec({ type: conn.type });
-    metrics.closed.inc({ code: String(code) });
-    logger.debug({ event: 'closed', connectionId: conn.id, code });
+    // The code this side closed with, when it did: the peer may never have answered (1006).
+    const closeCode = conn.closedWith ?? code;
+    metrics.closed.inc({ code: String(closeCode) });
+    logger.info({
+      event: 'connection_closed',
+      ...conn.describe(),
+      type: conn.type,
+      code: closeCode,
+      reason: reason.toString(),
+      durationMs: Date.now() - conn.openedAt,
+    });
   }
 
   server.on('upgrade', onUpgrade);
@@ -263,24 +307,59 @@ export function attachWsTransport(server: Server, app: AppServices) {
     peerTimeoutMs: limits.PEER_TIMEOUT_MS,
   });
 
+  /**
+   * Closes `conn` with `code`, resolving once its socket closed; a peer that
+   * does not answer the closing handshake within `graceMs` is cut off.
+   */
+  function closeOne(conn: Connection, code: number, reason: string, graceMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      if (conn.ws.readyState === conn.ws.CLOSED) return resolve();
+      conn.ws.once('close', () => resolve());
+      conn.end(code, reason);
+      setTimeout(() => conn.ws.terminate(), graceMs).unref();
+    });
+  }
+
   return {
+    /** Upgrades are refused from now on (503: a load balancer tries another node). */
+    stopAccepting() {
+      accepting = false;
+    },
+
+    /**
+     * Closes every open connection with 1012 (reconnect elsewhere, resume),
+     * in waves spread over the first half of `withinMs`, so that a node's
+     * thousands of clients do not all reconnect in the same millisecond; the
+     * rest of the time is for their closing handshakes, after which a silent
+     * peer is cut off. Resolves once every socket closed.
+     */
+    async drain(withinMs: number) {
+      accepting = false;
+      const all = [...registry.connections.values()];
+      const waves = drainWaves(all.length, withinMs / 2);
+      const perWave = Math.ceil(all.length / waves);
+      const closing: Promise<void>[] = [];
+      const deadline = Date.now() + withinMs;
+      logger.info({ event: 'drain_closing', connections: all.length, waves, perWave });
+      for (let wave = 0; wave < waves; wave++) {
+        if (wave > 0) await new Promise((resolve) => setTimeout(resolve, DRAIN_WAVE_MS));
+        const batch = all.slice(wave * perWave, (wave + 1) * perWave);
+        const graceMs = Math.max(0, deadline - Date.now());
+        for (const conn of batch) closing.push(closeOne(conn, CloseCode.SERVICE_RESTART, 'node draining', graceMs));
+        logger.info({ event: 'drain_wave', wave: wave + 1, of: waves, closed: batch.length });
+      }
+      await Promise.all(closing);
+    },
+
     /** Refuses new connections and closes the open ones with 1001 (going away), after flushing. */
     async close() {
       accepting = false;
       guard.close();
       stopKeepAlive();
       server.off('upgrade', onUpgrade);
-      const closed = [...registry.connections.values()].map(
-        (conn) =>
-          new Promise<void>((resolve) => {
-            if (conn.ws.readyState === conn.ws.CLOSED) return resolve();
-            conn.ws.once('close', () => resolve());
-            conn.end(CloseCode.GOING_AWAY, 'server shutting down');
-            // A peer that never answers the close handshake is cut off.
-            setTimeout(() => conn.ws.terminate(), 2_000).unref();
-          }),
+      await Promise.all(
+        [...registry.connections.values()].map((conn) => closeOne(conn, CloseCode.GOING_AWAY, 'server shutting down', 2_000)),
       );
-      await Promise.all(closed);
       wss.close();
     },
   };

@@ -1,7 +1,8 @@
 import { initTRPC, type TRPCError } from '@trpc/server';
+import { TRPC_ERROR_CODES_BY_KEY } from '@trpc/server/rpc';
 import { ZodError } from 'zod';
 import { isService } from '../auth/principal';
-import { apiError, reasonOf } from '../errors';
+import { apiError, isUnparsedInput, reasonOf } from '../errors';
 import type { Context } from './context';
 import { bounded, errorBounds } from './errorBounds';
 import { inputIssues } from './inputIssues';
@@ -35,10 +36,18 @@ const t = initTRPC.context<Context>().create({
       const listed = `invalid input: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`;
       message = bounded(listed, errorBounds.messageChars - more.length) + more;
     }
+    const notJson = isUnparsedInput(error);
     return {
       ...shape,
+      ...(notJson ? { code: TRPC_ERROR_CODES_BY_KEY.PARSE_ERROR } : {}),
       message,
-      data: { ...data, ...(path === undefined ? {} : { path: bounded(path) }), reason: reasonOf(error) ?? null, issues },
+      data: {
+        ...data,
+        ...(notJson ? { code: 'PARSE_ERROR' as const } : {}),
+        ...(path === undefined ? {} : { path: bounded(path) }),
+        reason: reasonOf(error) ?? null,
+        issues,
+      },
     };
   },
 });

@@ -125,6 +125,6 @@ describe('the emitter API: client.investigation(id).on(type, handler)', () => {
     await using c = openClient({ url: `${srv.address.httpUrl}/api/v1/ws`, getToken: () => token, connectionType: 'chat' });
     await c.states.next(isOpen, 'open');
     const metrics = await (await fetch(`${srv.address.httpUrl}/metrics`)).text();
-    expect(metrics).toMatch(/^realtime_connections\{type="chat"\} 1$/m);
+    expect(metrics).toMatch(/^websocket_connections_total\{type="chat"\} 1$/m);
   });
 });

@@ -118,7 +118,7 @@ async function expectOwnerUnaffected(cluster: Cluster, alice: Client, chat: Coll
   expect(items.filter((i) => i.data.type === 'typing' && i.data.data.userId === 'mallory')).toEqual([]);
 }
 
-describeWithRedis('a chat session cannot be taken over (issue 10)', () => {
+describeWithRedis('a chat session cannot be taken over (takeover attempts)', () => {
   test('an owner subscribed and idle past the ttl: the intruder is FORBIDDEN on every node, the owner unaffected', async () => {
     await using cluster = await startCluster();
     const sessionId = 's-made-up-by-alice';

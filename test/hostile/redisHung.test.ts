@@ -112,8 +112,8 @@ describeWithRedis('a Redis that hangs (SIGSTOP): not closed, just silent', () =>
       for (const [, node] of nodes) {
         await waitFor(
           () => healthOf(node),
-          (h) => h.status === 200 && h.body.status === 'ok',
-          'health to be ok again',
+          (h) => h.status === 200 && h.body.status === 'healthy',
+          'health to be healthy again',
         );
       }
       phase = 'after';

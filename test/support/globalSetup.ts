@@ -13,7 +13,7 @@ declare module 'vitest' {
 
 /**
  * Builds the dashboard once per test run, into a folder of its own (other runs
- * may be going on in the same tree; client/dashboard/dist may be stale), for
+ * may be going on in the same tree; dist/dashboard may be stale), for
  * the end-to-end tests and the serving tests. A build error fails the run
  * before any test starts.
  */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { type StartedProcess, startMain } from './process';
+import { startMain } from './process';
 import { TEST_SECRET } from './server';
+import type { Spawned } from './spawned';
 
 /**
  * A server node run as its own process (`server/main.ts`, what `npm start`
@@ -8,7 +9,7 @@ import { TEST_SECRET } from './server';
  * memory measured apart from the test's.
  */
 export interface NodeProcess {
-  proc: StartedProcess;
+  proc: Spawned;
   wsUrl: string;
   httpUrl: string;
   /** The pid of the server process. */

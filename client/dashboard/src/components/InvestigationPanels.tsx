@@ -1,11 +1,13 @@
 import type { Anomaly, InvestigationEvent, InvestigationUpdates, Severity } from '../../../react/index';
 import { formatJson, formatPercent, formatTime } from '../format';
+import { safeHref } from '../safeHref';
 import { Card, Empty, JobCard, ProgressBar, StatusPill } from './common';
 
 const reportTone = { queued: 'neutral', generating: 'info', ready: 'success', failed: 'danger' } as const;
 
 /** Status, progress, report and the agents' findings of one investigation. */
 export function InvestigationOverview({ id, inv }: { id: string; inv: InvestigationUpdates }) {
+  const reportHref = inv.report?.url ? safeHref(inv.report.url) : null;
   return (
     <JobCard title="Investigation" name="investigation" id={id} className="area-overview" stream={inv}>
       <div className="overview-grid">
@@ -24,8 +26,8 @@ export function InvestigationOverview({ id, inv }: { id: string; inv: Investigat
           <div className="report-row">
             <span className="muted small">Report</span>
             <StatusPill status={inv.report?.status} tones={reportTone} testId="report-status" fallback="Not started" />
-            {inv.report?.url && (
-              <a className="link small" href={inv.report.url} target="_blank" rel="noreferrer noopener">
+            {reportHref !== null && (
+              <a className="link small" href={reportHref} target="_blank" rel="noreferrer noopener">
                 Open report
               </a>
             )}

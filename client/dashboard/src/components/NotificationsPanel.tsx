@@ -1,5 +1,6 @@
 import type { Notifications } from '../../../react/index';
 import { formatTime } from '../format';
+import { safeHref } from '../safeHref';
 import { Card, Empty, StreamNotices } from './common';
 
 /** The user's notifications, newest first, with an unread count. */
@@ -35,15 +36,26 @@ export function NotificationsPanel({ notifications }: { notifications: Notificat
                 <time className="muted small">{formatTime(n.at)}</time>
               </div>
               <p>{n.body}</p>
-              {n.link && (
-                <a className="link small" href={n.link} target="_blank" rel="noreferrer noopener">
-                  Open
-                </a>
-              )}
+              {n.link && <NotificationLink link={n.link} />}
             </li>
           ))}
         </ul>
       )}
     </Card>
+  );
+}
+
+/**
+ * A notification's link: an http(s) URL, or a path such as
+ * `/investigations/inv-1`, which the browser resolves against this page's
+ * origin (safeHref.ts).
+ */
+function NotificationLink({ link }: { link: string }) {
+  const href = safeHref(link);
+  if (href === null) return null;
+  return (
+    <a className="link small" href={href} target="_blank" rel="noreferrer noopener" data-testid="notification-link">
+      Open
+    </a>
   );
 }
