@@ -1,23 +1,10 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { expect, test } from 'vitest';
 import { CloseCode } from '../shared/closeCodes';
 import type { Health } from '../shared/health';
+import { capturedLogger } from './support/capturedLogger';
 import { RawWs } from './support/rawWs';
 import { scrape, seriesValue } from './support/scrape';
 import { startServer } from './support/server';
-
-/** A logger whose JSON lines a test reads back. */
-function capturedLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { logger: pino({ level: 'info' }, sink), events: (name: string) => lines.filter((l) => l.event === name) };
-}
 
 const CLIENTS = 25;
 

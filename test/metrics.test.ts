@@ -3,6 +3,7 @@ import { CloseCode } from '../shared/closeCodes';
 import { errorMetricReasons } from '../shared/errors';
 import { eventTypes } from '../shared/events';
 import { connectionTypes } from '../shared/paths';
+import { capturedLogger } from './support/capturedLogger';
 import { errorOf, RawWs } from './support/rawWs';
 import { scrape, seriesValue } from './support/scrape';
 import { startServer, type TestServer } from './support/server';
@@ -217,6 +218,33 @@ describe('websocket_errors_total{reason}: one count per refusal, by the contract
     expect(seriesValue(samples, errorsOf('rate_limited')) - before.rate_limited!).toBe(limited);
     expect(seriesValue(samples, 'realtime_requests_rate_limited_total')).toBe(limited);
   });
+});
+
+test('a connect flood refused at the upgrade: every refusal counted, logged as a line a second with the count, not a line each', async () => {
+  const log = capturedLogger();
+  await using srv = await startServer({ logger: log.logger, limits: { CONNECTION_ATTEMPTS_PER_IP_PER_MINUTE: 2 } });
+  const token = await srv.token({ sub: 'alice' });
+  const ATTEMPTS = 200;
+  let refused = 0;
+  for (let i = 0; i < ATTEMPTS; i++) {
+    try {
+      const raw = await RawWs.open(withToken(srv, token));
+      await raw.close();
+    } catch (error) {
+      expect(String(error)).toMatch(/429/);
+      refused++;
+    }
+  }
+  expect(refused).toBe(ATTEMPTS - 2);
+  const samples = await scrape(srv.address.httpUrl);
+  expect(seriesValue(samples, 'realtime_upgrades_refused_total{reason="too_many_attempts"}')).toBe(refused);
+  expect(seriesValue(samples, errorsOf('rate_limited'))).toBe(refused);
+  const lines = log.events('upgrade_refused');
+  expect(lines.length).toBeGreaterThan(0);
+  // Each line stands for itself and the refusals since the one before: never more than happened.
+  const accounted = lines.reduce((sum, line) => sum + 1 + (line.refusedSinceLastLine as number), 0);
+  expect(accounted).toBeLessThanOrEqual(refused);
+  expect(lines.length).toBeLessThan(refused / 10);
 });
 
 describe('/metrics behind METRICS_TOKEN', () => {

@@ -13,6 +13,7 @@ import type { AppServices } from '../app';
 import { verifyToken } from '../auth/verifyToken';
 import { apiError } from '../errors';
 import { TokenBucket } from '../limits/tokenBucket';
+import { createRefusalLog } from '../observability/refusalLog';
 import { appRouter } from '../routers';
 import type { Context } from '../trpc/context';
 import { Connection, type ConnectionOptions, ConnectionSocket } from './connection';
@@ -90,6 +91,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
   const { limits } = app.config;
   const { registry, logger, metrics } = app;
   let accepting = true;
+  const logUpgradeRefused = createRefusalLog(logger, 'upgrade_refused');
   const guard = createUpgradeGuard({
     maxPendingPerIp: limits.MAX_PENDING_PER_IP,
     attemptsPerIpPerMinute: limits.CONNECTION_ATTEMPTS_PER_IP_PER_MINUTE,
@@ -220,8 +222,8 @@ export function attachWsTransport(server: Server, app: AppServices) {
     if (!admission.ok) {
       metrics.upgradesRefused.inc({ reason: admission.reason });
       metrics.error(upgradeRefusalMetric[admission.reason]);
-      // Counted, not logged at info: a connect flood must not become a log flood.
-      logger.debug({ event: 'upgrade_refused', reason: admission.reason });
+      // A line a second per reason: a connect flood must not become a log flood.
+      logUpgradeRefused(admission.reason);
       return rejectUpgrade(socket, admission.status, admission.text);
     }
     const { address } = admission;
