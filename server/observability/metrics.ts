@@ -31,10 +31,28 @@ export function createMetrics() {
   let engineState: (() => { kind: string; up: boolean }) | null = null;
   /** Events written to sockets since the last scrape, by type. */
   const unsentCounts = new Map<string, number>();
+  /**
+   * The batch written last, and how many times in a row (the same array at
+   * the same millisecond: a fan-out writing one batch to its subscribers).
+   * Counted once when another batch comes or Prometheus reads, so a delivery
+   * costs a comparison, not a pass over its events.
+   */
+  let repeated: { events: readonly RealtimeEvent[]; live: boolean; nowMs: number; times: number } | null = null;
+  const countRepeated = () => {
+    if (repeated === null) return;
+    const { events, live, nowMs, times } = repeated;
+    repeated = null;
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      unsentCounts.set(event.type, (unsentCounts.get(event.type) ?? 0) + times);
+      if (live) latency.observe(Math.max(0, nowMs - event.timestamp.getTime()) / 1000, times);
+    }
+  };
   const latency = new PreaggregatedHistogram(
     'websocket_message_latency_seconds',
     'Time from an event being published (its id stamped by the engine) to its frame being written to a subscriber, live deliveries only',
     latencyBuckets,
+    countRepeated,
   );
   registry.registerMetric(latency.asMetric());
   const batchSize = new PreaggregatedHistogram(
@@ -58,6 +76,7 @@ export function createMetrics() {
       labelNames: ['type'] as const,
       registers: [registry],
       collect() {
+        countRepeated();
         for (const [type, count] of unsentCounts) this.inc({ type }, count);
         unsentCounts.clear();
       },
@@ -149,11 +168,12 @@ export function createMetrics() {
      * replay's events were published long ago on purpose.
      */
     sent(events: readonly RealtimeEvent[], live: boolean, nowMs: number) {
-      for (let i = 0; i < events.length; i++) {
-        const event = events[i]!;
-        unsentCounts.set(event.type, (unsentCounts.get(event.type) ?? 0) + 1);
-        if (live) latency.observe(Math.max(0, nowMs - event.timestamp.getTime()) / 1000);
+      if (repeated !== null && repeated.events === events && repeated.live === live && repeated.nowMs === nowMs) {
+        repeated.times++;
+        return;
       }
+      countRepeated();
+      repeated = { events, live, nowMs, times: 1 };
     },
 
     /** The engine whose state `realtime_engine_up` reports. */

@@ -27,21 +27,25 @@ export class PreaggregatedHistogram {
     readonly name: string,
     readonly help: string,
     private readonly upperBounds: readonly number[],
+    /** Runs before every read: whoever holds observations back hands them in. */
+    private readonly beforeRead?: () => void,
   ) {
     this.counts = new Float64Array(upperBounds.length + 1);
   }
 
-  observe(value: number) {
+  /** `times` observations of the same value (a batch written to many subscribers in the same millisecond). */
+  observe(value: number, times = 1) {
     const bounds = this.upperBounds;
     let i = 0;
     while (i < bounds.length && value > bounds[i]!) i++;
-    this.counts[i]! += 1;
-    this.sum += value;
-    this.count += 1;
+    this.counts[i]! += times;
+    this.sum += value * times;
+    this.count += times;
   }
 
   /** What prom-client's registry asks every metric for. */
   async get() {
+    this.beforeRead?.();
     const values: Sample[] = [];
     let cumulative = 0;
     for (let i = 0; i < this.upperBounds.length; i++) {
