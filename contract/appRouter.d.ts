@@ -892,14 +892,19 @@ declare class PreaggregatedHistogram {
 	readonly name: string;
 	readonly help: string;
 	private readonly upperBounds;
+	/** Runs before every read: whoever holds observations back hands them in. */
+	private readonly beforeRead?;
 	readonly type = "histogram";
 	readonly aggregator = "sum";
 	/** Cumulative counts are computed when scraped; these are per bucket (the last one is +Inf). */
 	private readonly counts;
 	private sum;
 	private count;
-	constructor(name: string, help: string, upperBounds: readonly number[]);
-	observe(value: number): void;
+	constructor(name: string, help: string, upperBounds: readonly number[], 
+	/** Runs before every read: whoever holds observations back hands them in. */
+	beforeRead?: (() => void) | undefined);
+	/** `times` observations of the same value (a batch written to many subscribers in the same millisecond). */
+	observe(value: number, times?: number): void;
 	/** What prom-client's registry asks every metric for. */
 	get(): Promise<{
 		name: string;
