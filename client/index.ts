@@ -2,8 +2,10 @@
  * The TypeScript SDK of the real-time API: `createRealtimeClient` gives the
  * typed tRPC client over one WebSocket that reconnects (backoff with full
  * jitter, a fresh token each time) and resumes every subscription from its
- * last event id, an observable connection state, per-topic event emitters and
- * per-topic folded state (what the React hooks read). Every event type is
+ * last event id (or, where WebSockets are blocked, over Server-Sent Events
+ * and HTTP, with the same semantics), an observable connection state,
+ * per-topic event emitters and per-topic folded state (what the React hooks
+ * read). Every event type is
  * inferred from AppRouter (sdk/types.ts); `./client/react` exports the same
  * names with the same meaning. Browser-safe: nothing here imports Node.js
  * modules or zod.
@@ -32,8 +34,16 @@ export {
   type NotificationsState,
   reduceNotifications,
 } from './sdk/notificationsState';
+export {
+  initialPresenceState,
+  type PresenceState,
+  type PresenceStatus,
+  PresenceWatches,
+  reducePresence,
+} from './sdk/presenceState';
 export { type Disconnect, decideReconnect, type ReconnectDecision } from './sdk/reconnectPolicy';
 export type { ResumeStorage } from './sdk/resumeStore';
+export type { EventSourceClass, Transport, TransportOption } from './sdk/sseTransport';
 export type { FoldedTopic, FoldSnapshot, FoldSpec, SubscriptionStatus } from './sdk/topicFold';
 export type { SubscribeOptions, Topic, TopicObserver, TopicStats, Unsubscribe } from './sdk/topicRegistry';
 export type { WebSocketClass } from './sdk/trackedWebSocket';

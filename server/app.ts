@@ -1,9 +1,11 @@
 import type { Health } from '../shared/health';
+import type { AdminService } from './admin/adminService';
 import type { TokenKeys } from './auth/tokenKeys';
 import type { EventBus } from './bus/eventBus';
 import type { ChatService } from './chat/chatService';
 import type { ChatSessionStore } from './chat/sessionStore';
 import type { Clock } from './clock';
+import type { ControlChannel } from './cluster/controlChannel';
 import type { RealtimeConfig } from './config';
 import type { UserConnectionCounter } from './limits/connectionCounter';
 import type { RateLimiter } from './limits/messageRateLimiter';
@@ -12,6 +14,7 @@ import type { NotificationCursors } from './notifications/notificationCursors';
 import type { ErrorReporter } from './observability/errorReporter';
 import type { Logger } from './observability/logger';
 import type { Metrics } from './observability/metrics';
+import type { PresenceService } from './presence/presenceService';
 import type { Publishers } from './publish/publishers';
 import type { ConnectionRegistry } from './transport/connectionRegistry';
 
@@ -24,6 +27,12 @@ export interface AppServices {
   reportError: ErrorReporter;
   /** The only door to the engine. */
   bus: EventBus;
+  /** Commands and notices for every node (operator actions, presence). */
+  control: ControlChannel;
+  /** Who watches which investigation, on every node (`eraseUser` for erasure). */
+  presence: PresenceService;
+  /** Operator actions (admin.*) on every node, and the revocation checks of authentication and subscriptions. */
+  admin: AdminService;
   sessions: ChatSessionStore;
   chat: ChatService;
   publishers: Publishers;

@@ -66,6 +66,8 @@ const envSchema = z.object({
   MAX_TOKEN_LIFETIME_SECONDS: positiveInt('MAX_TOKEN_LIFETIME_SECONDS'),
   REDIS_TIMEOUT_MS: positiveInt('REDIS_TIMEOUT_MS'),
   HEADERS_TIMEOUT_MS: positiveInt('HEADERS_TIMEOUT_MS'),
+  IDEMPOTENCY_TTL_SECONDS: positiveInt('IDEMPOTENCY_TTL_SECONDS'),
+  PRESENCE_TTL_SECONDS: positiveInt('PRESENCE_TTL_SECONDS'),
   /** Proxies (addresses or CIDRs) whose X-Forwarded-For is believed; unset: the socket's address is the client's. */
   TRUST_PROXY: list.optional(),
   /** Browser Origins allowed to open a WebSocket; unset: any. A request without Origin (not a browser) is allowed. */

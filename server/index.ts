@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { limitDefaults } from '../shared/limits';
 import { paths } from '../shared/paths';
 import { topicKind } from '../shared/topics';
+import { createAdminService } from './admin/adminService';
 import type { AppServices } from './app';
 import { tokenKeys } from './auth/tokenKeys';
 import type { EventEngine, Retention } from './bus/engine';
@@ -12,10 +13,12 @@ import { createBuiltinAgent } from './chat/builtinAgent';
 import type { ChatAgent } from './chat/chatAgent';
 import { createChatService } from './chat/chatService';
 import { type Clock, systemClock } from './clock';
+import { createMemoryControlChannel, createRedisControlChannel } from './cluster/controlChannel';
 import { type RealtimeConfigInput, resolveConfig } from './config';
 import { createErrorReporter } from './observability/errorReporter';
 import { createLogger, type Logger } from './observability/logger';
 import { createMetrics } from './observability/metrics';
+import { createPresenceService } from './presence/presenceService';
 import { createPublishers } from './publish/publishers';
 import { connectRedis } from './redis/connect';
 import { createStores } from './stores';
@@ -99,6 +102,8 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
     onBatch: (size) => metrics.batchSize.observe(size),
   });
   const registry = new ConnectionRegistry();
+  const control = redis ? createRedisControlChannel(redis, logger) : createMemoryControlChannel(logger);
+  const presence = createPresenceService({ control, logger, redis, ttlMs: limits.PRESENCE_TTL_SECONDS * 1000 });
   const stores = createStores({ limits, redis, logger });
   const { sessions, knownUsers, notificationCursors, connectionCounter, rateLimiter } = stores;
   // Users connected for longer than the notification retention stay known
@@ -112,8 +117,25 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
     Math.min((limits.NOTIFICATION_TTL_SECONDS * 1000) / 4, 10 * 60_000),
   );
   touchConnected.unref();
-  const publishers = createPublishers({ bus, sessions, knownUsers, logger, connectedUsers: () => registry.connectedUsers() });
+  const publishers = createPublishers({
+    bus,
+    sessions,
+    knownUsers,
+    logger,
+    connectedUsers: () => registry.connectedUsers(),
+    idempotencyTtlMs: limits.IDEMPOTENCY_TTL_SECONDS * 1000,
+  });
   const chat = createChatService({ bus, sessions, agent: options.chatAgent ?? createBuiltinAgent(), logger, jwtSecret: config.jwtSecret });
+  const admin = createAdminService({
+    ...stores,
+    control,
+    registry,
+    bus,
+    presence,
+    logger,
+    clock: options.clock ?? systemClock,
+    maxTokenLifetimeSeconds: limits.MAX_TOKEN_LIFETIME_SECONDS,
+  });
 
   const app: AppServices = {
     config,
@@ -121,6 +143,9 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
     metrics,
     reportError: createErrorReporter(logger, metrics),
     bus,
+    control,
+    presence,
+    admin,
     sessions,
     chat,
     publishers,
@@ -156,12 +181,15 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
   /** Closes whatever connections remain (1001), then HTTP, the stores, the engine and Redis. */
   async function shutdown() {
     await chat.close();
-    await ws.close();
+    await Promise.all([ws.close(), httpServer.sse.close()]);
     await new Promise<void>((resolve) => {
       httpServer.close(() => resolve());
       httpServer.closeAllConnections();
     });
     clearInterval(touchConnected);
+    await presence.close();
+    admin.close();
+    await control.close();
     await stores.close();
     bus.close();
     await engine.close();
@@ -214,6 +242,9 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
         // Bounded (count and ttl), not emptied: a cursor outlives the connection.
         notificationCursors: notificationCursors.stats().notificationCursors,
         connectionCounter: connectionCounter.stats(),
+        presence: presence.stats(),
+        // Bounded by count and ttl (a token's longest life), not emptied.
+        revocations: { ...stores.revocations.stats(), ...admin.stats() },
       };
     },
 
@@ -233,12 +264,13 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
       const connections = registry.connections.size;
       logger.info({ event: 'drain_started', connections, drainSeconds: config.drainSeconds });
       ws.stopAccepting();
+      httpServer.sse.stopAccepting();
       closing = (async () => {
         bus.flushAll();
         // One turn for the subscriptions to hand the flushed batches to their sockets.
         await new Promise((resolve) => setImmediate(resolve));
         logger.info({ event: 'drain_flushed' });
-        await ws.drain(config.drainSeconds * 1000);
+        await Promise.all([ws.drain(config.drainSeconds * 1000), httpServer.sse.drain(config.drainSeconds * 1000)]);
         logger.info({ event: 'drain_clients_closed', connections });
         await shutdown();
       })();

@@ -1,3 +1,5 @@
+import { RedisRevocations } from './auth/redisRevocations';
+import { MemoryRevocations, REVOCATION_SKEW_SECONDS, type Revocations } from './auth/revocations';
 import { RedisChatSessionStore } from './chat/redisSessionStore';
 import { type ChatSessionStore, MemoryChatSessionStore } from './chat/sessionStore';
 import type { RealtimeConfig } from './config';
@@ -34,6 +36,8 @@ export interface Stores {
   notificationCursors: NotificationCursors;
   connectionCounter: UserConnectionCounter;
   rateLimiter: RateLimiter;
+  /** Operator revocations (admin.revokeAccess, admin.revokeToken), kept as long as a token may live. */
+  revocations: Revocations;
   /** Stops the stores' timers; the Redis clients are the caller's to close, after this. */
   close(): Promise<void>;
 }
@@ -48,6 +52,7 @@ export function createStores({ limits, redis, logger, connectionLease }: StoresO
   const perUserOptions = { ttlMs: limits.NOTIFICATION_TTL_SECONDS * 1000, maxUsers: MAX_KNOWN_USERS };
   const rateOptions = { perSecond: limits.RATE_LIMIT_PER_SECOND, burst: limits.RATE_LIMIT_BURST };
   const maxPerUser = limits.MAX_CONNECTIONS_PER_USER;
+  const revocationOptions = { lifetimeMs: (limits.MAX_TOKEN_LIFETIME_SECONDS + REVOCATION_SKEW_SECONDS) * 1000 };
 
   const stores = redis
     ? {
@@ -56,6 +61,7 @@ export function createStores({ limits, redis, logger, connectionLease }: StoresO
         notificationCursors: new RedisNotificationCursors(redis, perUserOptions),
         connectionCounter: new RedisConnectionCounter(redis, { maxPerUser, ...connectionLease, logger }),
         rateLimiter: new RedisRateLimiter(redis, rateOptions),
+        revocations: new RedisRevocations(redis, revocationOptions),
       }
     : {
         sessions: new MemoryChatSessionStore(sessionOptions),
@@ -63,6 +69,7 @@ export function createStores({ limits, redis, logger, connectionLease }: StoresO
         notificationCursors: new MemoryNotificationCursors(perUserOptions),
         connectionCounter: new MemoryConnectionCounter(maxPerUser),
         rateLimiter: new MemoryRateLimiter(rateOptions),
+        revocations: new MemoryRevocations(revocationOptions),
       };
   return {
     ...stores,

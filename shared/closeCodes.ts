@@ -18,8 +18,10 @@ export const CloseCode = {
   MESSAGE_TOO_BIG: 1009,
   /** Service restart: reconnect after a short delay. */
   SERVICE_RESTART: 1012,
-  /** Missing, invalid or expired token, or no token in time. Get a fresh token first. */
+  /** Missing, invalid, expired or revoked token, or no token in time. Get a fresh token first. */
   UNAUTHORIZED: 4001,
+  /** Disconnected by an operator (admin.disconnectUser): do not reconnect with the same token. */
+  DISCONNECTED: 4003,
   /** The user already has MAX_CONNECTIONS_PER_USER connections. */
   TOO_MANY_CONNECTIONS: 4008,
   /** The connection's outbound buffer passed SLOW_CONSUMER_BYTES; resume from the last event id. */

@@ -18,6 +18,7 @@ export const errorMetricReasons = [
   'bad_request',
   'not_found',
   'unavailable',
+  'conflict',
   'internal',
 ] as const;
 export type ErrorMetricReason = (typeof errorMetricReasons)[number];
@@ -34,6 +35,19 @@ export const errorReasons = {
   },
   token_invalid: { code: 'UNAUTHORIZED', metric: 'auth_failed', message: 'the token is not valid' },
   token_expired: { code: 'UNAUTHORIZED', metric: 'auth_failed', message: 'the token has expired' },
+  token_revoked: { code: 'UNAUTHORIZED', metric: 'auth_failed', message: 'the token has been revoked (admin.revokeToken)' },
+  access_revoked: {
+    code: 'FORBIDDEN',
+    metric: 'forbidden',
+    message: 'access to this resource was revoked; a token issued after the revocation is needed',
+  },
+  disconnected: { code: 'FORBIDDEN', metric: 'forbidden', message: 'an operator disconnected this user (admin.disconnectUser)' },
+  admin_role_required: { code: 'FORBIDDEN', metric: 'forbidden', message: 'operator actions need the service or admin role' },
+  idempotency_conflict: {
+    code: 'CONFLICT',
+    metric: 'conflict',
+    message: 'this idempotencyKey was used within IDEMPOTENCY_TTL_SECONDS for a different payload',
+  },
   not_granted: { code: 'FORBIDDEN', metric: 'forbidden', message: 'the token does not grant access to this resource' },
   service_role_required: { code: 'FORBIDDEN', metric: 'forbidden', message: 'publishing needs the service role' },
   session_owned_by_other: { code: 'FORBIDDEN', metric: 'forbidden', message: 'this chat session belongs to another user' },
@@ -105,6 +119,8 @@ export function metricReasonOfCode(code: TRPC_ERROR_CODE_KEY): ErrorMetricReason
       return 'message_too_big';
     case 'SERVICE_UNAVAILABLE':
       return 'unavailable';
+    case 'CONFLICT':
+      return 'conflict';
     case 'INTERNAL_SERVER_ERROR':
       return 'internal';
     default:

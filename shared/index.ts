@@ -1,3 +1,4 @@
+export * from './adminInputs';
 export * from './closeCodes';
 export * from './errors';
 export * from './eventId';

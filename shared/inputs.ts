@@ -16,8 +16,21 @@ export const analysisSubscribeInput = z.strictObject({ analysisId: analysisIdSch
 export const chatSubscribeInput = z.strictObject({ sessionId: sessionIdSchema, ...lastEventId });
 export const notificationSubscribeInput = z.strictObject({ ...lastEventId }).optional();
 
-const investigationId = { investigationId: investigationIdSchema };
-const analysisId = { analysisId: analysisIdSchema };
+/**
+ * A publisher's name for one publish: the same key again (from the same
+ * publisher, to the same procedure) within IDEMPOTENCY_TTL_SECONDS returns the
+ * first call's ids and stores nothing; with another payload it is a CONFLICT.
+ */
+export const idempotencyKeySchema = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(inputBounds.idempotencyKeyChars, `must be at most ${inputBounds.idempotencyKeyChars} characters`)
+  .regex(/^[!-~]+$/, 'may hold only printable ASCII characters, no spaces')
+  .describe('idempotency key');
+const idempotencyKey = { idempotencyKey: idempotencyKeySchema.optional() };
+
+const investigationPublish = { investigationId: investigationIdSchema, ...idempotencyKey };
+const analysisPublish = { analysisId: analysisIdSchema, ...idempotencyKey };
 
 const oneOf = (values: readonly string[]) => ({ error: `must be one of ${values.join(', ')}` });
 
@@ -25,22 +38,22 @@ export const notifyInvestigationUpdateInput = z.discriminatedUnion(
   'updateType',
   [
     z.strictObject({
-      ...investigationId,
+      ...investigationPublish,
       updateType: z.literal('status'),
       data: z.strictObject({ ...investigationUpdateFields.status, ...sourceTimestampInput }),
     }),
     z.strictObject({
-      ...investigationId,
+      ...investigationPublish,
       updateType: z.literal('progress'),
       data: z.strictObject({ ...investigationUpdateFields.progress, ...sourceTimestampInput }),
     }),
     z.strictObject({
-      ...investigationId,
+      ...investigationPublish,
       updateType: z.literal('agent_finding'),
       data: z.strictObject({ ...investigationUpdateFields.agent_finding, ...sourceTimestampInput }),
     }),
     z.strictObject({
-      ...investigationId,
+      ...investigationPublish,
       updateType: z.literal('report_status'),
       data: z.strictObject({ ...investigationUpdateFields.report_status, ...sourceTimestampInput }),
     }),
@@ -49,7 +62,7 @@ export const notifyInvestigationUpdateInput = z.discriminatedUnion(
 );
 
 export const notifyAnomalyInput = z.strictObject({
-  ...investigationId,
+  ...investigationPublish,
   anomaly: z.strictObject({ ...anomalyFields, ...sourceTimestampInput }),
 });
 
@@ -57,17 +70,17 @@ export const notifyAnalysisUpdateInput = z.discriminatedUnion(
   'updateType',
   [
     z.strictObject({
-      ...analysisId,
+      ...analysisPublish,
       updateType: z.literal('status'),
       data: z.strictObject({ ...analysisUpdateFields.status, ...sourceTimestampInput }),
     }),
     z.strictObject({
-      ...analysisId,
+      ...analysisPublish,
       updateType: z.literal('partial_result'),
       data: z.strictObject({ ...analysisUpdateFields.partial_result, ...sourceTimestampInput }),
     }),
     z.strictObject({
-      ...analysisId,
+      ...analysisPublish,
       updateType: z.literal('error'),
       data: z.strictObject({ ...analysisUpdateFields.error, ...sourceTimestampInput }),
     }),
@@ -89,8 +102,9 @@ export const sendNotificationInput = z.union(
     z.strictObject({
       userIds: z.array(userIdSchema).min(1).max(inputBounds.userIdsPerNotification),
       ...notificationFields,
+      ...idempotencyKey,
     }),
-    z.strictObject({ broadcast: z.literal(true), ...notificationFields }),
+    z.strictObject({ broadcast: z.literal(true), ...notificationFields, ...idempotencyKey }),
   ],
   { error: 'give either userIds (1 to 1000 user ids) or broadcast: true, with title, body and level' },
 );

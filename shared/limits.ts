@@ -37,6 +37,10 @@ export const limitDefaults = {
   REDIS_TIMEOUT_MS: 1_000,
   /** Time a client has to send a whole HTTP request head (the upgrade included). */
   HEADERS_TIMEOUT_MS: 10_000,
+  /** How long a publish's `idempotencyKey` is remembered: a retry within it returns the first call's ids. */
+  IDEMPOTENCY_TTL_SECONDS: 300,
+  /** A node refreshes its presence entries well within this; a node that died has its members leave after it. */
+  PRESENCE_TTL_SECONDS: 30,
 } as const;
 
 /** The limits where 0 turns the bound off. */
@@ -54,4 +58,8 @@ export const inputBounds = {
   userIdsPerNotification: 1_000,
   /** Calls in one batched tRPC request (HTTP `?batch=1` or a WebSocket array frame). */
   callsPerBatch: 100,
+  /** An `idempotencyKey`'s length. */
+  idempotencyKeyChars: 200,
+  /** Watchers listed by presence (the count covers them all). */
+  presenceListed: 1_000,
 } as const;

@@ -5,6 +5,8 @@
 export const paths = {
   ws: '/api/v1/ws',
   trpc: '/api/v1/trpc',
+  /** tRPC subscriptions over Server-Sent Events: `GET /api/v1/sse/<procedure>` (httpSubscriptionLink). */
+  sse: '/api/v1/sse',
   health: '/api/v1/ws/health',
   live: '/api/v1/ws/live',
   ready: '/api/v1/ws/ready',
@@ -15,3 +17,10 @@ export const paths = {
 /** `?connection_type=` of the WebSocket URL, the `type` label of connection metrics. */
 export const connectionTypes = ['general', 'investigation', 'analysis', 'chat'] as const;
 export type ConnectionType = (typeof connectionTypes)[number];
+
+/**
+ * The `type` label of Server-Sent Events streams in the connection metrics
+ * (`websocket_connections_total{type="sse"}`). Not a `?connection_type=` of
+ * the WebSocket URL: the upgrade still accepts only `connectionTypes`.
+ */
+export const sseConnectionType = 'sse';

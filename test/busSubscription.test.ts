@@ -155,6 +155,10 @@ function scriptedEngine(head: string) {
   const engine: EventEngine = {
     kind: 'redis',
     publish: () => Promise.reject(new Error('not in this test')),
+    publishClaimed: () => Promise.reject(new Error('not in this test')),
+    remember: () => Promise.reject(new Error('not in this test')),
+    recall: () => Promise.reject(new Error('not in this test')),
+    erase: () => Promise.reject(new Error('not in this test')),
     async readAfter(_topic, afterId) {
       asked.push(afterId);
       const read = reads.shift();

@@ -314,6 +314,123 @@ export function describeEngineContract(
       });
     });
 
+    describe('publishClaimed (idempotency)', () => {
+      const claim = (key: string, fingerprint = 'fp-1', ttlMs = 60_000) => ({ key, fingerprint, ttlMs });
+
+      test('the same claim again returns the first id, stores nothing and delivers nothing', async () => {
+        const e = await engine();
+        const t = topic();
+        const got: RealtimeEvent[] = [];
+        const feed = e.subscribe(t, (ev) => got.push(ev));
+        await feed.ready;
+        const first = await e.publishClaimed(t, draft(1), keep, claim('k'));
+        expect(first.status).toBe('published');
+        const event = (first as { event: RealtimeEvent }).event;
+        expect(await e.publishClaimed(t, draft(1), keep, claim('k'))).toEqual({ status: 'duplicate', id: event.id });
+        // Fired at once: still one event.
+        const again = await Promise.all(Array.from({ length: 20 }, () => e.publishClaimed(t, draft(1), keep, claim('k'))));
+        expect(again).toEqual(Array.from({ length: 20 }, () => ({ status: 'duplicate', id: event.id })));
+        const marker = await e.publish(t, draft(2), keep);
+        await eventually(
+          async () => got.length,
+          (n) => n >= 2,
+          'the marker, live',
+        );
+        expect(got).toEqual([event, marker]);
+        expect((await e.readAfter(t, ORIGIN_EVENT_ID)).events).toEqual([event, marker]);
+        feed.close();
+      });
+
+      test('another fingerprint under the same key is a conflict and stores nothing', async () => {
+        const e = await engine();
+        const t = topic();
+        await e.publishClaimed(t, draft(1), keep, claim('k', 'fp-1'));
+        expect(await e.publishClaimed(t, draft(2), keep, claim('k', 'fp-2'))).toEqual({ status: 'conflict' });
+        expect((await e.readAfter(t, ORIGIN_EVENT_ID)).events).toHaveLength(1);
+      });
+
+      test('claims are per key and per topic', async () => {
+        const e = await engine();
+        const [a, b] = [topic('a'), topic('b')];
+        const outcomes = [
+          await e.publishClaimed(a, draft(1), keep, claim('k1')),
+          await e.publishClaimed(a, draft(1), keep, claim('k2')),
+          await e.publishClaimed(b, draft(1), keep, claim('k1')),
+        ];
+        expect(outcomes.map((o) => o.status)).toEqual(['published', 'published', 'published']);
+        expect((await e.readAfter(a, ORIGIN_EVENT_ID)).events).toHaveLength(2);
+        expect((await e.readAfter(b, ORIGIN_EVENT_ID)).events).toHaveLength(1);
+      });
+
+      test('a claim lapses after its ttl: the key is free again', async () => {
+        const e = await engine();
+        const t = topic();
+        const first = await e.publishClaimed(t, draft(1), keep, claim('k', 'fp', 20));
+        expect(first.status).toBe('published');
+        const later = await eventually(
+          () => e.publishClaimed(t, draft(1), keep, claim('k', 'fp', 60_000)),
+          (o) => o.status === 'published',
+          'the claim to lapse',
+        );
+        expect((later as { event: RealtimeEvent }).event.id).not.toBe((first as { event: RealtimeEvent }).event.id);
+        expect((await e.readAfter(t, ORIGIN_EVENT_ID)).events).toHaveLength(2);
+      });
+
+      test('remember keeps the first value for its ttl; recall reads it', async () => {
+        const e = await engine();
+        const key = randomUUID();
+        expect(await e.recall(key)).toBeNull();
+        await e.remember(key, 'first', 60_000);
+        await e.remember(key, 'second', 60_000);
+        expect(await e.recall(key)).toBe('first');
+        const short = randomUUID();
+        await e.remember(short, 'gone soon', 20);
+        await eventually(
+          () => e.recall(short),
+          (v) => v === null,
+          'the record to lapse',
+        );
+      });
+    });
+
+    describe('erase', () => {
+      test('removes the history, its metadata and its claims; returns how many events it removed', async () => {
+        const e = await engine();
+        const t = topic();
+        const other = topic('other');
+        const kept = await publishMany(e, other, 2);
+        const claimed = await e.publishClaimed(t, draft(0), keep, { key: 'k', fingerprint: 'fp', ttlMs: 60_000 });
+        const events = [(claimed as { event: RealtimeEvent }).event, ...(await publishMany(e, t, 4, keep, 1))];
+        const { epoch } = await e.readAfter(t, ORIGIN_EVENT_ID);
+
+        expect(await e.erase(t)).toBe(5);
+        expect(await e.readAfter(t, ORIGIN_EVENT_ID)).toEqual({
+          found: true,
+          events: [],
+          headId: null,
+          originId: null,
+          trimmedThrough: null,
+          epoch: null,
+        });
+        expect((await e.readAfter(t, events[2]!.id)).found).toBe(false);
+        expect(await e.head(t)).toBeNull();
+        // Other topics are untouched.
+        expect((await e.readAfter(other, ORIGIN_EVENT_ID)).events).toEqual(kept);
+
+        // The claim went with it, and the topic starts another history.
+        const again = await e.publishClaimed(t, draft(0), keep, { key: 'k', fingerprint: 'fp', ttlMs: 60_000 });
+        expect(again.status).toBe('published');
+        const read = await e.readAfter(t, ORIGIN_EVENT_ID);
+        expect(read.events).toEqual([(again as { event: RealtimeEvent }).event]);
+        expect(read.epoch).not.toBe(epoch);
+      });
+
+      test('a topic never written: 0', async () => {
+        const e = await engine();
+        expect(await e.erase(topic())).toBe(0);
+      });
+    });
+
     describe('subscribe', () => {
       test('the source timestamp in data stays a Date: returned, replayed and live', async () => {
         const e = await engine();

@@ -1,4 +1,5 @@
 import { describe, expect, test, vi } from 'vitest';
+import { EventBus } from '../server/bus/eventBus';
 import { createMemoryEngine } from '../server/bus/memoryEngine';
 import { compareEventIds, ORIGIN_EVENT_ID } from '../shared/eventId';
 import type { EventDraft } from '../shared/events';
@@ -54,6 +55,52 @@ describe('memory engine: a forgotten topic', () => {
         epoch: expect.any(String),
       });
       expect(after.epoch).not.toBe(before.epoch);
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe('the bus over the memory engine: erase and claims', () => {
+  const draft: EventDraft = { type: 'typing', data: { sessionId: 's', userId: 'u', isTyping: true } };
+  const retention = { maxEvents: 100, ttlMs: 3_600_000 };
+
+  test('erase removes what the topic kept and says how much; a duplicate claim is not counted as published', async () => {
+    const engine = createMemoryEngine();
+    const published: string[] = [];
+    const bus = new EventBus({
+      engine,
+      batchWindowMs: 0,
+      retentionOf: () => retention,
+      maxQueuedEvents: 100,
+      onPublished: (event) => published.push(event.id),
+    });
+    try {
+      const claim = { key: 'k', fingerprint: 'fp', ttlMs: 60_000 };
+      const first = await bus.publishClaimed('chat:s', draft, claim);
+      expect(await bus.publishClaimed('chat:s', draft, claim)).toEqual({ id: first.id, duplicate: true });
+      await expect(bus.publishClaimed('chat:s', draft, { ...claim, fingerprint: 'other' })).rejects.toMatchObject({
+        code: 'CONFLICT',
+        reason: 'idempotency_conflict',
+      });
+      await bus.publish('chat:s', draft);
+      expect(published).toHaveLength(2);
+      expect(await bus.erase('chat:s')).toBe(2);
+      expect((await bus.history('chat:s', ORIGIN_EVENT_ID)).events).toEqual([]);
+      expect(await bus.erase('chat:s')).toBe(0);
+    } finally {
+      bus.close();
+      await engine.close();
+    }
+  });
+
+  test('the idempotency records are bounded: the least recently used go first', async () => {
+    const engine = createMemoryEngine({ maxIdempotencyRecords: 2 });
+    try {
+      const claim = (key: string) => ({ key, fingerprint: 'fp', ttlMs: 60_000 });
+      for (const key of ['a', 'b', 'c']) await engine.publishClaimed('chat:s', draft, retention, claim(key));
+      expect((await engine.publishClaimed('chat:s', draft, retention, claim('c'))).status).toBe('duplicate');
+      expect((await engine.publishClaimed('chat:s', draft, retention, claim('a'))).status).toBe('published');
     } finally {
       await engine.close();
     }

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
 import { describe, expect, test } from 'vitest';
+import { EventBus } from '../server/bus/eventBus';
 import { createRedisEngine } from '../server/bus/redisEngine';
 import { createLogger } from '../server/observability/logger';
 import { connectRedis, type RedisClients } from '../server/redis/connect';
@@ -242,6 +243,71 @@ describeWithRedis('redis engine: histories lost, feeds cut, a Redis that hangs',
       expect(await Promise.race([closed, bound])).toBe('closed');
     } finally {
       process.kill(own.pid!, 'SIGCONT');
+    }
+  });
+});
+
+describeWithRedis('redis engine: idempotency records and erasure', () => {
+  test("a claim's record and its index carry the topic's hash tag; erase deletes them with the stream and the meta, and nothing else", async () => {
+    const prefix = uniquePrefix();
+    await using engine = await redisEngine(REDIS_URL, prefix);
+    const topic = 'investigation:tagged';
+    const other = 'investigation:other';
+    const claim = (key: string) => ({ key, fingerprint: 'fp', ttlMs: 60_000 });
+    await engine.publishClaimed(topic, draft(0), keep, claim('k1'));
+    await engine.publishClaimed(topic, draft(1), keep, claim('k2'));
+    await engine.publishClaimed(other, draft(2), keep, claim('k1'));
+    const keys = async () => (await engine.clients.command.keys(`${prefix}*`)).sort();
+    expect(await keys()).toEqual(
+      [
+        `${prefix}s:${topic}`,
+        `${prefix}m:${topic}`,
+        `${prefix}{t:${topic}}:idem`,
+        `${prefix}{t:${topic}}:idem:k1`,
+        `${prefix}{t:${topic}}:idem:k2`,
+        `${prefix}s:${other}`,
+        `${prefix}m:${other}`,
+        `${prefix}{t:${other}}:idem`,
+        `${prefix}{t:${other}}:idem:k1`,
+      ].sort(),
+    );
+    // Each record expires with its ttl, and so does the index.
+    expect(await engine.clients.command.pttl(`${prefix}{t:${topic}}:idem:k1`)).toBeGreaterThan(0);
+    expect(await engine.clients.command.pttl(`${prefix}{t:${topic}}:idem`)).toBeGreaterThan(0);
+
+    expect(await engine.erase(topic)).toBe(2);
+    expect(await keys()).toEqual(
+      [`${prefix}s:${other}`, `${prefix}m:${other}`, `${prefix}{t:${other}}:idem`, `${prefix}{t:${other}}:idem:k1`].sort(),
+    );
+  });
+});
+
+describeWithRedis('the bus over the redis engine: erase while Redis is away', () => {
+  test('fails with engine_unavailable, like publish', async () => {
+    await using own = await startOwnRedis();
+    await using engine = await redisEngine(own.url);
+    const bus = new EventBus({ engine, batchWindowMs: 0, retentionOf: () => keep, maxQueuedEvents: 100 });
+    try {
+      await bus.publish('investigation:erase-away', draft(0));
+      await own.stop();
+      await waitFor(
+        () => engine.health().status,
+        (status) => status === 'degraded',
+        'health to turn degraded',
+      );
+      await expect(bus.erase('investigation:erase-away')).rejects.toMatchObject({
+        code: 'SERVICE_UNAVAILABLE',
+        reason: 'engine_unavailable',
+      });
+      await own.start();
+      await waitFor(
+        () => engine.health().status,
+        (status) => status === 'ok',
+        'health to be ok again',
+      );
+      expect(await bus.erase('investigation:erase-away')).toBe(1);
+    } finally {
+      bus.close();
     }
   });
 });

@@ -17,15 +17,19 @@ export {
   initialChatState,
   initialInvestigationState,
   initialNotificationsState,
+  initialPresenceState,
   MAX_ITEMS,
   type NotificationEntry,
   type NotificationsState,
   type PartialResult,
+  type PresenceState,
+  type PresenceStatus,
   type ResyncInfo,
   reduceAnalysis,
   reduceChat,
   reduceInvestigation,
   reduceNotifications,
+  reducePresence,
   type StreamingReply,
   type SubscriptionStatus,
   severityRank,
@@ -37,4 +41,5 @@ export { type AnalysisUpdates, useAnalysisUpdates } from './useAnalysisUpdates';
 export { type Chat, useChat } from './useChat';
 export { type InvestigationUpdates, useInvestigationUpdates } from './useInvestigationUpdates';
 export { type Notifications, type NotificationsOptions, useNotifications } from './useNotifications';
+export { usePresence } from './usePresence';
 export type { StreamControls } from './useTopicFold';

@@ -14,6 +14,10 @@ export interface ConnectionOptions {
   WebSocket: WebSocketClass;
   backoff: Backoff;
   connectionType?: ConnectionType;
+  /** Open no socket until a call needs one (tRPC's lazy mode): a client that starts on Server-Sent Events never needs one. */
+  lazy?: boolean;
+  /** Called after each attempt whose socket never opened, with how many such attempts came in a row; never once a socket opened. */
+  onNeverOpened?: (inRow: number) => void;
 }
 
 /** What the SDK knows about one socket tRPC opened. */
@@ -50,13 +54,18 @@ export class ConnectionController {
   private closing: Promise<void> | null = null;
   /** Ends when `close()` is called: whatever the next attempt awaits (getToken, the url) is abandoned then. */
   private readonly closeRequested = new Pause(null);
-  /** The token of the last connection closed with 4001. */
+  /** The token of the last connection closed with 4001 (refused) or 4003 (disconnected by an operator), and that code. */
   private rejectedToken: string | null = null;
+  private rejectedWith: number = CloseCode.UNAUTHORIZED;
   /** The token fetched for the socket being opened, sent as its connectionParams. */
   private pendingToken: string | null = null;
   /** The newest socket: only its events change the state. */
   private current: WebSocket | null = null;
   private stableTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Attempts in a row whose socket never opened; -1 once any socket opened (no fallback after that). */
+  private neverOpenedInRow = 0;
+  /** The WebSocket was given up for another transport (suspend()): nothing here changes the state any more. */
+  private suspended = false;
 
   constructor(private readonly options: ConnectionOptions) {
     this.wsClient = createWSClient({
@@ -64,6 +73,7 @@ export class ConnectionController {
       connectionParams: () => ({ token: this.pendingToken ?? '' }),
       WebSocket: trackedWebSocket(options.WebSocket, (socket) => this.track(socket)),
       retryDelayMs: () => 0,
+      ...(options.lazy ? { lazy: { enabled: true, closeMs: 0 } } : {}),
     });
   }
 
@@ -98,6 +108,21 @@ export class ConnectionController {
     return this.closing;
   }
 
+  /**
+   * Gives the WebSocket up for another transport (the SDK's fallback to
+   * Server-Sent Events): no more attempts, and the state is no longer this
+   * controller's. Not a `close()`: calls keep flowing, over the other transport.
+   */
+  suspend(): void {
+    if (this.suspended) return;
+    this.suspended = true;
+    clearTimeout(this.stableTimer);
+    const pause = this.pause;
+    this.pause = null;
+    pause?.end();
+    this.wsClient.close().catch(() => undefined);
+  }
+
   /** tRPC's `url` callback, awaited before every attempt to open a socket. */
   private async nextUrl(): Promise<string> {
     // The first attempt starts while createRealtimeClient runs: getToken is
@@ -114,15 +139,20 @@ export class ConnectionController {
       try {
         const token = await this.unlessClosed(this.options.getToken());
         if (token === this.rejectedToken) {
-          // Sending it again would only be refused again, as often as the backoff allows.
-          this.stop({ code: CloseCode.UNAUTHORIZED, reason: 'token_rejected: getToken returned the token the server refused' });
+          // Sending it again would only be refused again, as often as the backoff allows;
+          // after an operator's disconnect, it would undo what they did.
+          this.stop(
+            this.rejectedWith === CloseCode.DISCONNECTED
+              ? { code: CloseCode.DISCONNECTED, reason: 'disconnected: getToken returned the token the server disconnected' }
+              : { code: CloseCode.UNAUTHORIZED, reason: 'token_rejected: getToken returned the token the server refused' },
+          );
           continue;
         }
         const url = await this.unlessClosed(typeof this.options.url === 'function' ? this.options.url() : this.options.url);
         this.pendingToken = token;
         return websocketUrl(url, this.options.connectionType);
       } catch (error) {
-        if (!this.closing) this.fail({ code: null, reason: `getToken or url failed: ${messageOf(error)}` });
+        if (!this.closing && !this.suspended) this.fail({ code: null, reason: `getToken or url failed: ${messageOf(error)}` });
         throw error;
       }
     }
@@ -130,6 +160,7 @@ export class ConnectionController {
 
   private throwIfClosed() {
     if (this.closing) throw new Error('the realtime client was closed');
+    if (this.suspended) throw new Error('the WebSocket was given up for another transport');
   }
 
   /**
@@ -156,7 +187,8 @@ export class ConnectionController {
     socket.addEventListener('message', onMessage);
     socket.addEventListener('open', () => {
       record.opened = true;
-      if (socket !== this.current || this.closing) return;
+      this.neverOpenedInRow = -1;
+      if (socket !== this.current || this.closing || this.suspended) return;
       this.states.set({ status: 'open' });
       // A connection that stays up as long as the longest backoff is healthy,
       // even if it carries nothing that would prove it was accepted.
@@ -182,9 +214,17 @@ export class ConnectionController {
   private ended(socket: WebSocket, record: SocketRecord, disconnect: Disconnect & { code: number }) {
     if (record.ended) return;
     record.ended = true;
-    if (socket !== this.current || this.closing) return;
+    if (socket !== this.current || this.closing || this.suspended) return;
+    if (!record.opened && this.neverOpenedInRow >= 0) {
+      this.neverOpenedInRow++;
+      this.options.onNeverOpened?.(this.neverOpenedInRow);
+      if (this.suspended) return;
+    }
     clearTimeout(this.stableTimer);
-    if (disconnect.code === CloseCode.UNAUTHORIZED && disconnect.reason !== authTimeout) this.rejectedToken = record.token;
+    if ((disconnect.code === CloseCode.UNAUTHORIZED && disconnect.reason !== authTimeout) || disconnect.code === CloseCode.DISCONNECTED) {
+      this.rejectedToken = record.token;
+      this.rejectedWith = disconnect.code;
+    }
     this.fail(disconnect);
   }
 

@@ -1,12 +1,14 @@
-import { createTRPCClient, TRPCClientError, type TRPCLink, wsLink } from '@trpc/client';
+import { createTRPCClient, splitLink, TRPCClientError, type TRPCLink, wsLink } from '@trpc/client';
 import { observable } from '@trpc/server/observable';
 import superjson from 'superjson';
 import type { ConnectionType } from '../../shared/paths';
 import { type BackoffOptions, resolveBackoff } from './backoff';
 import { ConnectionController } from './connectionController';
 import type { ConnectionState, StateListener } from './connectionState';
+import { PresenceWatches } from './presenceState';
 import { resubscribeLink } from './resubscribeLink';
 import { type ResumeStorage, ResumeStore, subscriptionKey } from './resumeStore';
+import { type EventSourceClass, sseLinks, type Transport, type TransportOption, TransportSwitch, transportLink } from './sseTransport';
 import { type Topic, TopicRegistry, type TopicStats, type Unsubscribe } from './topicRegistry';
 import type { WebSocketClass } from './trackedWebSocket';
 import type { AnalysisEvent, AppRouter, ChatEvent, InvestigationEvent, NotificationEvent, RealtimeTRPCClient } from './types';
@@ -39,6 +41,19 @@ export interface RealtimeClientOptions {
   backoff?: BackoffOptions;
   /** The `connection_type` the server labels this connection's metrics with. */
   connectionType?: ConnectionType;
+  /**
+   * `auto` (the default): the WebSocket, and Server-Sent Events when its
+   * upgrade fails `fallbackAfter` times in a row without a socket ever
+   * opening (a proxy that refuses upgrades); `websocket` or `sse`: that one
+   * only. Over SSE, each topic is one stream (GET /api/v1/sse/<procedure>,
+   * the token from getToken in tRPC's connectionParams) and calls go over
+   * HTTP (`Authorization: Bearer`); topics, folds and resume work the same.
+   */
+  transport?: TransportOption;
+  /** Upgrades that fail in a row, no socket ever opened, before `auto` falls back to SSE (default 2). */
+  fallbackAfter?: number;
+  /** The EventSource class for SSE; the browser's by default. Node.js 20 has none: pass one to use SSE there. */
+  EventSource?: EventSourceClass;
 }
 
 export interface RealtimeClient {
@@ -46,6 +61,10 @@ export interface RealtimeClient {
   readonly trpc: RealtimeTRPCClient;
   /** The connection's state now. */
   readonly state: ConnectionState;
+  /** The transport in use now: `websocket`, or `sse` (chosen, or fallen back to). */
+  readonly transport: Transport;
+  /** Calls `listener` when the transport changes (a fallback to SSE). */
+  onTransportChange(listener: (transport: Transport) => void): Unsubscribe;
   /** Calls `listener` with each new state (not the current one: read `state` for that). */
   onStateChange(listener: StateListener): Unsubscribe;
   /** An investigation's events: `investigation_update`, `anomaly_detected`, `resync_required`. */
@@ -56,6 +75,8 @@ export interface RealtimeClient {
   chat(sessionId: string): Topic<ChatEvent>;
   /** The signed-in user's notifications (those sent while offline first). */
   notifications(): Topic<NotificationEvent>;
+  /** Who is watching each investigation (`presence.onChange`): one server subscription per investigation, shared by its listeners. */
+  readonly presence: PresenceWatches;
   /** How many topics and folded states this client holds now (each topic is one server subscription while it runs). */
   stats(): TopicStats;
   /** Connects now: skips the wait of `reconnecting`, or tries again after a `closed` that `close()` did not cause. */
@@ -70,20 +91,49 @@ export interface RealtimeClient {
  * event id. Works in browsers and in Node.js 20 (pass `WebSocket` from `ws`).
  */
 export function createRealtimeClient(options: RealtimeClientOptions): RealtimeClient {
-  const WebSocketImpl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketClass }).WebSocket;
+  const mode = options.transport ?? 'auto';
+  const EventSourceImpl = options.EventSource ?? (globalThis as { EventSource?: EventSourceClass }).EventSource;
+  if (mode === 'sse' && !EventSourceImpl) {
+    throw new Error('No EventSource implementation: pass `EventSource` (Node.js 20 has none) or use transport `websocket`');
+  }
+  const WebSocketImpl =
+    options.WebSocket ?? (globalThis as { WebSocket?: WebSocketClass }).WebSocket ?? (mode === 'sse' ? noWebSocket : undefined);
   if (!WebSocketImpl) {
     throw new Error('No WebSocket implementation: pass `WebSocket` (e.g. from the `ws` package in Node.js 20)');
   }
-  const connection = new ConnectionController({
+  const transport = new TransportSwitch(mode === 'sse' ? 'sse' : 'websocket');
+  const fallbackAfter = Math.max(1, options.fallbackAfter ?? 2);
+  const backoff = resolveBackoff(options.backoff);
+  const connection: ConnectionController = new ConnectionController({
     url: options.url,
     getToken: options.getToken,
     WebSocket: WebSocketImpl,
-    backoff: resolveBackoff(options.backoff),
+    backoff,
     connectionType: options.connectionType,
+    lazy: mode === 'sse',
+    // The upgrade keeps failing, no socket ever opened: a proxy that refuses WebSockets. Move to SSE.
+    onNeverOpened: (inRow) => {
+      if (mode === 'auto' && EventSourceImpl && inRow >= fallbackAfter) fallBackToSse();
+    },
   });
-  const trpc: RealtimeTRPCClient = createTRPCClient<AppRouter>({
-    links: [refuseWhileClosed(connection), resubscribeLink(connection), wsLink({ client: connection.wsClient, transformer: superjson })],
-  });
+  const fallBackToSse = () => {
+    if (transport.current === 'sse' || connection.closedByApp) return;
+    // Calls go over HTTP from now on; a stream that fails shows `reconnecting`, one that starts `open`.
+    connection.states.set({ status: 'open' });
+    // Everything still running moves over first (transportLink), then the WebSocket client is closed.
+    transport.switchTo('sse');
+    connection.suspend();
+  };
+  const links: TRPCLink<AppRouter>[] = [
+    refuseWhileClosed(connection),
+    resubscribeLink(connection),
+    transportLink({ transport, states: connection.states, backoff, closed: () => connection.closedByApp }),
+  ];
+  const ws = wsLink({ client: connection.wsClient, transformer: superjson });
+  const overSse = EventSourceImpl ? sseLinks({ url: options.url, getToken: options.getToken, EventSource: EventSourceImpl }) : null;
+  links.push(overSse ? splitLink({ condition: () => transport.current === 'sse', true: overSse, false: ws }) : ws);
+  const trpc: RealtimeTRPCClient = createTRPCClient<AppRouter>({ links });
+  if (mode === 'sse') connection.states.set({ status: 'open' });
   const topics = new TopicRegistry(new ResumeStore(options.storage, options.storagePrefix));
 
   return {
@@ -91,6 +141,10 @@ export function createRealtimeClient(options: RealtimeClientOptions): RealtimeCl
     get state() {
       return connection.states.state;
     },
+    get transport() {
+      return transport.current;
+    },
+    onTransportChange: (listener) => transport.onSwitch(() => listener(transport.current)),
     onStateChange: (listener) => connection.states.subscribe(listener),
 
     investigation: (investigationId) =>
@@ -122,11 +176,31 @@ export function createRealtimeClient(options: RealtimeClientOptions): RealtimeCl
           trpc.notification.onNotification.subscribe(lastEventId === undefined ? undefined : { lastEventId }, observer),
       }),
 
+    presence: new PresenceWatches(trpc),
     stats: () => topics.stats(),
     reconnect: () => connection.reconnect(),
-    close: () => connection.close(),
+    close: () => {
+      // First: the state says closed by the app before any subscription completes.
+      const closing = connection.close();
+      transport.close();
+      return closing;
+    },
   };
 }
+
+/** The WebSocket of a client that only ever uses SSE: never constructed (its wsClient is lazy and gets no call). */
+const noWebSocket = class {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSING = 2;
+  static readonly CLOSED = 3;
+  readonly readyState = 3;
+  constructor() {
+    throw new Error('this realtime client uses Server-Sent Events only');
+  }
+  send() {}
+  close() {}
+} satisfies WebSocketClass;
 
 function resumeFrom(lastEventId: string | undefined): { lastEventId?: string } {
   return lastEventId === undefined ? {} : { lastEventId };

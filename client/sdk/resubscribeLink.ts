@@ -13,6 +13,7 @@ const connectionRefusals: ReadonlySet<string> = new Set<ErrorReason>([
   'token_missing',
   'token_invalid',
   'token_expired',
+  'token_revoked',
   'auth_timeout',
   'too_many_connections',
 ]);
@@ -23,7 +24,7 @@ function isConnectionRefusal(error: TRPCClientError<AppRouter>): boolean {
 }
 
 /** The subscription's input with `lastEventId` (every subscription input of the contract accepts it). */
-function resumeInput(input: unknown, lastEventId: string | undefined): unknown {
+export function resumeInput(input: unknown, lastEventId: string | undefined): unknown {
   if (lastEventId === undefined) return input;
   if (input === undefined || input === null) return { lastEventId };
   if (typeof input === 'object') return { ...input, lastEventId };

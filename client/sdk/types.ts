@@ -52,3 +52,10 @@ export type RealtimeTRPCClient = TRPCClient<AppRouter>;
 
 /** What a failed call or subscription rejects with: `error.data?.code` (tRPC) and `error.data?.reason` (shared/errors.ts). */
 export type RealtimeClientError = TRPCClientError<AppRouter>;
+
+/** What `presence.onChange` yields (untracked: no id): `presence_state` first, then `presence_join` / `presence_leave`. */
+export type PresenceEvent = Yield<Outputs['presence']['onChange']>;
+/** The watchers of an investigation, as `presence.get` answers and `presence_state` carries. */
+export type PresenceList = Outputs['presence']['get'];
+export type PresenceMember = PresenceList['members'][number];
+export type PresenceChangeEvent = EventOf<PresenceEvent, 'presence_join' | 'presence_leave'>;

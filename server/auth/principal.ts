@@ -7,6 +7,10 @@ export interface Principal {
   analyses: ReadonlySet<string>;
   /** Expiry, in milliseconds since the epoch. */
   expiresAt: number;
+  /** When the token was issued (`iat`), in ms since the epoch; 0 for a token without `iat`. */
+  issuedAt: number;
+  /** The token's own id (`jti`), what admin.revokeToken names; null for a token without one. */
+  jti: string | null;
 }
 
 export type GrantKind = 'investigations' | 'analyses';

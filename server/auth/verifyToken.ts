@@ -8,6 +8,7 @@ const claimsSchema = z.object({
   sub: z.string().min(1).max(128),
   exp: z.number(),
   iat: z.number().optional(),
+  jti: z.string().min(1).max(256).optional(),
   roles: z.array(z.string().max(64)).max(32).optional(),
   investigations: z.array(z.string().max(128)).max(10_000).optional(),
   analyses: z.array(z.string().max(128)).max(10_000).optional(),
@@ -48,6 +49,8 @@ export async function verifyToken(token: string | null | undefined, keys: TokenK
       investigations: new Set(c.investigations ?? []),
       analyses: new Set(c.analyses ?? []),
       expiresAt: c.exp * 1000,
+      issuedAt: c.iat === undefined ? 0 : c.iat * 1000,
+      jti: c.jti ?? null,
     },
   };
 }

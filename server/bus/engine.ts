@@ -52,6 +52,23 @@ export interface EngineHealth {
 
 export type EventListener = (event: RealtimeEvent) => void;
 
+/**
+ * A publish that must happen once per key (a publisher's `idempotencyKey`):
+ * the engine checks and records it in the same atomic step as the store, so a
+ * retry after a lost reply finds the record and stores nothing new.
+ */
+export interface IdempotencyClaim {
+  /** Names the publish within its topic: a hash of the publisher, the procedure and the key. */
+  key: string;
+  /** A hash of the canonical payload: the same key with another payload is a conflict. */
+  fingerprint: string;
+  /** How long the record is kept (`IDEMPOTENCY_TTL_SECONDS`). */
+  ttlMs: number;
+}
+
+/** What a claimed publish did: stored (and fanned out), found already stored (nothing fanned out), or refused. */
+export type ClaimedPublish = { status: 'published'; event: RealtimeEvent } | { status: 'duplicate'; id: string } | { status: 'conflict' };
+
 export interface LiveFeed {
   ready: Promise<void>;
   close(): void;
@@ -70,6 +87,26 @@ export interface EventEngine {
    * unable to answer, and within the engine's timeout otherwise.
    */
   publish(topic: string, draft: EventDraft, retention: Retention): Promise<RealtimeEvent>;
+  /**
+   * `publish` under an idempotency claim, atomically: when the topic holds a
+   * live record of `claim.key`, nothing is stored or fanned out and the
+   * recorded id comes back (`duplicate`), or `conflict` when its fingerprint
+   * differs; otherwise the event is published and the record kept for
+   * `claim.ttlMs`.
+   */
+  publishClaimed(topic: string, draft: EventDraft, retention: Retention, claim: IdempotencyClaim): Promise<ClaimedPublish>;
+  /**
+   * A small record under `key` for `ttlMs`, kept only if none is there (the
+   * result of a whole idempotent call, across topics); `recall` reads it.
+   */
+  remember(key: string, value: string, ttlMs: number): Promise<void>;
+  recall(key: string): Promise<string | null>;
+  /**
+   * Removes a topic's history, its metadata and its idempotency records;
+   * returns how many retained events were removed. A later publish starts a
+   * new history (another epoch). Live feeds are left alone.
+   */
+  erase(topic: string): Promise<number>;
   /**
    * The retained events after `afterId` (`0-0`: all of them). Like `publish`,
    * fails at once while the engine cannot answer (Redis away or hung).

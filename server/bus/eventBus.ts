@@ -1,6 +1,6 @@
 import type { EventDraft, RealtimeEvent } from '../../shared/events';
 import { apiError } from '../errors';
-import type { EventEngine, HistoryRead, Retention } from './engine';
+import type { EventEngine, HistoryRead, IdempotencyClaim, Retention } from './engine';
 import { type BatchReceiver, TopicFanout } from './topicFanout';
 import { type SubscriptionOptions, TopicSubscription } from './topicSubscription';
 
@@ -53,6 +53,55 @@ export class EventBus {
     }
     this.opts.onPublished?.(event);
     return event;
+  }
+
+  /**
+   * `publish` under an idempotency claim (see `EventEngine.publishClaimed`):
+   * the id stored for the claim, and whether it was stored before (a
+   * duplicate is neither fanned out again nor counted as published). Fails
+   * with `idempotency_conflict` when the claim was made for another payload.
+   */
+  async publishClaimed(topic: string, draft: EventDraft, claim: IdempotencyClaim): Promise<{ id: string; duplicate: boolean }> {
+    let outcome: Awaited<ReturnType<EventEngine['publishClaimed']>>;
+    try {
+      outcome = await this.opts.engine.publishClaimed(topic, draft, this.opts.retentionOf(topic), claim);
+    } catch (cause) {
+      throw unavailable(cause);
+    }
+    if (outcome.status === 'conflict') throw apiError('idempotency_conflict');
+    if (outcome.status === 'duplicate') return { id: outcome.id, duplicate: true };
+    this.opts.onPublished?.(outcome.event);
+    return { id: outcome.event.id, duplicate: false };
+  }
+
+  /** The record of a whole idempotent call, kept if none is there yet (`EventEngine.remember`). */
+  async remember(key: string, value: string, ttlMs: number): Promise<void> {
+    try {
+      await this.opts.engine.remember(key, value, ttlMs);
+    } catch (cause) {
+      throw unavailable(cause);
+    }
+  }
+
+  async recall(key: string): Promise<string | null> {
+    try {
+      return await this.opts.engine.recall(key);
+    } catch (cause) {
+      throw unavailable(cause);
+    }
+  }
+
+  /**
+   * Removes a topic's retained events, its metadata and idempotency records
+   * (LGPD erasure); returns how many events were removed. Subscribers open on
+   * the topic are not touched. Fails with `engine_unavailable` like `publish`.
+   */
+  async erase(topic: string): Promise<number> {
+    try {
+      return await this.opts.engine.erase(topic);
+    } catch (cause) {
+      throw unavailable(cause);
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
+import { LRUCache } from 'lru-cache';
 import { compareEventIds, ORIGIN_EVENT_ID } from '../../shared/eventId';
 import type { EventDraft, RealtimeEvent } from '../../shared/events';
-import type { EventEngine, EventListener, HistoryRead, LiveFeed, Retention } from './engine';
+import type { ClaimedPublish, EventEngine, EventListener, HistoryRead, IdempotencyClaim, LiveFeed, Retention } from './engine';
 import { historyReaches, newEpoch } from './history';
 
 interface TopicLog {
@@ -20,6 +21,13 @@ export interface MemoryEngineOptions {
   /** How often expired events and empty topics are swept. */
   sweepIntervalMs?: number;
   now?: () => number;
+  /** Idempotency records kept at most (the least recently used go first); each also lapses after its ttl. */
+  maxIdempotencyRecords?: number;
+}
+
+interface ClaimRecord {
+  fingerprint: string;
+  id: string;
 }
 
 /**
@@ -32,6 +40,12 @@ export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine 
   const now = opts.now ?? Date.now;
   const logs = new Map<string, TopicLog>();
   const listeners = new Map<string, Set<EventListener>>();
+  const maxRecords = opts.maxIdempotencyRecords ?? 100_000;
+  const perf = { now };
+  /** Claims by `<topic> <key>`: bounded, each lapsing after its own ttl. */
+  const claims = new LRUCache<string, ClaimRecord>({ max: maxRecords, perf });
+  const remembered = new LRUCache<string, string>({ max: maxRecords, perf });
+  const claimKey = (topic: string, key: string) => `${topic} ${key}`;
 
   function trimExpired(log: TopicLog, at: number) {
     const oldest = at - log.ttlMs;
@@ -57,33 +71,64 @@ export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine 
   const sweeper = setInterval(sweep, opts.sweepIntervalMs ?? 60_000);
   sweeper.unref();
 
+  function publish(topic: string, draft: EventDraft, retention: Retention): RealtimeEvent {
+    let log = logs.get(topic);
+    if (!log) {
+      log = { events: [], lastMs: 0, lastSeq: 0, originId: '', trimmedThrough: null, ttlMs: retention.ttlMs, epoch: newEpoch() };
+      logs.set(topic, log);
+    }
+    log.ttlMs = retention.ttlMs;
+    const at = now();
+    // Redis Stream id rules: a clock that stands still or goes back keeps the
+    // last millisecond and bumps the sequence, so ids always increase.
+    if (at > log.lastMs) {
+      log.lastMs = at;
+      log.lastSeq = 0;
+    } else {
+      log.lastSeq += 1;
+    }
+    const id = `${log.lastMs}-${log.lastSeq}`;
+    if (log.originId === '') log.originId = id;
+    const event = { ...draft, id, timestamp: new Date(at) } as RealtimeEvent;
+    log.events.push(event);
+    if (log.events.length > retention.maxEvents) trimFront(log, log.events.length - retention.maxEvents);
+    const set = listeners.get(topic);
+    if (set) for (const listener of set) listener(event);
+    return event;
+  }
+
   return {
     kind: 'memory',
 
     async publish(topic: string, draft: EventDraft, retention: Retention): Promise<RealtimeEvent> {
-      let log = logs.get(topic);
-      if (!log) {
-        log = { events: [], lastMs: 0, lastSeq: 0, originId: '', trimmedThrough: null, ttlMs: retention.ttlMs, epoch: newEpoch() };
-        logs.set(topic, log);
-      }
-      log.ttlMs = retention.ttlMs;
-      const at = now();
-      // Redis Stream id rules: a clock that stands still or goes back keeps the
-      // last millisecond and bumps the sequence, so ids always increase.
-      if (at > log.lastMs) {
-        log.lastMs = at;
-        log.lastSeq = 0;
-      } else {
-        log.lastSeq += 1;
-      }
-      const id = `${log.lastMs}-${log.lastSeq}`;
-      if (log.originId === '') log.originId = id;
-      const event = { ...draft, id, timestamp: new Date(at) } as RealtimeEvent;
-      log.events.push(event);
-      if (log.events.length > retention.maxEvents) trimFront(log, log.events.length - retention.maxEvents);
-      const set = listeners.get(topic);
-      if (set) for (const listener of set) listener(event);
-      return event;
+      return publish(topic, draft, retention);
+    },
+
+    async publishClaimed(topic: string, draft: EventDraft, retention: Retention, claim: IdempotencyClaim): Promise<ClaimedPublish> {
+      // Synchronous from the check to the record: nothing can come in between.
+      const name = claimKey(topic, claim.key);
+      const seen = claims.get(name);
+      if (seen) return seen.fingerprint === claim.fingerprint ? { status: 'duplicate', id: seen.id } : { status: 'conflict' };
+      const event = publish(topic, draft, retention);
+      claims.set(name, { fingerprint: claim.fingerprint, id: event.id }, { ttl: claim.ttlMs });
+      return { status: 'published', event };
+    },
+
+    async remember(key: string, value: string, ttlMs: number) {
+      if (!remembered.has(key)) remembered.set(key, value, { ttl: ttlMs });
+    },
+
+    async recall(key: string) {
+      return remembered.get(key) ?? null;
+    },
+
+    async erase(topic: string): Promise<number> {
+      const log = logs.get(topic);
+      if (log) trimExpired(log, now());
+      logs.delete(topic);
+      const prefix = claimKey(topic, '');
+      for (const name of [...claims.keys()]) if (name.startsWith(prefix)) claims.delete(name);
+      return log?.events.length ?? 0;
     },
 
     async readAfter(topic: string, afterId: string): Promise<HistoryRead> {

@@ -2,11 +2,21 @@ import type { EventDraft, RealtimeEvent } from '../../shared/events';
 import type { Logger } from '../observability/logger';
 import { atMost } from '../redis/atMost';
 import type { RedisClients } from '../redis/connect';
-import { publishScript, readScript } from '../redis/scripts';
-import type { EngineHealth, EventEngine, EventListener, HistoryRead, LiveFeed, Retention } from './engine';
+import { eraseScript, publishScript, readScript } from '../redis/scripts';
+import type {
+  ClaimedPublish,
+  EngineHealth,
+  EventEngine,
+  EventListener,
+  HistoryRead,
+  IdempotencyClaim,
+  LiveFeed,
+  Retention,
+} from './engine';
 import { newEpoch } from './history';
 
 type StreamEntry = [id: string, fields: string[]];
+type ClaimReply = [status: 0 | 1 | 2, id: string];
 type ReadReply = [found: number, head: string, origin: string, trimmed: string, epoch: string, entries: StreamEntry[]];
 
 /** An event as stored: the id is the stream id, the timestamp its milliseconds (Redis's clock, one for all nodes). */
@@ -36,6 +46,10 @@ export function createRedisEngine(clients: RedisClients, logger: Logger, onLag?:
   const { prefix, subscriber, command } = clients;
 
   const keys = (topic: string) => ({ stream: `${prefix}s:${topic}`, meta: `${prefix}m:${topic}`, channel: `${prefix}c:${topic}` });
+  /** A topic's idempotency records and their index, in the topic's slot (its hash tag). */
+  const claimKeys = (topic: string) => `${prefix}{t:${topic}}:idem`;
+  /** Records of whole idempotent calls (`remember`), which span topics. */
+  const callKey = (key: string) => `${prefix}idem-call:${key}`;
   /** Local listeners by channel; a channel is subscribed while its set is non-empty. */
   const listeners = new Map<string, Set<EventListener>>();
   /** The confirmation of each channel's SUBSCRIBE. */
@@ -134,6 +148,33 @@ export function createRedisEngine(clients: RedisClients, logger: Logger, onLag?:
         [k.channel, retention.maxEvents, retention.ttlMs, payload, newEpoch()],
       )) as string;
       return decode(id, payload);
+    },
+
+    async publishClaimed(topic: string, draft: EventDraft, retention: Retention, claim: IdempotencyClaim): Promise<ClaimedPublish> {
+      const k = keys(topic);
+      const claims = claimKeys(topic);
+      const payload = JSON.stringify({ type: draft.type, data: draft.data });
+      const [status, id] = (await publishScript.run(
+        command,
+        [k.stream, k.meta, `${claims}:${claim.key}`, claims],
+        [k.channel, retention.maxEvents, retention.ttlMs, payload, newEpoch(), claim.fingerprint, claim.ttlMs],
+      )) as ClaimReply;
+      if (status === 0) return { status: 'published', event: decode(id, payload) };
+      if (status === 1) return { status: 'duplicate', id };
+      return { status: 'conflict' };
+    },
+
+    async remember(key: string, value: string, ttlMs: number) {
+      await command.set(callKey(key), value, 'PX', ttlMs, 'NX');
+    },
+
+    async recall(key: string) {
+      return command.get(callKey(key));
+    },
+
+    async erase(topic: string): Promise<number> {
+      const k = keys(topic);
+      return (await eraseScript.run(command, [k.stream, k.meta, claimKeys(topic)], [])) as number;
     },
 
     async readAfter(topic: string, afterId: string): Promise<HistoryRead> {

@@ -135,6 +135,11 @@ export class TopicSubscription<E extends RealtimeEvent> implements AsyncIterable
     this.onDelivered = opts.onDelivered ?? null;
   }
 
+  /** The topic it is a subscriber of (what admin.revokeAccess matches). */
+  get topic(): string {
+    return this.fanout.topic;
+  }
+
   /** Resolves once every event published from now on will be delivered (rejects if the engine cannot say so). */
   get ready(): Promise<void> {
     return this.fanout.ready;

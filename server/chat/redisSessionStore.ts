@@ -98,6 +98,32 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)
 `,
 );
 
+/**
+ * KEYS: sessions-of(user). ARGV: userId, prefix. Deletes every session the
+ * user owns (owner and watched keys, its entries in the investigations'
+ * watchers), then the user's set; returns the ids deleted.
+ */
+const eraseUserScript = luaCommand(
+  'rtChatSessionEraseUser',
+  `
+local mine_key, uid, prefix = KEYS[1], ARGV[1], ARGV[2]
+local erased = {}
+for _, sid in ipairs(redis.call('ZRANGE', mine_key, 0, -1)) do
+  local owner_key = prefix .. 'chat:owner:' .. sid
+  if redis.call('GET', owner_key) == uid then
+    local watched_key = prefix .. 'chat:watched:' .. sid
+    for _, investigation in ipairs(redis.call('SMEMBERS', watched_key)) do
+      redis.call('ZREM', prefix .. 'chat:watchers:' .. investigation, sid)
+    end
+    redis.call('DEL', owner_key, watched_key)
+    erased[#erased + 1] = sid
+  end
+end
+redis.call('DEL', mine_key)
+return erased
+`,
+);
+
 export class RedisChatSessionStore implements ChatSessionStore {
   private readonly prefix: string;
   readonly renewEveryMs: number;
@@ -155,6 +181,10 @@ export class RedisChatSessionStore implements ChatSessionStore {
 
   watchedBy(sessionId: string): Promise<string[]> {
     return this.call('watchedBy', () => this.redis.command.smembers(this.key('watched', sessionId)));
+  }
+
+  eraseUser(userId: string): Promise<string[]> {
+    return this.call('eraseUser', () => eraseUserScript.run(this.redis.command, [this.key('sessions-of', userId)], [userId, this.prefix]));
   }
 
   /** Nothing is held in this process. */

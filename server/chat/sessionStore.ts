@@ -44,6 +44,11 @@ export interface ChatSessionStore {
   watchersOf(investigationId: string): Promise<string[]>;
   /** The investigations a live session watches. */
   watchedBy(sessionId: string): Promise<string[]>;
+  /**
+   * Forgets every session `userId` owns, with their watches (admin.eraseUser);
+   * returns their ids, so that their topics can be erased too.
+   */
+  eraseUser(userId: string): Promise<string[]>;
   /** How often a node renews the sessions whose owner is subscribed there, so that neither their watches nor their ownership lapse. */
   readonly renewEveryMs: number;
   stats(): ChatSessionStats;
@@ -140,6 +145,15 @@ export class MemoryChatSessionStore implements ChatSessionStore {
 
   async watchedBy(sessionId: string): Promise<string[]> {
     return [...(this.live(sessionId)?.watched ?? [])];
+  }
+
+  async eraseUser(userId: string): Promise<string[]> {
+    const owned = [...(this.byOwner.get(userId) ?? [])];
+    for (const id of owned) {
+      const session = this.sessions.get(id);
+      if (session) this.forget(id, session);
+    }
+    return owned;
   }
 
   private forget(sessionId: string, session: Session) {

@@ -7,6 +7,12 @@ export interface UserConnectionCounter {
   acquire(userId: string, connectionId: string): Promise<boolean>;
   /** Stops counting the connection. Idempotent. */
   release(userId: string, connectionId: string): Promise<void>;
+  /**
+   * Forgets every lease of the user (admin.eraseUser, once their connections
+   * are being closed); returns how many records went (connection leases in
+   * memory, the user's key with Redis).
+   */
+  eraseUser(userId: string): Promise<number>;
   /** Sizes of what this process holds: the users and connections it counts. */
   stats(): { users: number; connections: number };
   /** Stops any background work; the connections still counted are not released. */
@@ -38,6 +44,14 @@ export class MemoryConnectionCounter implements UserConnectionCounter {
     if (!set?.delete(connectionId)) return;
     this.connections--;
     if (set.size === 0) this.byUser.delete(userId);
+  }
+
+  async eraseUser(userId: string): Promise<number> {
+    const set = this.byUser.get(userId);
+    if (!set) return 0;
+    this.byUser.delete(userId);
+    this.connections -= set.size;
+    return set.size;
   }
 
   stats() {

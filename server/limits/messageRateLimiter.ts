@@ -19,6 +19,10 @@ export interface MessageRateLimiterOptions {
 export interface RateLimiter {
   /** One HTTP request of a (non-service) user, counted across nodes when the store is shared; true when it may go on. */
   consumeUser(userId: string): Promise<boolean>;
+  /** Forgets the user's budget, shared and this node's (admin.eraseUser); how many records went. */
+  eraseUser(userId: string): Promise<number>;
+  /** Forgets what this node alone holds of the user (every node does, on admin.eraseUser's broadcast). */
+  forgetLocal(userId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -56,6 +60,13 @@ export class MemoryRateLimiter implements RateLimiter {
     return allowed(this.users, userId);
   }
 
+  async eraseUser(userId: string): Promise<number> {
+    return (await this.users.delete(userId)) ? 1 : 0;
+  }
+
+  /** One node: its budgets are the ones `eraseUser` erases (counting them). */
+  async forgetLocal(_userId: string): Promise<void> {}
+
   async close() {}
 }
 
@@ -68,23 +79,34 @@ export class MemoryRateLimiter implements RateLimiter {
  */
 export class RedisRateLimiter extends MemoryRateLimiter {
   private readonly sharedUsers: RateLimiterRedis;
+  private readonly insurance: RateLimiterMemory;
 
   constructor(redis: RedisClients, opts: MessageRateLimiterOptions) {
     super(opts);
     const window = windowOf(opts);
     const duration = Math.max(1, Math.ceil(window.duration));
     const points = Math.max(window.points, Math.round(opts.perSecond * duration));
+    this.insurance = new RateLimiterMemory({ keyPrefix: 'user-insurance', points, duration });
     this.sharedUsers = new RateLimiterRedis({
       storeClient: redis.command,
       keyPrefix: `${redis.prefix}rl:user`,
       points,
       duration,
       rejectIfRedisNotReady: true,
-      insuranceLimiter: new RateLimiterMemory({ keyPrefix: 'user-insurance', points, duration }),
+      insuranceLimiter: this.insurance,
     });
   }
 
   override consumeUser(userId: string) {
     return allowed(this.sharedUsers, userId);
+  }
+
+  override async eraseUser(userId: string): Promise<number> {
+    await this.forgetLocal(userId);
+    return (await this.sharedUsers.delete(userId)) ? 1 : 0;
+  }
+
+  override async forgetLocal(userId: string): Promise<void> {
+    await this.insurance.delete(userId);
   }
 }

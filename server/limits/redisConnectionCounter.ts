@@ -160,6 +160,15 @@ export class RedisConnectionCounter implements UserConnectionCounter {
     }
   }
 
+  /**
+   * Drops the user's key (their leases on every node). Their connections are
+   * being closed (admin.eraseUser): each close releases its lease here, and a
+   * renewal that wrote one back in between is undone by that release.
+   */
+  async eraseUser(userId: string): Promise<number> {
+    return this.redis.command.del(this.key(userId));
+  }
+
   stats() {
     return { users: this.usersLive.size, connections: this.live.size };
   }

@@ -10,6 +10,8 @@ export interface KnownUsers {
   touch(userId: string): Promise<void>;
   /** The users seen within the retention, on any node sharing the store. */
   list(): Promise<string[]>;
+  /** Forgets the user (admin.eraseUser); 1 when they were known, else 0. */
+  erase(userId: string): Promise<number>;
   /** Sizes of what this process holds (a shared store holds nothing). */
   stats(): { knownUsers: number };
   close(): Promise<void>;
@@ -36,6 +38,10 @@ export class MemoryKnownUsers implements KnownUsers {
     // Iteration also yields entries past their ttl that were not swept yet.
     this.seen.cache.purgeStale();
     return [...this.seen.cache.rkeys()];
+  }
+
+  async erase(userId: string): Promise<number> {
+    return this.seen.cache.delete(userId) ? 1 : 0;
   }
 
   stats() {

@@ -17,6 +17,8 @@ export interface NotificationCursors {
    * expiry starts again.
    */
   advance(userId: string, id: string): Promise<void>;
+  /** Forgets the user's cursor (admin.eraseUser); 1 when there was one, else 0. */
+  erase(userId: string): Promise<number>;
   /** Sizes of what this process holds (a shared store holds nothing). */
   stats(): { notificationCursors: number };
   close(): Promise<void>;
@@ -43,6 +45,10 @@ export class MemoryNotificationCursors implements NotificationCursors {
     const current = this.cursors.cache.get(userId);
     const newest = current !== undefined && compareEventIds(current, id) >= 0 ? current : id;
     this.cursors.cache.set(userId, newest);
+  }
+
+  async erase(userId: string): Promise<number> {
+    return this.cursors.cache.delete(userId) ? 1 : 0;
   }
 
   stats() {

@@ -54,6 +54,10 @@ export class RedisKnownUsers implements KnownUsers {
     return (await listScript.run(this.redis.command, [this.key], [this.opts.ttlMs])) as string[];
   }
 
+  erase(userId: string): Promise<number> {
+    return this.redis.command.zrem(this.key, userId);
+  }
+
   /** Nothing is held in this process. */
   stats() {
     return { knownUsers: 0 };

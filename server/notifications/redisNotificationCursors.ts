@@ -43,6 +43,10 @@ export class RedisNotificationCursors implements NotificationCursors {
     await advanceScript.run(this.redis.command, [this.key(userId)], [id, this.opts.ttlMs]);
   }
 
+  erase(userId: string): Promise<number> {
+    return this.redis.command.del(this.key(userId));
+  }
+
   /** Nothing is held in this process. */
   stats() {
     return { notificationCursors: 0 };

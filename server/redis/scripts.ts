@@ -12,9 +12,15 @@
  * Channel P c:T carries `<id> <json>` for every event, to the nodes with
  * subscribers of T. Both keys expire after twice the ttl (at least ttl + 1 min)
  * without a publish: then the topic is forgotten and every old id resyncs.
+ *
+ * Idempotency records of T carry T's hash tag, so they live in its slot:
+ *   P {t:T}:idem:K  `<fingerprint> <id>` of the publish claimed under K (a
+ *                   hash of publisher, procedure and idempotencyKey), PX its ttl
+ *   P {t:T}:idem    a sorted set of those keys by expiry (Redis's clock), so an
+ *                   erasure finds them without a SCAN; pruned on every claim
  */
 
-import { luaCommand, luaNowMs } from './luaCommand';
+import { luaCommand, luaExtendTtl, luaNowMs } from './luaCommand';
 
 /** `cmp(a, b)` of two event ids (`<ms>-<seq>`) in numeric order: -1, 0 or 1. */
 export const luaCompareIds = `
@@ -49,14 +55,28 @@ end
 `;
 
 /**
- * KEYS: stream, meta. ARGV: channel, maxEvents, ttlMs, payload, epoch (kept
- * only by the publish that creates the meta: the epoch of a new history).
- * Returns the new id.
+ * KEYS: stream, meta, and for a claimed publish its record and the topic's
+ * record index. ARGV: channel, maxEvents, ttlMs, payload, epoch (kept only by
+ * the publish that creates the meta: the epoch of a new history), and for a
+ * claimed publish its fingerprint and the record's ttl (ms).
+ * Returns the new id; a claimed publish returns { 0, id } when it stored the
+ * event, { 1, id } with the recorded id when the record was there with the
+ * same fingerprint (nothing stored, nothing published), { 2, '' } when its
+ * fingerprint differs. The check, the store and the record are one step: a
+ * reply lost after it leaves the record for the retry to find.
  */
 export const publishScript = luaCommand(
   'rtPublish',
-  `${helpers}
-local stream, meta = KEYS[1], KEYS[2]
+  `${helpers}${luaExtendTtl}
+local stream, meta, claim, claims = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+if claim then
+  local seen = redis.call('GET', claim)
+  if seen then
+    local sep = string.find(seen, ' ', 1, true)
+    if string.sub(seen, 1, sep - 1) == ARGV[6] then return { 1, string.sub(seen, sep + 1) } end
+    return { 2, '' }
+  end
+end
 local max_events, ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
 local id = redis.call('XADD', stream, '*', 'e', ARGV[4])
 if redis.call('HSETNX', meta, 'origin', id) == 1 then
@@ -74,7 +94,33 @@ local forget_after = math.max(ttl * 2, ttl + 60000)
 redis.call('PEXPIRE', stream, forget_after)
 redis.call('PEXPIRE', meta, forget_after)
 redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[4])
-return id
+if not claim then return id end
+local claim_ttl = tonumber(ARGV[7])
+local now = now_ms()
+redis.call('SET', claim, ARGV[6] .. ' ' .. id, 'PX', claim_ttl)
+redis.call('ZREMRANGEBYSCORE', claims, '-inf', now)
+redis.call('ZADD', claims, now + claim_ttl, claim)
+extend(claims, claim_ttl)
+return { 0, id }
+`,
+);
+
+/**
+ * KEYS: stream, meta, the topic's record index. Deletes the topic's history,
+ * its meta, its idempotency records and their index; returns how many events
+ * the stream held.
+ */
+export const eraseScript = luaCommand(
+  'rtErase',
+  `
+local stream, meta, claims = KEYS[1], KEYS[2], KEYS[3]
+local count = redis.call('XLEN', stream)
+local names = redis.call('ZRANGE', claims, 0, -1)
+for i = 1, #names, 500 do
+  redis.call('DEL', unpack(names, i, math.min(i + 499, #names)))
+end
+redis.call('DEL', stream, meta, claims)
+return count
 `,
 );
 

@@ -3,6 +3,7 @@ import { analysisSubscribeInput, notifyAnalysisUpdateInput } from '../../shared/
 import { topics } from '../../shared/topics';
 import { isGranted } from '../auth/principal';
 import { apiError } from '../errors';
+import { publisherOf } from '../publish/publishers';
 import { authedProcedure, router, serviceProcedure } from '../trpc/init';
 import { subscribe } from './subscribe';
 
@@ -17,5 +18,5 @@ export const analysisRouter = router({
 
   notifyUpdate: serviceProcedure
     .input(notifyAnalysisUpdateInput)
-    .mutation(({ ctx, input }) => ctx.app.publishers.notifyAnalysisUpdate(input)),
+    .mutation(({ ctx, input }) => ctx.app.publishers.notifyAnalysisUpdate(input, publisherOf(ctx.principal))),
 });

@@ -26,9 +26,12 @@ export const chatRouter = router({
     .input(chatTypingInput)
     .mutation(({ ctx, input }) => ctx.app.chat.typing(ctx.principal, input.sessionId, input.isTyping)),
 
-  watchInvestigation: authedProcedure.input(chatWatchInput).mutation(({ ctx, input }) => {
+  watchInvestigation: authedProcedure.input(chatWatchInput).mutation(async ({ ctx, input }) => {
     if (!isGranted(ctx.principal, 'investigations', input.investigationId))
       throw apiError('not_granted', `investigation ${input.investigationId}`);
+    // A watch is a subscription by other means: an access revoked for this token refuses it too.
+    const revoked = await ctx.app.admin.subscriptionAccess.check(ctx.principal, topics.investigation(input.investigationId));
+    if (revoked) throw revoked;
     return ctx.app.chat.watch(ctx.principal, input.sessionId, input.investigationId);
   }),
 });

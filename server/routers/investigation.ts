@@ -3,6 +3,7 @@ import { investigationSubscribeInput, notifyAnomalyInput, notifyInvestigationUpd
 import { topics } from '../../shared/topics';
 import { isGranted } from '../auth/principal';
 import { apiError } from '../errors';
+import { publisherOf } from '../publish/publishers';
 import { authedProcedure, router, serviceProcedure } from '../trpc/init';
 import { subscribe } from './subscribe';
 
@@ -18,7 +19,9 @@ export const investigationRouter = router({
 
   notifyUpdate: serviceProcedure
     .input(notifyInvestigationUpdateInput)
-    .mutation(({ ctx, input }) => ctx.app.publishers.notifyInvestigationUpdate(input)),
+    .mutation(({ ctx, input }) => ctx.app.publishers.notifyInvestigationUpdate(input, publisherOf(ctx.principal))),
 
-  notifyAnomaly: serviceProcedure.input(notifyAnomalyInput).mutation(({ ctx, input }) => ctx.app.publishers.notifyAnomalyDetected(input)),
+  notifyAnomaly: serviceProcedure
+    .input(notifyAnomalyInput)
+    .mutation(({ ctx, input }) => ctx.app.publishers.notifyAnomalyDetected(input, publisherOf(ctx.principal))),
 });

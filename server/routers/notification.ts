@@ -3,6 +3,7 @@ import type { NotificationEvent } from '../../shared/events';
 import { notificationSubscribeInput, sendNotificationInput } from '../../shared/inputs';
 import { topics } from '../../shared/topics';
 import { apiError } from '../errors';
+import { publisherOf } from '../publish/publishers';
 import { authedProcedure, router, serviceProcedure } from '../trpc/init';
 import { subscribe } from './subscribe';
 
@@ -46,5 +47,7 @@ export const notificationRouter = router({
     });
   }),
 
-  send: serviceProcedure.input(sendNotificationInput).mutation(({ ctx, input }) => ctx.app.publishers.sendNotification(input)),
+  send: serviceProcedure
+    .input(sendNotificationInput)
+    .mutation(({ ctx, input }) => ctx.app.publishers.sendNotification(input, publisherOf(ctx.principal))),
 });

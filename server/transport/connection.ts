@@ -5,6 +5,7 @@ import type { RealtimeEvent } from '../../shared/events';
 import type { ConnectionType } from '../../shared/paths';
 import type { Principal } from '../auth/principal';
 import type { Clock, ClockTimer } from '../clock';
+import type { ApiError } from '../errors';
 import type { BucketState, TokenBucket } from '../limits/tokenBucket';
 import type { Refused } from '../observability/errorReporter';
 import type { Logger } from '../observability/logger';
@@ -22,6 +23,16 @@ export interface ProtocolSession {
   receive(data: Buffer, isBinary: boolean): void;
   /** The connection ended, for whatever reason: stop everything, send nothing. Called once. */
   end(): void;
+}
+
+/**
+ * The subscriptions of a connection as an operator's revocation reaches them
+ * (admin.revokeAccess): the protocol session that holds them (rpcSession.ts,
+ * jsonSession.ts) registers itself on its connection.
+ */
+export interface RevocableSession {
+  /** Ends the subscriptions to `topic`, each with an error response carrying `error`; returns how many ended. */
+  revokeTopic(topic: string, error: ApiError): number;
 }
 
 /** What every connection of a server shares: one object, nothing per connection. */
@@ -106,6 +117,8 @@ export class Connection implements BucketState {
    */
   private endCode: number | null = null;
   private session: ProtocolSession | null = null;
+  /** The session holding the subscriptions (set by it once the dialect is known). */
+  subscriptions: RevocableSession | null = null;
   /** Set while the connection is (or just was) over its budget. */
   private throttle: ReadThrottle | null = null;
   private authTimer: ClockTimer | null;
@@ -279,6 +292,12 @@ export class Connection implements BucketState {
       this.ws.ping();
       this.checkOutbound();
     }
+  }
+
+  /** admin.revokeAccess: ends this connection's subscriptions to `topic` with `error`; how many ended. */
+  revokeTopic(topic: string, error: ApiError): number {
+    if (this.isEnded) return 0;
+    return this.subscriptions?.revokeTopic(topic, error) ?? 0;
   }
 
   /** Ends the connection on the next turn, after what the current turn still sends (the error reply that explains it). */

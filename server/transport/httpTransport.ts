@@ -5,10 +5,11 @@ import { createHTTPHandler } from '@trpc/server/adapters/standalone';
 import { inputBounds } from '../../shared/limits';
 import { paths } from '../../shared/paths';
 import type { AppServices } from '../app';
-import { verifyToken } from '../auth/verifyToken';
+import { authenticateToken } from '../auth/authenticate';
 import { appRouter } from '../routers';
 import type { Context } from '../trpc/context';
 import { createDashboardHandler, type DashboardOptions } from './dashboardStatic';
+import { createSseTransport } from './sseTransport';
 
 function sendJson(res: ServerResponse, status: number, body: unknown) {
   const text = JSON.stringify(body);
@@ -34,7 +35,7 @@ export function createHttpServer(app: AppServices, dashboard: DashboardOptions =
     const header = req.headers.authorization;
     if (!header) return { app, principal: null, connection: null };
     const token = header.startsWith('Bearer ') ? header.slice(7).trim() : null;
-    const verified = await verifyToken(token, app.jwtKey, app.clock.now());
+    const verified = await authenticateToken(app, token);
     if (!verified.ok) throw new TRPCError({ code: 'UNAUTHORIZED', message: verified.error.message, cause: verified.error });
     return { app, principal: verified.principal, connection: null };
   }
@@ -49,6 +50,9 @@ export function createHttpServer(app: AppServices, dashboard: DashboardOptions =
       app.reportError(error, path);
     },
   });
+
+  // Subscriptions over Server-Sent Events (GET /api/v1/sse/<procedure>): a tRPC handler of their own.
+  const sse = createSseTransport(app);
 
   const dashboardHandler = app.config.serveDashboard ? createDashboardHandler(dashboard) : null;
   const notFound = (res: ServerResponse) => sendJson(res, 404, { error: 'not found', endpoints: paths });
@@ -67,7 +71,7 @@ export function createHttpServer(app: AppServices, dashboard: DashboardOptions =
     connectionsCheckingInterval: Math.min(1_000, Math.max(1, Math.floor(headersTimeout / 2))),
   };
 
-  return createServer(serverOptions, (req, res) => {
+  const server = createServer(serverOptions, (req, res) => {
     // On every answer, this file's and those of the tRPC handler and the
     // dashboard: no browser may guess a type other than the one declared.
     res.setHeader('x-content-type-options', 'nosniff');
@@ -75,6 +79,8 @@ export function createHttpServer(app: AppServices, dashboard: DashboardOptions =
     const path = url.split('?', 1)[0]!;
     if (path.startsWith(`${paths.trpc}/`)) {
       trpcHandler(req, res);
+    } else if (path.startsWith(`${paths.sse}/`)) {
+      sse.handle(req, res);
     } else if (path === paths.health && req.method === 'GET') {
       const health = app.health();
       sendJson(res, health.status === 'healthy' ? 200 : 503, health);
@@ -115,4 +121,6 @@ export function createHttpServer(app: AppServices, dashboard: DashboardOptions =
       notFound(res);
     }
   });
+  // The SSE streams, for the drain and the shutdown (server/index.ts).
+  return Object.assign(server, { sse });
 }

@@ -3,13 +3,14 @@ import { CloseCode } from '../../shared/closeCodes';
 import type { RealtimeEvent } from '../../shared/events';
 import { type DialectMessage, type DialectTarget, parseDialectMessage } from '../../shared/jsonDialect';
 import { topics } from '../../shared/topics';
+import type { SubscriptionAccess } from '../admin/adminService';
 import { type EventSink, TopicSubscription } from '../bus/topicSubscription';
 import { type ApiError, apiError, reasonOf } from '../errors';
 import type { ErrorReporter } from '../observability/errorReporter';
 import type { AppRouter } from '../routers';
 import type { Context } from '../trpc/context';
 import { bounded, errorBounds } from '../trpc/errorBounds';
-import type { Connection, ProtocolSession } from './connection';
+import type { Connection, ProtocolSession, RevocableSession } from './connection';
 import type { DialectWireFormat } from './wireFormat';
 
 type ProcedureType = 'mutation' | 'subscription';
@@ -24,6 +25,8 @@ export interface JsonSessionOptions {
   /** Every error answered (counted and logged by the server: observability/errorReporter.ts). */
   onError: ErrorReporter;
   subscriptionsChanged: (delta: 1 | -1) => void;
+  /** Operator revocations a subscription must pass before it goes live (admin.revokeAccess). */
+  access?: SubscriptionAccess;
 }
 
 /** Normal closure: a per-resource connection whose one resource cannot be served. */
@@ -86,7 +89,7 @@ class DialectSubscription implements EventSink {
  * malformed message is answered with an error frame only when the connection
  * was rested (Connection.rested), as in tRPC's session.
  */
-export class JsonSession implements ProtocolSession {
+export class JsonSession implements ProtocolSession, RevocableSession {
   private context: Promise<Context> | null;
   /** The messages still to handle, chained in arrival order. */
   private queue: Promise<void> = Promise.resolve();
@@ -104,6 +107,7 @@ export class JsonSession implements ProtocolSession {
     private readonly resource: DialectTarget | null = null,
   ) {
     this.context = context;
+    conn.subscriptions = this;
     // Failures are the connection's to report (it closes with 4001 / 4008).
     context?.catch(() => undefined);
     if (resource && context) this.enqueue({ type: 'subscribe', target: resource, lastEventId: undefined });
@@ -149,6 +153,28 @@ export class JsonSession implements ProtocolSession {
       sub.stopped = true;
       this.release(sub);
     }
+  }
+
+  /**
+   * admin.revokeAccess: every live subscription to `topic` ends now with an
+   * error frame (`access_revoked`); a per-resource connection, left with
+   * nothing to serve, then closes normally.
+   */
+  revokeTopic(topic: string, error: ApiError): number {
+    if (this.ended || !this.subscriptions) return 0;
+    let ended = 0;
+    for (const sub of [...this.subscriptions.values()]) {
+      if (sub.subscription?.topic !== topic) continue;
+      sub.stopped = true;
+      this.forget(sub);
+      this.release(sub);
+      ended++;
+    }
+    if (ended > 0) {
+      this.sendError(error, undefined, 'subscription');
+      if (this.resource) this.conn.endSoon(NORMAL_CLOSURE, 'access_revoked');
+    }
+    return ended;
   }
 
   /** One frame per event, all of them in one write. */
@@ -244,6 +270,27 @@ export class JsonSession implements ProtocolSession {
       // The connection ended while the procedure ran.
       result.close();
       return;
+    }
+    const access = this.opts.access;
+    if (access && ctx.principal) {
+      let refusal: unknown;
+      try {
+        refusal = await access.check(ctx.principal, result.topic);
+      } catch (cause) {
+        refusal = cause;
+      }
+      if (this.subscriptions?.get(key) !== sub) {
+        result.close();
+        return;
+      }
+      // A revocation heard while the store was read found no live subscription to end.
+      refusal ||= access.checkLocally(ctx.principal, result.topic);
+      if (refusal) {
+        result.close();
+        this.forget(sub);
+        this.refused(refusal, path);
+        return;
+      }
     }
     sub.subscription = result as TopicSubscription<RealtimeEvent>;
     this.opts.subscriptionsChanged(1);

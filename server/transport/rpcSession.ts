@@ -3,13 +3,14 @@ import { parseConnectionParamsFromUnknown, type TRPCRequestInfo } from '@trpc/se
 import { parseTRPCMessage, TRPC_ERROR_CODES_BY_KEY, type TRPCClientOutgoingMessage, type TRPCResponseMessage } from '@trpc/server/rpc';
 import { CloseCode } from '../../shared/closeCodes';
 import type { RealtimeEvent } from '../../shared/events';
+import type { SubscriptionAccess } from '../admin/adminService';
 import { type EventSink, TopicSubscription } from '../bus/topicSubscription';
-import { apiError, reasonOf } from '../errors';
+import { type ApiError, apiError, reasonOf } from '../errors';
 import type { ErrorReporter } from '../observability/errorReporter';
 import type { AppRouter } from '../routers';
 import type { Context } from '../trpc/context';
 import { bounded, errorBounds } from '../trpc/errorBounds';
-import type { Connection, ProtocolSession } from './connection';
+import type { Connection, ProtocolSession, RevocableSession } from './connection';
 import type { CallId, JsonRpcMarker, WireFormat } from './wireFormat';
 
 type ConnectionParams = TRPCRequestInfo['connectionParams'];
@@ -34,6 +35,8 @@ export interface RpcOptions {
   onError: ErrorReporter;
   /** Live subscriptions changed by `delta` (the registry's count and the gauge). */
   subscriptionsChanged: (delta: 1 | -1) => void;
+  /** Operator revocations a subscription must pass before it goes live (admin.revokeAccess). */
+  access?: SubscriptionAccess;
 }
 
 /** What the client gets when its error cannot be formatted: nothing about the error. */
@@ -52,6 +55,13 @@ function hasEchoableId(msg: TRPCClientOutgoingMessage): boolean {
   return typeof msg.id !== 'string' || msg.id.length <= errorBounds.textChars;
 }
 
+/** A subscription procedure's result that is not a bus subscription but can be iterated (presence.onChange). */
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return (
+    typeof value === 'object' && value !== null && typeof (value as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator] === 'function'
+  );
+}
+
 /** The tails of the batch being written, reused by every write (writes are synchronous). */
 const scratchTails: Buffer[] = [];
 
@@ -64,7 +74,8 @@ const scratchTails: Buffer[] = [];
 class SubscriptionCall implements EventSink {
   /** The client stopped it (or the connection ended) while its procedure was still running. */
   stopped = false;
-  subscription: TopicSubscription<RealtimeEvent> | null = null;
+  /** Its bus subscription, or the closer of an iterated one (see `iterate`); null until live. */
+  subscription: { close(): void } | null = null;
   /** The start of each of its data frames (`{"id":7`), and its length in UTF-8 bytes. */
   prefix = '';
   prefixBytes = 0;
@@ -104,7 +115,7 @@ class SubscriptionCall implements EventSink {
  * A class, not a closure per call site: an idle server holds one per client,
  * and methods on the prototype cost nothing per connection.
  */
-export class RpcSession implements ProtocolSession {
+export class RpcSession implements ProtocolSession, RevocableSession {
   private ctx: Context | undefined;
   private ctxPromise: Promise<Context> | null = null;
   /** Subscription calls by request id, starting or live; created with the first one. */
@@ -119,6 +130,7 @@ export class RpcSession implements ProtocolSession {
     private readonly opts: RpcOptions,
   ) {
     if (!expectsConnectionParams) this.ctxPromise = this.authenticate(() => null);
+    conn.subscriptions = this;
   }
 
   receive(data: Buffer, isBinary: boolean) {
@@ -149,6 +161,24 @@ export class RpcSession implements ProtocolSession {
       call.stopped = true;
       this.release(call);
     }
+  }
+
+  /**
+   * admin.revokeAccess: every live subscription to `topic` ends now, with an
+   * error response for its call id (the client's subscription ends there).
+   */
+  revokeTopic(topic: string, error: ApiError): number {
+    if (this.ended || !this.calls) return 0;
+    let ended = 0;
+    for (const call of [...this.calls.values()]) {
+      const subscription = call.subscription;
+      if (!(subscription instanceof TopicSubscription) || subscription.topic !== topic) continue;
+      this.forget(call);
+      this.release(call);
+      this.respondError(call.id, call.jsonrpc, error, 'subscription');
+      ended++;
+    }
+    return ended;
   }
 
   /**
@@ -356,11 +386,28 @@ export class RpcSession implements ProtocolSession {
       return this.respond({ id, jsonrpc, result: { type: 'data', data: result } });
     }
     if (!(result instanceof TopicSubscription)) {
+      if (isAsyncIterable(result)) return this.iterate(call, result, path, input);
       if (!this.forget(call)) return;
       const message = `Subscription ${path} did not return a bus subscription (see server/routers/subscribe.ts)`;
       return this.respondError(id, jsonrpc, new TRPCError({ code: 'INTERNAL_SERVER_ERROR', message }), type, path, input);
     }
-    this.deliver(call, result as TopicSubscription<RealtimeEvent>, path, input);
+    const subscription = result as TopicSubscription<RealtimeEvent>;
+    const access = this.opts.access;
+    const principal = this.ctx?.principal;
+    if (access && principal) {
+      let refusal: unknown;
+      try {
+        refusal = await access.check(principal, subscription.topic);
+      } catch (cause) {
+        refusal = cause;
+      }
+      if (refusal) {
+        subscription.close();
+        if (!this.forget(call)) return;
+        return this.respondError(id, jsonrpc, refusal, type, path, input);
+      }
+    }
+    this.deliver(call, subscription, path, input);
   }
 
   /** Streams a bus subscription to the client until the session ends it (stop, failure, or the connection's end). */
@@ -375,6 +422,14 @@ export class RpcSession implements ProtocolSession {
       this.forget(call);
       return this.respond({ id: call.id, jsonrpc: call.jsonrpc, result: { type: 'stopped' } });
     }
+    // A revocation heard while the store was read: it found no live subscription to end.
+    const principal = this.ctx?.principal;
+    const revoked = principal ? this.opts.access?.checkLocally(principal, subscription.topic) : null;
+    if (revoked) {
+      subscription.close();
+      this.forget(call);
+      return this.respondError(call.id, call.jsonrpc, revoked, 'subscription', path, input);
+    }
     call.subscription = subscription;
     this.opts.subscriptionsChanged(1);
     call.prefix = this.opts.format.prefix(call.id, call.jsonrpc);
@@ -382,6 +437,42 @@ export class RpcSession implements ProtocolSession {
     this.respond({ id: call.id, jsonrpc: call.jsonrpc, result: { type: 'started' } });
     // (Sending may have ended the connection, and with it the subscription: `start` then returns at once.)
     subscription.start(call).catch((cause: unknown) => this.failed(call, cause, path, input));
+  }
+
+  /**
+   * Streams a subscription that is not the bus's but a plain async iterable
+   * (presence.onChange): one data frame per value, untracked (no id, no
+   * resume), until it ends (`stopped`), fails (its error) or the session
+   * ends it (`release`: its iterator's `return`, which must end a pending
+   * `next` at once). For rare events only: a promise per value.
+   */
+  private iterate(call: SubscriptionCall, iterable: AsyncIterable<unknown>, path: string, input: unknown) {
+    const iterator = iterable[Symbol.asyncIterator]();
+    const closer = { close: () => void iterator.return?.()?.catch(() => undefined) };
+    if (this.calls?.get(call.id) !== call) return closer.close();
+    if (call.stopped) {
+      closer.close();
+      this.forget(call);
+      return this.respond({ id: call.id, jsonrpc: call.jsonrpc, result: { type: 'stopped' } });
+    }
+    call.subscription = closer;
+    this.opts.subscriptionsChanged(1);
+    this.respond({ id: call.id, jsonrpc: call.jsonrpc, result: { type: 'started' } });
+    const pump = async () => {
+      for (;;) {
+        const next = await iterator.next();
+        if (call.subscription !== closer) return;
+        if (next.done) {
+          this.forget(call);
+          this.release(call);
+          return this.respond({ id: call.id, jsonrpc: call.jsonrpc, result: { type: 'stopped' } });
+        }
+        this.respond({ id: call.id, jsonrpc: call.jsonrpc, result: { type: 'data', data: next.value } });
+      }
+    };
+    pump().catch((cause: unknown) => {
+      if (call.subscription === closer) this.failed(call, cause, path, input);
+    });
   }
 
   /** A subscription could not go live: it fell too far behind (4013 for the connection), or its history could not be read. */

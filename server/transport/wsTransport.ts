@@ -10,7 +10,7 @@ import type { DialectTarget } from '../../shared/jsonDialect';
 import { inputBounds } from '../../shared/limits';
 import { type ConnectionType, connectionTypes, paths } from '../../shared/paths';
 import type { AppServices } from '../app';
-import { verifyToken } from '../auth/verifyToken';
+import { authenticateToken } from '../auth/authenticate';
 import { apiError } from '../errors';
 import { TokenBucket } from '../limits/tokenBucket';
 import { createRefusalLog } from '../observability/refusalLog';
@@ -18,6 +18,7 @@ import { appRouter } from '../routers';
 import type { Context } from '../trpc/context';
 import { Connection, type ConnectionOptions, ConnectionSocket } from './connection';
 import { DialectSwitch, type Dialects } from './dialectSwitch';
+import { inWaves } from './inWaves';
 import { JsonSession, type JsonSessionOptions } from './jsonSession';
 import { startKeepAlive } from './keepAlive';
 import { type RpcOptions, RpcSession } from './rpcSession';
@@ -36,16 +37,6 @@ function rejectUpgrade(socket: Duplex, status: number, text: string) {
   socket.end(
     `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`,
   );
-}
-
-/** The time between two waves of a drain (ms). */
-const DRAIN_WAVE_MS = 100;
-/** A wave closes at least this many connections: a handful of clients go in one. */
-const DRAIN_MIN_WAVE = 10;
-
-/** How many waves a drain of `connections` takes when spread over `spreadMs`: at least one. */
-function drainWaves(connections: number, spreadMs: number): number {
-  return Math.max(1, Math.min(Math.ceil(connections / DRAIN_MIN_WAVE), Math.floor(spreadMs / DRAIN_WAVE_MS)));
 }
 
 /** How each refusal of the upgrade guard counts in `websocket_errors_total`. */
@@ -135,7 +126,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
   }
 
   async function admitConnection(conn: Connection, token: string | null) {
-    const verified = await verifyToken(token, app.jwtKey, app.clock.now());
+    const verified = await authenticateToken(app, token);
     if (!verified.ok) {
       // Reported now: a token given in the URL fails before any call could be answered.
       app.reportError(verified.error, undefined, { connectionId: conn.id, remoteAddress: conn.clientAddress });
@@ -155,6 +146,14 @@ export function attachWsTransport(server: Server, app: AppServices) {
       app.reportError(refused, undefined, { connectionId: conn.id, userId, remoteAddress: conn.clientAddress });
       conn.endSoon(CloseCode.TOO_MANY_CONNECTIONS, 'too_many_connections');
       throw refused;
+    }
+    if (principal.jti !== null && app.admin.tokenRevokedLocally(principal.jti)) {
+      // Revoked while it was being counted: the broadcast found no connection of it to close.
+      void app.connectionCounter.release(userId, conn.id);
+      const revoked = apiError('token_revoked');
+      app.reportError(revoked, undefined, { connectionId: conn.id, userId, remoteAddress: conn.clientAddress });
+      conn.endSoon(CloseCode.UNAUTHORIZED, 'token_revoked');
+      throw revoked;
     }
     conn.admit(principal);
     if (conn.admitted) guard.authenticated(conn.clientAddress);
@@ -176,6 +175,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
       registry.onSubscriptionsChanged(delta);
       metrics.subscriptions.inc(delta);
     },
+    access: app.admin.subscriptionAccess,
   };
   const jsonOptions: JsonSessionOptions = {
     router: appRouter,
@@ -184,6 +184,7 @@ export function attachWsTransport(server: Server, app: AppServices) {
     authenticate,
     onError: rpcOptions.onError,
     subscriptionsChanged: rpcOptions.subscriptionsChanged,
+    access: rpcOptions.access,
   };
   const dialects: Dialects = {
     rpc: (conn, queryToken, expectsConnectionParams) => new RpcSession(conn, queryToken, expectsConnectionParams, rpcOptions),
@@ -338,19 +339,14 @@ export function attachWsTransport(server: Server, app: AppServices) {
     async drain(withinMs: number) {
       accepting = false;
       const all = [...registry.connections.values()];
-      const waves = drainWaves(all.length, withinMs / 2);
-      const perWave = Math.ceil(all.length / waves);
-      const closing: Promise<void>[] = [];
       const deadline = Date.now() + withinMs;
-      logger.info({ event: 'drain_closing', connections: all.length, waves, perWave });
-      for (let wave = 0; wave < waves; wave++) {
-        if (wave > 0) await new Promise((resolve) => setTimeout(resolve, DRAIN_WAVE_MS));
-        const batch = all.slice(wave * perWave, (wave + 1) * perWave);
-        const graceMs = Math.max(0, deadline - Date.now());
-        for (const conn of batch) closing.push(closeOne(conn, CloseCode.SERVICE_RESTART, 'node draining', graceMs));
-        logger.info({ event: 'drain_wave', wave: wave + 1, of: waves, closed: batch.length });
-      }
-      await Promise.all(closing);
+      logger.info({ event: 'drain_closing', connections: all.length });
+      await inWaves(
+        all,
+        withinMs / 2,
+        (conn) => closeOne(conn, CloseCode.SERVICE_RESTART, 'node draining', Math.max(0, deadline - Date.now())),
+        (wave, of, closed) => logger.info({ event: 'drain_wave', wave, of, closed }),
+      );
     },
 
     /** Refuses new connections and closes the open ones with 1001 (going away), after flushing. */

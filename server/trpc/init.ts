@@ -22,6 +22,13 @@ function publicMessage(error: TRPCError, message: string): string {
 
 const t = initTRPC.context<Context>().create({
   transformer,
+  // Subscriptions over Server-Sent Events (transport/sseTransport.ts): a ping
+  // event every 15 s keeps proxies from cutting a quiet stream, and tells the
+  // client (httpSubscriptionLink) to reopen one silent for 45 s, from its last id.
+  sse: {
+    ping: { enabled: true, intervalMs: 15_000 },
+    client: { reconnectAfterInactivityMs: 45_000 },
+  },
   errorFormatter({ shape, error }) {
     // `reason` is the contract's stable error code (shared/errors.ts). An
     // invalid input gets a one-line message naming each field, and the issues
@@ -61,16 +68,25 @@ export const publicProcedure = t.procedure;
  * backend's burst of updates must not be lost). Over WebSocket the
  * connection's own budget already paid for the frame that carried the call
  * (transport/connection.ts): a call waits for it, it is never refused.
+ *
+ * A subscription needs a streaming transport: a WebSocket connection or a
+ * Server-Sent Events stream (whose opening already paid the user's budget,
+ * transport/sseTransport.ts); over plain HTTP it is `websocket_required`. On
+ * a stream, what the procedure returns is handed to the stream, which
+ * delivers it (batched, bounded, ended at the token's expiry).
  */
 export const authedProcedure = t.procedure.use(async ({ ctx, type, next }) => {
   const { principal, connection, app } = ctx;
+  const sse = ctx.sse ?? null;
   if (!principal) throw apiError('token_missing');
-  if (type === 'subscription' && !connection) throw apiError('websocket_required');
-  if (!connection && !isService(principal) && !(await app.rateLimiter.consumeUser(principal.userId))) {
+  if (type === 'subscription' && !connection && !sse) throw apiError('websocket_required');
+  if (!connection && !sse && !isService(principal) && !(await app.rateLimiter.consumeUser(principal.userId))) {
     app.metrics.rateLimited.inc();
     throw apiError('rate_limited');
   }
-  return next({ ctx: { ...ctx, principal } });
+  const result = await next({ ctx: { ...ctx, principal } });
+  if (sse && type === 'subscription' && result.ok) return { ...result, data: await sse.deliver(result.data) };
+  return result;
 });
 
 export const serviceProcedure = authedProcedure.use(({ ctx, next }) => {

@@ -206,5 +206,49 @@ describeWithRedis('deploy/nginx.conf', () => {
       expect(await attempt('203.0.113.7')).toBe(429);
       expect(await attempt('198.51.100.9')).toBe(101);
     }, 60_000);
+
+    test('an SSE stream through nginx is not buffered: each event arrives while the stream stays open', async () => {
+      const prefix = uniquePrefix();
+      await using a = await startNode(prefix);
+      await using b = await startNode(prefix);
+      await using nginx = await startNginx([hostPort(a), hostPort(b)]);
+      const service = await token({ sub: 'backend', roles: ['service'] });
+      const viewer = await token({ sub: 'sse-viewer', investigations: ['inv-sse'] });
+      const input = encodeURIComponent(JSON.stringify({ json: { investigationId: 'inv-sse' } }));
+      // The token in connectionParams, in the query, as httpSubscriptionLink sends it from a browser.
+      const params = encodeURIComponent(JSON.stringify({ token: viewer }));
+      const abort = new AbortController();
+      const res = await fetch(`${nginx.httpUrl}/api/v1/sse/investigation.onUpdate?input=${input}&connectionParams=${params}`, {
+        headers: { accept: 'text/event-stream' },
+        signal: abort.signal,
+      });
+      try {
+        expect(res.status).toBe(200);
+        expect(res.headers.get('content-type')).toBe('text/event-stream');
+        const reader = res.body!.getReader();
+        const decoder = new TextDecoder();
+        let text = '';
+        const readUntil = async (done: () => boolean) => {
+          while (!done()) {
+            const chunk = await reader.read();
+            if (chunk.done) throw new Error(`the stream ended: ${text}`);
+            text += decoder.decode(chunk.value);
+          }
+        };
+        await readUntil(() => text.includes('event: connected'));
+        // One event at a time: each must arrive before the next is published, the stream still open.
+        for (let i = 0; i < 3; i++) {
+          const id = await publish(nginx.httpUrl, service, 'inv-sse', i);
+          await readUntil(() => text.includes(`id: ${id}`));
+        }
+        expect(text).not.toContain('event: return');
+      } finally {
+        abort.abort();
+      }
+      // Never the query (connectionParams carries the token) in nginx's log.
+      const log = await nginx.accessLog();
+      expect(log).toContain('GET /api/v1/sse/investigation.onUpdate');
+      expect(log).not.toContain(viewer);
+    }, 60_000);
   });
 });

@@ -193,6 +193,10 @@ async function generateTraffic(a: NodeProcess, b: NodeProcess): Promise<RawWs[]>
   const made = [];
   for (let i = 0; i < 3; i++) made.push(await postMutation(a.httpUrl, hoarder, 'chat.createSession', {}));
   expect(made.map((m) => m.status)).toEqual([200, 200, 429]);
+  // conflict: an idempotencyKey reused for another payload.
+  const keyed = (progress: number) => ({ investigationId: 'inv-m', updateType: 'progress', data: { progress }, idempotencyKey: 'retry-1' });
+  expect((await postMutation(a.httpUrl, service, 'investigation.notifyUpdate', keyed(10))).status).toBe(200);
+  expect((await postMutation(a.httpUrl, service, 'investigation.notifyUpdate', keyed(11))).status).toBe(409);
   // An upgrade refused before a connection exists: a browser Origin not in ALLOWED_ORIGINS.
   await expect(RawWs.open(`${a.wsUrl}?token=${await viewer()}`, { origin: 'http://evil.example' })).rejects.toThrow(/403/);
   // slow_consumer: a subscriber that stops reading while large events keep coming (SLOW_CONSUMER_BYTES 128 KiB).

@@ -14,8 +14,8 @@ const AN = 'an-e2e';
 const SESSION = 'chat-e2e';
 const WATCH = { investigation: INV, analysis: AN, session: SESSION };
 const aliceClaims = { sub: 'alice', roles: ['user'], investigations: [INV], analyses: [AN] };
-/** The investigation, the analysis, the chat session and the user's notifications. */
-const PAGE_SUBSCRIPTIONS = 4;
+/** The investigation, its presence ("Watching now"), the analysis, the chat session and the user's notifications. */
+const PAGE_SUBSCRIPTIONS = 5;
 
 /**
  * Every behaviour of the live dashboard, on one screen size. Run on a laptop
@@ -30,7 +30,7 @@ export function describeDashboard(screen: string, viewport: { width: number; hei
       return startServer({ ...opts, serveDashboard: true, dashboard: { dir: env.dashboardDir, ...opts.dashboard } });
     }
 
-    /** Opens the dashboard on our ids, signs in as alice and waits until all four subscriptions run on the server. */
+    /** Opens the dashboard on our ids, signs in as alice and waits until all its subscriptions run on the server. */
     function openAliceDashboard(srv: TestServer): Promise<TestPage> {
       return openSignedIn(env.browser, srv, { watch: WATCH, claims: aliceClaims, subscriptions: PAGE_SUBSCRIPTIONS, viewport });
     }
@@ -39,7 +39,7 @@ export function describeDashboard(screen: string, viewport: { width: number; hei
       return srv.httpClient(await srv.token({ sub: 'backend', roles: ['service'] }));
     }
 
-    test('signs in with a pasted token: one connection, its four subscriptions, the user shown', async () => {
+    test('signs in with a pasted token: one connection, its five subscriptions, the user shown', async () => {
       await using srv = await startDashboardServer();
       await using page = await openPage(env.browser, viewport);
       await page.goto(`${srv.address.httpUrl}/?${new URLSearchParams(WATCH)}`);

@@ -22,7 +22,7 @@ describe.skipIf(!chromiumAvailable || !redisAvailable)('the dashboard across a s
     await using page = await openSignedIn(env.browser, first, {
       watch: { investigation: INV, analysis: 'an-restart', session: 'chat-restart' },
       claims: aliceClaims,
-      subscriptions: 4,
+      subscriptions: 5,
     });
     await backend.investigation.notifyUpdate.mutate({
       investigationId: INV,
@@ -78,7 +78,7 @@ describe.skipIf(!chromiumAvailable || !redisAvailable)('the dashboard across a s
     await page.locator('[data-testid="notification"][data-level="critical"]').waitFor();
     await waitFor(
       () => second.server.stats().subscriptions,
-      (n) => n === 4,
+      (n) => n === 5,
       'the page to resubscribe on the new server',
     );
 

@@ -22,7 +22,7 @@ describeWithChromium('the dashboard on every screen', () => {
 
   /** A page signed in as alice at `viewport`, every panel filled with live data. */
   async function openShowcase(srv: TestServer, viewport: { width: number; height: number }): Promise<TestPage> {
-    const page = await openSignedIn(env.browser, srv, { watch: WATCH, claims: aliceClaims, subscriptions: 4, viewport });
+    const page = await openSignedIn(env.browser, srv, { watch: WATCH, claims: aliceClaims, subscriptions: 5, viewport });
     await publishShowcase(srv.httpClient(await srv.token({ sub: 'backend', roles: ['service'] })));
     await page.getByTestId('chat-input').fill('What is the status, and are there critical anomalies?');
     await page.getByTestId('chat-send').click();

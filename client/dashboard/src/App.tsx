@@ -7,6 +7,7 @@ import {
   useConnectionState,
   useInvestigationUpdates,
   useNotifications,
+  usePresence,
 } from '../../react/index';
 import { AnalysisPanel } from './components/AnalysisPanel';
 import { ChatPanel } from './components/ChatPanel';
@@ -14,6 +15,7 @@ import { ConnectionBadge } from './components/ConnectionBadge';
 import { Brand } from './components/common';
 import { AnomalyAlerts, InvestigationOverview, Timeline } from './components/InvestigationPanels';
 import { NotificationsPanel } from './components/NotificationsPanel';
+import { WatchingNow } from './components/PresencePanel';
 import { SignIn } from './components/SignIn';
 import {
   type DashboardConfig,
@@ -96,6 +98,7 @@ function Dashboard({ token, onSignOut }: { token: string; onSignOut: (reason?: s
 
   const inv = useInvestigationUpdates(watched.investigation || null);
   const analysis = useAnalysisUpdates(watched.analysis || null);
+  const presence = usePresence(watched.investigation || null);
   // Without a session in the address (or remembered for this user), one of
   // the user's own is created; it then goes into the address, so a reload or
   // a link shows the same conversation, and is remembered for the next sign-in.
@@ -141,7 +144,9 @@ function Dashboard({ token, onSignOut }: { token: string; onSignOut: (reason?: s
         </div>
       </header>
       <main className="grid">
-        <InvestigationOverview id={watched.investigation} inv={inv} />
+        <InvestigationOverview id={watched.investigation} inv={inv}>
+          {watched.investigation && <WatchingNow presence={presence} selfUserId={userId} />}
+        </InvestigationOverview>
         <AnomalyAlerts anomalies={inv.anomalies} />
         <Timeline events={inv.timeline} />
         <AnalysisPanel id={watched.analysis} analysis={analysis} />

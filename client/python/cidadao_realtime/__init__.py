@@ -1,7 +1,7 @@
 """Cidadão.AI realtime: subscribe over the JSON dialect, publish over HTTP."""
 
 from .client import RealtimeClient, Subscription, UnknownEvent, parse_event
-from .errors import Forbidden, InvalidInput, RateLimited, RealtimeError, Unauthorized, Unavailable
+from .errors import Conflict, Forbidden, InvalidInput, RateLimited, RealtimeError, Unauthorized, Unavailable
 from .events import *  # noqa: F401,F403
 from .events import __all__ as _event_names
 from .publisher import (
@@ -26,6 +26,7 @@ __all__ = [
     "RateLimited",
     "InvalidInput",
     "Unavailable",
+    "Conflict",
     "Publisher",
     "configure",
     "notify_investigation_update",

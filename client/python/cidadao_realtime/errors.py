@@ -40,6 +40,10 @@ class InvalidInput(RealtimeError):
         self.issues: List[Dict[str, Any]] = list(issues or [])
 
 
+class Conflict(RealtimeError):
+    """An ``idempotency_key`` reused, within the server's IDEMPOTENCY_TTL_SECONDS, for another payload (HTTP 409)."""
+
+
 class Unavailable(RealtimeError):
     """The server could not be reached, or answered with a server error."""
 
@@ -51,6 +55,7 @@ _BY_CODE = {
     "BAD_REQUEST": InvalidInput,
     "PARSE_ERROR": InvalidInput,
     "PAYLOAD_TOO_LARGE": InvalidInput,
+    "CONFLICT": Conflict,
 }
 
 

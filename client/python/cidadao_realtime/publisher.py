@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import random
 import urllib.error
 import urllib.request
+import uuid
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Union
 
 from ._convert import camel_keys, json_default
@@ -36,12 +38,35 @@ def _http_base(url: str) -> str:
 
 
 class Publisher:
-    """Calls the API's mutations over HTTP. ``token`` is a string, or a sync or async callable returning one."""
+    """Calls the API's mutations over HTTP. ``token`` is a string, or a sync or async callable returning one.
 
-    def __init__(self, base_url: str, token: TokenProvider, *, timeout: float = 10.0):
+    Every publish (``notify_*``, ``send_notification``) carries an ``idempotencyKey``: a new uuid4 per
+    call unless one is given. A publish that fails with :class:`Unavailable` (the server unreachable,
+    a connection cut before its answer, a timeout, a 5xx such as ``engine_unavailable``) is retried
+    up to ``retries`` times, with full-jitter backoff from ``retry_delay`` seconds, under the same key:
+    the server stores the event at most once, and a retry after a lost reply gets the first call's ids.
+    """
+
+    def __init__(self, base_url: str, token: TokenProvider, *, timeout: float = 10.0, retries: int = 3,
+                 retry_delay: float = 0.2):
         self.base_url = _http_base(base_url)
         self.token = token
         self.timeout = timeout
+        self.retries = retries
+        self.retry_delay = retry_delay
+
+    async def publish(self, procedure: str, payload: Dict[str, Any], idempotency_key: Optional[str] = None) -> Any:
+        """Calls a publish mutation under an idempotency key (a new uuid4 unless given), retrying with it when unavailable."""
+        body = {**payload, "idempotencyKey": idempotency_key or str(uuid.uuid4())}
+        attempt = 0
+        while True:
+            try:
+                return await self.call(procedure, body)
+            except Unavailable:
+                if attempt >= self.retries:
+                    raise
+                attempt += 1
+                await asyncio.sleep(random.uniform(0, self.retry_delay * 2 ** (attempt - 1)))
 
     async def call(self, procedure: str, payload: Dict[str, Any]) -> Any:
         """Calls one mutation with a plain JSON input; returns its result (``result.data.json``)."""
@@ -86,24 +111,33 @@ class Publisher:
 
     # The original integration's functions, as methods.
 
-    async def notify_investigation_update(self, investigation_id: str, update_type: str, data: Dict[str, Any]) -> str:
+    async def notify_investigation_update(self, investigation_id: str, update_type: str, data: Dict[str, Any], *,
+                                          idempotency_key: Optional[str] = None) -> str:
         """Publishes an ``investigation_update``; ``data`` as in the contract (snake_case keys accepted). Returns its event id."""
-        result = await self.call(
+        result = await self.publish(
             "investigation.notifyUpdate",
             {"investigationId": investigation_id, "updateType": update_type, "data": camel_keys(data)},
+            idempotency_key,
         )
         return result["id"]
 
-    async def notify_anomaly_detected(self, investigation_id: str, anomaly_data: Dict[str, Any]) -> str:
+    async def notify_anomaly_detected(self, investigation_id: str, anomaly_data: Dict[str, Any], *,
+                                      idempotency_key: Optional[str] = None) -> str:
         """Publishes an ``anomaly_detected``: ``severity``, ``description``, ``contract_id``, ``confidence``. Returns its event id."""
-        result = await self.call("investigation.notifyAnomaly", {"investigationId": investigation_id, "anomaly": camel_keys(anomaly_data)})
+        result = await self.publish(
+            "investigation.notifyAnomaly",
+            {"investigationId": investigation_id, "anomaly": camel_keys(anomaly_data)},
+            idempotency_key,
+        )
         return result["id"]
 
-    async def notify_analysis_update(self, analysis_id: str, update_type: str, data: Dict[str, Any]) -> str:
+    async def notify_analysis_update(self, analysis_id: str, update_type: str, data: Dict[str, Any], *,
+                                     idempotency_key: Optional[str] = None) -> str:
         """Publishes an ``analysis_update``. Returns its event id."""
-        result = await self.call(
+        result = await self.publish(
             "analysis.notifyUpdate",
             {"analysisId": analysis_id, "updateType": update_type, "data": camel_keys(data)},
+            idempotency_key,
         )
         return result["id"]
 
@@ -117,6 +151,7 @@ class Publisher:
         body: Optional[str] = None,
         level: Optional[str] = None,
         link: Optional[str] = None,
+        idempotency_key: Optional[str] = None,
     ) -> List[str]:
         """Sends a notification to one user (or a list of users, or ``broadcast=True``). Returns the event ids.
 
@@ -134,7 +169,7 @@ class Publisher:
         else:
             users = [user_id] if isinstance(user_id, str) else list(user_id or [])
             target = {"userIds": users}
-        result = await self.call("notification.send", {**target, **camel_keys(fields)})
+        result = await self.publish("notification.send", {**target, **camel_keys(fields)}, idempotency_key)
         return list(result["ids"])
 
     # A user's chat, over HTTP.
@@ -157,10 +192,10 @@ class Publisher:
 _default: Optional[Publisher] = None
 
 
-def configure(base_url: str, token: TokenProvider, *, timeout: float = 10.0) -> Publisher:
+def configure(base_url: str, token: TokenProvider, *, timeout: float = 10.0, retries: int = 3, retry_delay: float = 0.2) -> Publisher:
     """Sets the publisher the module-level functions use: the server's URL and a service token."""
     global _default
-    _default = Publisher(base_url, token, timeout=timeout)
+    _default = Publisher(base_url, token, timeout=timeout, retries=retries, retry_delay=retry_delay)
     return _default
 
 
@@ -170,16 +205,18 @@ def _publisher() -> Publisher:
     return _default
 
 
-async def notify_investigation_update(investigation_id: str, update_type: str, data: Dict[str, Any]) -> str:
-    return await _publisher().notify_investigation_update(investigation_id, update_type, data)
+async def notify_investigation_update(investigation_id: str, update_type: str, data: Dict[str, Any], *,
+                                      idempotency_key: Optional[str] = None) -> str:
+    return await _publisher().notify_investigation_update(investigation_id, update_type, data, idempotency_key=idempotency_key)
 
 
-async def notify_anomaly_detected(investigation_id: str, anomaly_data: Dict[str, Any]) -> str:
-    return await _publisher().notify_anomaly_detected(investigation_id, anomaly_data)
+async def notify_anomaly_detected(investigation_id: str, anomaly_data: Dict[str, Any], *, idempotency_key: Optional[str] = None) -> str:
+    return await _publisher().notify_anomaly_detected(investigation_id, anomaly_data, idempotency_key=idempotency_key)
 
 
-async def notify_analysis_update(analysis_id: str, update_type: str, data: Dict[str, Any]) -> str:
-    return await _publisher().notify_analysis_update(analysis_id, update_type, data)
+async def notify_analysis_update(analysis_id: str, update_type: str, data: Dict[str, Any], *,
+                                 idempotency_key: Optional[str] = None) -> str:
+    return await _publisher().notify_analysis_update(analysis_id, update_type, data, idempotency_key=idempotency_key)
 
 
 async def send_notification(user_id: Optional[Union[str, List[str]]] = None, notification: Optional[Dict[str, Any]] = None, **kwargs: Any) -> List[str]:

@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import type { Anomaly, InvestigationEvent, InvestigationUpdates, Severity } from '../../../react/index';
 import { formatJson, formatPercent, formatTime } from '../format';
 import { safeHref } from '../safeHref';
@@ -6,7 +7,7 @@ import { Card, Empty, JobCard, ProgressBar, StatusPill } from './common';
 const reportTone = { queued: 'neutral', generating: 'info', ready: 'success', failed: 'danger' } as const;
 
 /** Status, progress, report and the agents' findings of one investigation. */
-export function InvestigationOverview({ id, inv }: { id: string; inv: InvestigationUpdates }) {
+export function InvestigationOverview({ id, inv, children }: { id: string; inv: InvestigationUpdates; children?: ReactNode }) {
   const reportHref = inv.report?.url ? safeHref(inv.report.url) : null;
   return (
     <JobCard title="Investigation" name="investigation" id={id} className="area-overview" stream={inv}>
@@ -50,6 +51,7 @@ export function InvestigationOverview({ id, inv }: { id: string; inv: Investigat
           )}
         </div>
       </div>
+      {children}
     </JobCard>
   );
 }
