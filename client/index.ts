@@ -22,6 +22,16 @@ export {
   severityRank,
 } from '../shared/investigationState';
 export type { ConnectionType } from '../shared/paths';
+export {
+  type AnalysisUpdateInput,
+  type AnomalyInput,
+  createRealtimePublisher,
+  type InvestigationUpdateInput,
+  type NotificationInput,
+  type PublisherAuth,
+  type RealtimePublisher,
+  type RealtimePublisherOptions,
+} from './publisher';
 export { type AnalysisState, initialAnalysisState, type PartialResult, reduceAnalysis } from './sdk/analysisState';
 export { type Backoff, type BackoffOptions, backoffCap, backoffDefaults, backoffDelay, resolveBackoff } from './sdk/backoff';
 export { type ChatMessage, type ChatState, initialChatState, reduceChat, type StreamingReply } from './sdk/chatState';

@@ -523,11 +523,21 @@ declare class TopicSubscription<E extends RealtimeEvent> implements AsyncIterabl
 	private readonly startAfter;
 	private readonly ifUnknown;
 	private readonly onDelivered;
+	/** Runs once when the subscription closes (`whenClosed`), with its argument. */
+	private onClose;
+	private onCloseArg;
 	/** Wakes whoever waits on this subscription (a paced replay, the async iterator) when it closes. */
 	private wake;
 	constructor(bus: EventBus, fanout: TopicFanout, 
 	/** The replay, read once the live feed carries everything newer; null for live only. */
 	history: Promise<HistoryRead> | null, opts: SubscriptionOptions);
+	/**
+	 * Runs `callback(arg)` once when the subscription closes, whoever closes it
+	 * (the transport's stop or end, its own overflow); at once if it already
+	 * has. One per subscription (presence counts its members so); a shared
+	 * function and its argument, so nothing is made per subscription.
+	 */
+	whenClosed<T>(callback: (arg: T) => void, arg: T): void;
 	/** The topic it is a subscriber of (what admin.revokeAccess matches). */
 	get topic(): string;
 	/** Resolves once every event published from now on will be delivered (rejects if the engine cannot say so). */
@@ -947,6 +957,10 @@ declare const presenceEventSchema: z.ZodDiscriminatedUnion<[
 type PresenceList = z.infer<typeof presenceListSchema>;
 type PresenceEvent = z.infer<typeof presenceEventSchema>;
 type PresenceStateEvent = z.infer<typeof presenceStateEventSchema>;
+interface PresenceEntry {
+	connections: number;
+	since: number;
+}
 declare class PresenceStream implements AsyncIterable<PresenceEvent>, AsyncIterator<PresenceEvent> {
 	readonly investigationId: string;
 	private readonly onClose;
@@ -977,9 +991,12 @@ declare class PresenceStream implements AsyncIterable<PresenceEvent>, AsyncItera
 interface PresenceService {
 	/**
 	 * A subscription to `investigation:<id>` went live for `userId`; returns
-	 * the function its close calls (idempotent).
+	 * the membership its close hands to `untrack` (shared by the user's
+	 * subscriptions to it on this node: nothing is made per subscription).
 	 */
-	track(investigationId: string, userId: string): () => void;
+	track(investigationId: string, userId: string): Membership;
+	/** One subscription that `track` counted closed. */
+	untrack(member: Membership): void;
 	/** A watcher of the investigation's presence: `presence_state` first (once `ready`), then joins and leaves. */
 	watch(investigationId: string): PresenceStream;
 	/** The investigation's members now, on every node. */
@@ -1000,6 +1017,10 @@ interface PresenceStats {
 	watchers: number;
 	/** Investigations whose entries wait to be written. */
 	pendingWrites: number;
+}
+interface Membership extends PresenceEntry {
+	readonly investigationId: string;
+	readonly userId: string;
 }
 declare const connectionTypes: readonly [
 	"general",

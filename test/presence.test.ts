@@ -138,7 +138,7 @@ describe('presence on one node', () => {
       const list = await presence.list('inv-big');
       expect(list.members).toHaveLength(inputBounds.presenceListed);
       expect(list.total).toBe(inputBounds.presenceListed + 1);
-      for (const done of untrack) done();
+      for (const member of untrack) presence.untrack(member);
       expect(await presence.list('inv-big')).toMatchObject({ members: [], total: 0 });
       expect(presence.stats()).toMatchObject({ investigations: 0, members: 0 });
     } finally {
@@ -158,8 +158,8 @@ describe('presence on one node', () => {
       await presence.eraseUser('erased');
       expect((await presence.list('inv-e')).members.map((m) => m.userId)).toEqual(['kept']);
       expect(await presence.list('inv-f')).toMatchObject({ total: 0 });
-      leaveA();
-      keep();
+      presence.untrack(leaveA);
+      presence.untrack(keep);
       expect(presence.stats()).toMatchObject({ investigations: 0, members: 0 });
     } finally {
       await presence.close();

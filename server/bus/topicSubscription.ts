@@ -120,6 +120,9 @@ export class TopicSubscription<E extends RealtimeEvent> implements AsyncIterable
   private readonly startAfter: string | null;
   private readonly ifUnknown: SubscriptionOptions['ifUnknown'];
   private readonly onDelivered: SubscriptionOptions['onDelivered'] | null;
+  /** Runs once when the subscription closes (`whenClosed`), with its argument. */
+  private onClose: ((arg: never) => void) | null = null;
+  private onCloseArg: unknown = null;
   /** Wakes whoever waits on this subscription (a paced replay, the async iterator) when it closes. */
   private wake: (() => void) | null = null;
 
@@ -133,6 +136,18 @@ export class TopicSubscription<E extends RealtimeEvent> implements AsyncIterable
     this.startAfter = opts.startAfter;
     this.ifUnknown = opts.ifUnknown;
     this.onDelivered = opts.onDelivered ?? null;
+  }
+
+  /**
+   * Runs `callback(arg)` once when the subscription closes, whoever closes it
+   * (the transport's stop or end, its own overflow); at once if it already
+   * has. One per subscription (presence counts its members so); a shared
+   * function and its argument, so nothing is made per subscription.
+   */
+  whenClosed<T>(callback: (arg: T) => void, arg: T) {
+    if (this.state !== OPEN) return callback(arg);
+    this.onClose = callback;
+    this.onCloseArg = arg;
   }
 
   /** The topic it is a subscriber of (what admin.revokeAccess matches). */
@@ -260,6 +275,10 @@ export class TopicSubscription<E extends RealtimeEvent> implements AsyncIterable
     this.held = null;
     this.history = null;
     this.bus.leave(this.fanout, this);
+    const onClose = this.onClose as ((arg: unknown) => void) | null;
+    const arg = this.onCloseArg;
+    this.onClose = this.onCloseArg = null;
+    onClose?.(arg);
     const wake = this.wake;
     this.wake = null;
     wake?.();

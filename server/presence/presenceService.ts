@@ -12,9 +12,12 @@ import { PresenceStream } from './presenceStream';
 export interface PresenceService {
   /**
    * A subscription to `investigation:<id>` went live for `userId`; returns
-   * the function its close calls (idempotent).
+   * the membership its close hands to `untrack` (shared by the user's
+   * subscriptions to it on this node: nothing is made per subscription).
    */
-  track(investigationId: string, userId: string): () => void;
+  track(investigationId: string, userId: string): Membership;
+  /** One subscription that `track` counted closed. */
+  untrack(member: Membership): void;
   /** A watcher of the investigation's presence: `presence_state` first (once `ready`), then joins and leaves. */
   watch(investigationId: string): PresenceStream;
   /** The investigation's members now, on every node. */
@@ -53,6 +56,12 @@ export interface PresenceServiceOptions {
 const CHANGED = 'presence';
 const ERASE = 'presence_erase';
 
+/** A user's subscriptions to one investigation on this node. */
+interface Membership extends PresenceEntry {
+  readonly investigationId: string;
+  readonly userId: string;
+}
+
 /** The watchers of one investigation on this node, and the members they were last told of. */
 interface WatchGroup {
   readonly streams: Set<PresenceStream>;
@@ -72,7 +81,7 @@ export function createPresenceService(opts: PresenceServiceOptions): PresenceSer
   const maxListed = opts.maxListed ?? inputBounds.presenceListed;
   const nodeId = randomUUID();
   /** This node's members: investigation → user → its subscriptions here and since when. */
-  const local = new Map<string, Map<string, PresenceEntry>>();
+  const local = new Map<string, Map<string, Membership>>();
   const groups = new Map<string, WatchGroup>();
   /** Investigations whose local members changed since they were last written. */
   const pending = new Set<string>();
@@ -225,25 +234,24 @@ export function createPresenceService(opts: PresenceServiceOptions): PresenceSer
       }
       let entry = members.get(userId);
       if (!entry) {
-        entry = { connections: 0, since: Date.now() };
+        entry = { investigationId, userId, connections: 0, since: Date.now() };
         members.set(userId, entry);
       }
       entry.connections++;
       changed(investigationId);
-      const tracked = entry;
-      let done = false;
-      return () => {
-        if (done) return;
-        done = true;
-        const now = local.get(investigationId);
-        // Erased meanwhile (or erased and back): this subscription no longer counts.
-        if (now?.get(userId) !== tracked) return;
-        if (--tracked.connections === 0) {
-          now.delete(userId);
-          if (now.size === 0) local.delete(investigationId);
-        }
-        changed(investigationId);
-      };
+      return entry;
+    },
+
+    untrack(member) {
+      const { investigationId, userId } = member;
+      const now = local.get(investigationId);
+      // Erased meanwhile (or erased and back): this subscription no longer counts.
+      if (now?.get(userId) !== member) return;
+      if (--member.connections === 0) {
+        now.delete(userId);
+        if (now.size === 0) local.delete(investigationId);
+      }
+      changed(investigationId);
     },
 
     watch(investigationId) {

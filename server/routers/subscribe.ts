@@ -1,6 +1,6 @@
 import type { RealtimeEvent } from '../../shared/events';
 import { topicKind } from '../../shared/topics';
-import type { SubscriptionOptions, TopicSubscription } from '../bus/topicSubscription';
+import type { SubscriptionOptions } from '../bus/topicSubscription';
 import { apiError } from '../errors';
 import type { Context } from '../trpc/context';
 
@@ -28,22 +28,13 @@ export async function subscribe<E extends RealtimeEvent>(ctx: Context, topic: st
     subscription.close();
     throw apiError('engine_unavailable', cause instanceof Error ? cause.message : undefined);
   }
-  if (ctx.principal && topicKind(topic) === 'investigation') countPresence(ctx, subscription, topic, ctx.principal.userId);
+  // A live subscription to `investigation:<id>` makes its user a member of the
+  // investigation's presence (both dialects subscribe through here) until it closes.
+  if (ctx.principal && topicKind(topic) === 'investigation') {
+    const { presence } = ctx.app;
+    subscription.whenClosed(presence.untrack, presence.track(topic.slice(topic.indexOf(':') + 1), ctx.principal.userId));
+  }
   return subscription;
-}
-
-/**
- * A live subscription to `investigation:<id>` makes its user a member of the
- * investigation's presence (both dialects subscribe through here) until it
- * closes, whoever closes it: the transport's stop or end, or its own overflow.
- */
-function countPresence<E extends RealtimeEvent>(ctx: Context, subscription: TopicSubscription<E>, topic: string, userId: string) {
-  const untrack = ctx.app.presence.track(topic.slice(topic.indexOf(':') + 1), userId);
-  const close = subscription.close;
-  subscription.close = function closeAndLeavePresence(this: TopicSubscription<E>) {
-    untrack();
-    close.call(this);
-  };
 }
 
 /** How long a new subscription waits for the engine's live feed (Redis SUBSCRIBE) before failing. */
