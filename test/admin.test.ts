@@ -1,11 +1,12 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { decodeJwt } from 'jose';
 import { describe, expect, test } from 'vitest';
 import type { RealtimeEvent } from '../shared/events';
 import { capturedLogger } from './support/capturedLogger';
+import { startNodes } from './support/cluster';
 import { expectRefused, rejectionOf } from './support/errors';
 import { type Frame, RawWs } from './support/rawWs';
-import { describeWithRedis, REDIS_URL, uniquePrefix } from './support/redis';
+import { describeWithRedis, REDIS_URL } from './support/redis';
 import { startServer, type TestServer } from './support/server';
 import { waitFor } from './support/wait';
 
@@ -14,25 +15,6 @@ import { waitFor } from './support/wait';
  * and erasure, on two nodes sharing one Redis and on one in-memory node.
  * Every wait is for an outcome, never a duration.
  */
-
-type StartOptions = NonNullable<Parameters<typeof startServer>[0]>;
-
-/** Nodes of one deployment: one Redis, one key prefix; and a plain Redis connection to look at what they keep. */
-async function startNodes(n: number, opts: StartOptions = {}) {
-  const prefix = uniquePrefix();
-  const nodes: TestServer[] = [];
-  const redis = new Redis(REDIS_URL);
-  for (let i = 0; i < n; i++) nodes.push(await startServer({ redisUrl: REDIS_URL, redisKeyPrefix: prefix, ...opts }));
-  return {
-    nodes,
-    prefix,
-    redis,
-    async [Symbol.asyncDispose]() {
-      for (const node of nodes) await node[Symbol.asyncDispose]();
-      redis.disconnect();
-    },
-  };
-}
 
 /** An operator's HTTP client (service role). */
 async function operator(node: TestServer, roles = ['service']) {

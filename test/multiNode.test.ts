@@ -1,27 +1,9 @@
-import { Redis } from 'ioredis';
 import { expect, test } from 'vitest';
+import { startNodes } from './support/cluster';
 import { collect, type InvestigationItem, type NotificationItem } from './support/collect';
-import { describeWithRedis, REDIS_URL, uniquePrefix } from './support/redis';
-import { startServer, type TestServer } from './support/server';
+import { describeWithRedis } from './support/redis';
+import type { TestServer } from './support/server';
 import { waitFor } from './support/wait';
-
-/** Nodes of one deployment: one Redis, one key prefix. */
-async function startNodes(n: number, limits: NonNullable<Parameters<typeof startServer>[0]>['limits'] = {}) {
-  const prefix = uniquePrefix();
-  const nodes: TestServer[] = [];
-  const redis = new Redis(REDIS_URL);
-  for (let i = 0; i < n; i++) nodes.push(await startServer({ redisUrl: REDIS_URL, redisKeyPrefix: prefix, limits }));
-  return {
-    nodes,
-    prefix,
-    /** A plain Redis connection, to look at what the nodes keep there. */
-    redis,
-    async [Symbol.asyncDispose]() {
-      for (const node of nodes) await node[Symbol.asyncDispose]();
-      redis.disconnect();
-    },
-  };
-}
 
 async function subscriber(node: TestServer, user: string, investigationId: string, lastEventId?: string) {
   const token = await node.token({ sub: user, investigations: [investigationId] });
@@ -79,7 +61,7 @@ describeWithRedis('several nodes sharing one Redis', () => {
   });
 
   test('resuming on other nodes while events are published in a tight loop loses and duplicates nothing (10 000 events)', async () => {
-    await using cluster = await startNodes(2, { HISTORY_SIZE: 20_000, RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 });
+    await using cluster = await startNodes(2, { limits: { HISTORY_SIZE: 20_000, RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 } });
     const [a, b] = cluster.nodes as [TestServer, TestServer];
     const total = 10_000;
     const ids: string[] = [];

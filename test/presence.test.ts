@@ -1,4 +1,3 @@
-import { Redis } from 'ioredis';
 import { describe, expect, test } from 'vitest';
 import type { PresenceEvent } from '../client/sdk/types';
 import { createMemoryControlChannel, createRedisControlChannel } from '../server/cluster/controlChannel';
@@ -8,6 +7,7 @@ import { createPresenceService } from '../server/presence/presenceService';
 import { connectRedis } from '../server/redis/connect';
 import { inputBounds } from '../shared/limits';
 import { presenceEventSchema } from '../shared/presence';
+import { startNodes } from './support/cluster';
 import { type Collector, collect, type InvestigationItem } from './support/collect';
 import { refusalOf, rejectionOf } from './support/errors';
 import { startTestNode } from './support/nodeProcess';
@@ -195,24 +195,6 @@ describe('presence on one node', () => {
   });
 });
 
-/** Nodes of one deployment on one Redis. */
-async function startNodes(n: number, ttlSeconds?: number) {
-  const prefix = uniquePrefix();
-  const limits = ttlSeconds ? { PRESENCE_TTL_SECONDS: ttlSeconds } : {};
-  const nodes: TestServer[] = [];
-  for (let i = 0; i < n; i++) nodes.push(await startServer({ redisUrl: REDIS_URL, redisKeyPrefix: prefix, limits }));
-  const redis = new Redis(REDIS_URL);
-  return {
-    nodes,
-    prefix,
-    redis,
-    async [Symbol.asyncDispose]() {
-      for (const node of nodes) await node[Symbol.asyncDispose]();
-      redis.disconnect();
-    },
-  };
-}
-
 describeWithRedis('presence across nodes sharing one Redis', () => {
   test('a join on A is seen by a watcher on B and the other way round; a user on both is one member with both connections', async () => {
     await using cluster = await startNodes(2);
@@ -259,7 +241,7 @@ describeWithRedis('presence across nodes sharing one Redis', () => {
 
   test('the members of a node that was SIGKILLed leave for a watcher on another node once their entries expire', async () => {
     const ttl = 2;
-    await using cluster = await startNodes(1, ttl);
+    await using cluster = await startNodes(1, { limits: { PRESENCE_TTL_SECONDS: ttl } });
     const [b] = cluster.nodes as [TestServer];
     await using dying = await startTestNode({ REDIS_URL, REDIS_KEY_PREFIX: cluster.prefix, PRESENCE_TTL_SECONDS: String(ttl) });
     const watcher = await watch(b, 'inv-k');
