@@ -7,8 +7,9 @@
  * per-topic event emitters and per-topic folded state (what the React hooks
  * read). Every event type is
  * inferred from AppRouter (sdk/types.ts); `./client/react` exports the same
- * names with the same meaning. Browser-safe: nothing here imports Node.js
- * modules or zod.
+ * names with the same meaning. `createRealtimePublisher` is the publishing
+ * side for TypeScript backends (an idempotency key per call, safe retries).
+ * Browser-safe: nothing here imports Node.js modules or zod.
  */
 
 export type { ResyncInfo } from '../shared/eventFold';

@@ -245,9 +245,13 @@ describeWithRedis('deploy/nginx.conf', () => {
       } finally {
         abort.abort();
       }
-      // Never the query (connectionParams carries the token) in nginx's log.
-      const log = await nginx.accessLog();
-      expect(log).toContain('GET /api/v1/sse/investigation.onUpdate');
+      // Never the query (connectionParams carries the token) in nginx's log, which
+      // nginx writes once it has seen the aborted stream end.
+      const log = await waitFor(
+        () => nginx.accessLog(),
+        (text) => text.includes('GET /api/v1/sse/investigation.onUpdate'),
+        "the stream's line in nginx's access log",
+      );
       expect(log).not.toContain(viewer);
     }, 60_000);
   });
