@@ -5,6 +5,15 @@ import type { ConnectionController } from './connectionController';
 import type { AppRouter } from './types';
 
 /**
+ * The tracked id of an event a link passes on, or undefined for anything else
+ * (started, stopped, state): an event is `type: 'data'` from wsLink and has no
+ * `type` at all from httpSubscriptionLink (tRPC's own retryLink reads it so).
+ */
+export function trackedIdOf(result: { type?: string; id?: unknown }): string | undefined {
+  return (result.type === undefined || result.type === 'data') && result.id !== undefined ? String(result.id) : undefined;
+}
+
+/**
  * The reasons the server refuses a whole connection with (4001, 4008). A
  * subscription sent on such a socket before its refusal arrived is answered
  * with the same error; it is about the connection, not the subscription.
@@ -52,7 +61,7 @@ export function resubscribeLink(connection: ConnectionController): TRPCLink<AppR
         const attach = (input: unknown) => {
           current = next({ ...op, input }).subscribe({
             next: (envelope) => {
-              if (envelope.result.type === 'data' && envelope.result.id !== undefined) lastEventId = String(envelope.result.id);
+              lastEventId = trackedIdOf(envelope.result) ?? lastEventId;
               observer.next(envelope);
             },
             error: (error) => {

@@ -6,7 +6,7 @@ import type { ErrorReason } from '../../shared/errors';
 import { paths } from '../../shared/paths';
 import { type Backoff, backoffDelay } from './backoff';
 import type { ConnectionStateStore } from './connectionState';
-import { resumeInput } from './resubscribeLink';
+import { resumeInput, trackedIdOf } from './resubscribeLink';
 import type { AppRouter } from './types';
 
 /** How a client reaches the server: one WebSocket, or Server-Sent Events for subscriptions plus HTTP for calls. */
@@ -189,7 +189,7 @@ export function transportLink(options: TransportLinkOptions): TRPCLink<AppRouter
             next: (envelope) => {
               if (!self.active) return;
               const { result } = envelope;
-              if (result.type === 'data' && result.id !== undefined) lastEventId = String(result.id);
+              lastEventId = trackedIdOf(result) ?? lastEventId;
               if (attachedTo === 'sse' && op.type === 'subscription') {
                 if (result.type === 'started') {
                   failuresInRow = 0;

@@ -100,8 +100,16 @@ describeWithRedis('SDK transport: SSE across a restart', () => {
       const before = await publishProgress(srv, 'inv-restart', 0, 10);
       await topic.take(10);
 
+      const sourcesBefore = TestEventSource.instances.length;
       await srv.server.close();
       const whileDown = await publishProgress(publisher, 'inv-restart', 10, 10);
+      // The EventSource's own reconnect (with Last-Event-ID) meets the proxy's 502 and gives up: the node
+      // comes back only once the SDK opens the stream anew, so the resume rests on the SDK's last event id.
+      await waitFor(
+        () => TestEventSource.instances.length,
+        (n) => n > sourcesBefore,
+        'the SDK to open the stream anew',
+      );
       srv = await startServer({ ...shared, port });
       await topic.started(2);
       const after = await publishProgress(srv, 'inv-restart', 20, 10);
