@@ -48,6 +48,17 @@ export const peers: PeerSpec[] = [
     notifications: false,
   },
   {
+    // Raw ws with our batching (servers/rawWsBatched.ts): the batch window, a critical event flushing at
+    // once, a batch's frames written corked. The practical limit for batched delivery.
+    name: 'raw-batched',
+    label: 'raw ws batched',
+    server: 'servers/rawWs.ts',
+    env: { RAW_WS_BATCH: '1' },
+    client: { protocol: 'raw' },
+    byDefault: true,
+    notifications: false,
+  },
+  {
     name: 'socketio',
     label: 'Socket.IO',
     server: 'servers/socketIo.ts',

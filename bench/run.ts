@@ -1,9 +1,10 @@
 /**
- * `npm run bench` — our server against raw ws, Socket.IO and a docs-style
- * tRPC server, in one run on this machine. See bench/README.md.
+ * `npm run bench` — our server against raw ws (plain and with our batching),
+ * Socket.IO and a docs-style tRPC server, in one run on this machine. See
+ * bench/README.md.
  *
- *   npm run bench                          full run (≥ 2 repeats, medians; ~15 min)
- *   npm run bench -- --quick               small sizes, 1 repeat (~3 min), for development
+ *   npm run bench                          full run (≥ 2 repeats, medians; ~20 min)
+ *   npm run bench -- --quick               small sizes, 1 repeat (~4 min), for development
  *   npm run bench -- --only fanout-max,idle-memory --peers ours,raw --repeats 3
  */
 import { randomBytes } from 'node:crypto';

@@ -2,16 +2,27 @@ import type { PeerSpec } from '../peers';
 import { DELIVERY_COUNTS, FIGURES, type FigureName, formatNumber, type Summary } from './figures';
 
 /**
+ * Ratio columns `subject / base`, each printed when both peers ran: our tRPC
+ * dialect against raw ws, raw ws batched (the limit for batched delivery) and
+ * vanilla tRPC; our JSON dialect (`ours-json`) against the two raw peers.
+ */
+const RATIOS = [
+  { subject: 'ours', base: 'raw', header: 'ours / raw ws' },
+  { subject: 'ours', base: 'raw-batched', header: 'ours / raw batched' },
+  { subject: 'ours', base: 'vanilla', header: 'ours / vanilla tRPC' },
+  { subject: 'ours-json', base: 'raw', header: 'JSON dialect / raw ws' },
+  { subject: 'ours-json', base: 'raw-batched', header: 'JSON dialect / raw batched' },
+] as const;
+
+/**
  * One markdown table: a row per scenario × configuration × figure, a column
- * per peer (medians of the repeats), and the ratios ours / raw ws and
- * ours / vanilla tRPC.
+ * per peer (medians of the repeats), then the RATIOS whose peers ran.
  */
 export function resultsTable(summaries: Summary[], peers: PeerSpec[], scenarioOrder: string[]): string {
-  const ratioBases = (['raw', 'vanilla'] as const).filter(
-    (name) => peers.some((p) => p.name === name) && peers.some((p) => p.name === 'ours'),
-  );
+  const ran = (name: string) => peers.some((p) => p.name === name);
+  const ratios = RATIOS.filter((r) => ran(r.subject) && ran(r.base));
   const labelOf = (name: string) => peers.find((p) => p.name === name)?.label ?? name;
-  const header = ['scenario', 'config', 'figure', ...peers.map((p) => p.label), ...ratioBases.map((b) => `ours / ${labelOf(b)}`)];
+  const header = ['scenario', 'config', 'figure', ...peers.map((p) => p.label), ...ratios.map((r) => r.header)];
   const lines = [row(header), row(header.map((_, i) => (i < 3 ? '---' : '---:')))];
 
   const groups = new Map<string, Summary[]>();
@@ -34,13 +45,12 @@ export function resultsTable(summaries: Summary[], peers: PeerSpec[], scenarioOr
           const f = byPeer.get(p.name)?.figures;
           return f ? DELIVERY_COUNTS.map((d) => formatNumber(d, f[d])).join(' / ') : '—';
         });
-        lines.push(row([scenario, configCell, 'lost / dup / undelivered (worst repeat)', ...cells, ...ratioBases.map(() => '')]));
+        lines.push(row([scenario, configCell, 'lost / dup / undelivered (worst repeat)', ...cells, ...ratios.map(() => '')]));
         continue;
       }
       const value = (peer: string) => byPeer.get(peer)?.figures[name];
-      const ours = value('ours');
-      const ratios = ratioBases.map((b) => ratio(ours, value(b)));
-      lines.push(row([scenario, configCell, FIGURES[name].label, ...peers.map((p) => formatNumber(name, value(p.name))), ...ratios]));
+      const cells = peers.map((p) => formatNumber(name, value(p.name)));
+      lines.push(row([scenario, configCell, FIGURES[name].label, ...cells, ...ratios.map((r) => ratio(value(r.subject), value(r.base)))]));
     }
   }
   return lines.join('\n');

@@ -11,7 +11,7 @@
 import { type ChatAgent, createRealtimeServer } from '../../server/index';
 import { marker } from '../marker';
 import { agentFindingData, anomalyData, notificationData } from './payload';
-import { benchSecret, type EventKind } from './protocol';
+import { benchLimits, benchSecret, type EventKind } from './protocol';
 import { runVariant } from './runner';
 import { TokenQueue } from './tokenQueue';
 
@@ -32,7 +32,7 @@ const chatAgent: ChatAgent = { reply: ({ sessionId, signal }) => streamOf(sessio
 const limits = {
   MAX_PENDING_PER_IP: 0,
   CONNECTION_ATTEMPTS_PER_IP_PER_MINUTE: 0,
-  ...(JSON.parse(process.env.BENCH_LIMITS ?? '{}') as Record<string, number>),
+  ...benchLimits(),
 };
 
 const perMessageDeflate = ['1', 'true'].includes(process.env.WS_PERMESSAGE_DEFLATE ?? '');

@@ -1,3 +1,4 @@
+import type { RealtimeEvent } from '../../shared/events';
 import { marker } from '../marker';
 import type { EventKind } from './protocol';
 
@@ -43,12 +44,8 @@ export function notificationData(seq: number, sentAt: number) {
   return { title: 'bench', body: marker(1, seq, sentAt), level: 'info' as const };
 }
 
-export interface Envelope {
-  id: string;
-  type: string;
-  timestamp: Date;
-  data: object;
-}
+/** Typed as our events are, so a peer can apply our rules to it (`isCriticalEvent`). */
+export type Envelope = RealtimeEvent;
 
 /** The envelope a subscriber of ours receives, for the peers to send. */
 export function envelopeOf(kind: EventKind, topic: string, seq: number, sentAt: number): Envelope {

@@ -1,3 +1,5 @@
+import type { LimitName } from '../../shared/limits';
+
 /**
  * What the orchestrator and a server-variant process say to each other over
  * IPC (see ../ipc.ts). Publishing happens inside the server process, the way
@@ -71,4 +73,13 @@ export function benchSecret(): string {
   const secret = process.env.BENCH_JWT_SECRET;
   if (!secret || secret.length < 32) throw new Error('BENCH_JWT_SECRET (≥ 32 characters) must be set by the orchestrator');
   return secret;
+}
+
+/**
+ * BENCH_LIMITS (JSON, a variant's `env` in peers.ts): overrides of our limits.
+ * Ours passes them to createRealtimeServer; the batched raw ws peer takes its
+ * BATCH_WINDOW_MS from them, so one setting moves both windows.
+ */
+export function benchLimits(): Partial<Record<LimitName, number>> {
+  return JSON.parse(process.env.BENCH_LIMITS ?? '{}') as Partial<Record<LimitName, number>>;
 }
