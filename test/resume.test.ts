@@ -7,19 +7,10 @@ import { CloseCode } from '../shared/closeCodes';
 import { compareEventIds } from '../shared/eventId';
 import { type AnalysisItem, type ChatItem, collect, type InvestigationItem } from './support/collect';
 import { ManualClock } from './support/manualClock';
+import { progress, publishProgress } from './support/progress';
 import { RawWs } from './support/rawWs';
 import { startServer, type TestServer } from './support/server';
 import { waitFor } from './support/wait';
-
-const progress = (srv: TestServer, investigationId: string, value: number) =>
-  srv.server.notifyInvestigationUpdate({ investigationId, updateType: 'progress', data: { progress: value % 101 } });
-
-/** Publishes `n` progress updates one after another; resolves to their ids. */
-async function publishProgress(srv: TestServer, investigationId: string, from: number, n: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = from; i < from + n; i++) ids.push((await progress(srv, investigationId, i)).id);
-  return ids;
-}
 
 async function userClient(srv: TestServer, sub = 'analyst') {
   return srv.wsClient({ token: await srv.token({ sub, investigations: ['*'], analyses: ['*'] }) }).client;

@@ -8,6 +8,7 @@ import { sseConnectionType } from '../shared/paths';
 import { collect, type InvestigationItem } from './support/collect';
 import { TestEventSource } from './support/eventSource';
 import { ManualClock } from './support/manualClock';
+import { progress, publishProgress } from './support/progress';
 import { publishUntilDropped } from './support/publishUntilDropped';
 import { describeWithRedis, REDIS_URL, uniquePrefix } from './support/redis';
 import { scrape, seriesValue } from './support/scrape';
@@ -43,15 +44,6 @@ function sseClient(srv: TestServer, token: string | (() => string), via: 'header
     ],
   });
   return { client, sources };
-}
-
-const progress = (srv: TestServer, investigationId: string, value: number) =>
-  srv.server.notifyInvestigationUpdate({ investigationId, updateType: 'progress', data: { progress: value % 101 } });
-
-async function publishProgress(srv: TestServer, investigationId: string, from: number, n: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = from; i < from + n; i++) ids.push((await progress(srv, investigationId, i)).id);
-  return ids;
 }
 
 const userToken = (srv: TestServer, sub = 'analyst', seconds?: number) =>

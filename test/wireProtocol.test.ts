@@ -13,6 +13,7 @@ import { CloseCode } from '../shared/closeCodes';
 import type { RealtimeEvent } from '../shared/events';
 import { inputBounds } from '../shared/limits';
 import { type AnalysisItem, collect, type InvestigationItem, type NotificationItem } from './support/collect';
+import { progress } from './support/progress';
 import { errorOf, type Frame, RawWs } from './support/rawWs';
 import { startServer, type TestServer, waitForEmptyServer } from './support/server';
 import { waitFor } from './support/wait';
@@ -44,9 +45,6 @@ function textsOf(raw: RawWs): string[] {
 function textsFor(texts: readonly string[], id: number | string): string[] {
   return texts.filter((text) => text !== 'PONG' && (JSON.parse(text) as Frame).id === id);
 }
-
-const progress = (srv: TestServer, investigationId: string, value: number) =>
-  srv.server.notifyInvestigationUpdate({ investigationId, updateType: 'progress', data: { progress: value % 101 } });
 
 /**
  * tRPC's own adapter (applyWSSHandler) serving one subscription, `replay`,
