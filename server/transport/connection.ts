@@ -23,15 +23,10 @@ export interface ProtocolSession {
   receive(data: Buffer, isBinary: boolean): void;
   /** The connection ended, for whatever reason: stop everything, send nothing. Called once. */
   end(): void;
-}
-
-/**
- * The subscriptions of a connection as an operator's revocation reaches them
- * (admin.revokeAccess): the protocol session that holds them (rpcSession.ts,
- * jsonSession.ts) registers itself on its connection.
- */
-export interface RevocableSession {
-  /** Ends the subscriptions to `topic`, each with an error response carrying `error`; returns how many ended. */
+  /**
+   * admin.revokeAccess: ends the subscriptions to `topic`, each with an error
+   * response carrying `error`; returns how many ended.
+   */
   revokeTopic(topic: string, error: ApiError): number;
 }
 
@@ -117,8 +112,6 @@ export class Connection implements BucketState {
    */
   private endCode: number | null = null;
   private session: ProtocolSession | null = null;
-  /** The session holding the subscriptions (set by it once the dialect is known). */
-  subscriptions: RevocableSession | null = null;
   /** Set while the connection is (or just was) over its budget. */
   private throttle: ReadThrottle | null = null;
   private authTimer: ClockTimer | null;
@@ -297,7 +290,7 @@ export class Connection implements BucketState {
   /** admin.revokeAccess: ends this connection's subscriptions to `topic` with `error`; how many ended. */
   revokeTopic(topic: string, error: ApiError): number {
     if (this.isEnded) return 0;
-    return this.subscriptions?.revokeTopic(topic, error) ?? 0;
+    return this.session?.revokeTopic(topic, error) ?? 0;
   }
 
   /** Ends the connection on the next turn, after what the current turn still sends (the error reply that explains it). */

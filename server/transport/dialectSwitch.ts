@@ -1,3 +1,4 @@
+import type { ApiError } from '../errors';
 import type { Context } from '../trpc/context';
 import type { Connection, ProtocolSession } from './connection';
 
@@ -52,6 +53,10 @@ export class DialectSwitch implements ProtocolSession {
   end() {
     this.ended = true;
     this.session?.end();
+  }
+
+  revokeTopic(topic: string, error: ApiError): number {
+    return this.session?.revokeTopic(topic, error) ?? 0;
   }
 }
 

@@ -10,7 +10,7 @@ import type { ErrorReporter } from '../observability/errorReporter';
 import type { AppRouter } from '../routers';
 import type { Context } from '../trpc/context';
 import { bounded, errorBounds } from '../trpc/errorBounds';
-import type { Connection, ProtocolSession, RevocableSession } from './connection';
+import type { Connection, ProtocolSession } from './connection';
 import type { DialectWireFormat } from './wireFormat';
 
 type ProcedureType = 'mutation' | 'subscription';
@@ -89,7 +89,7 @@ class DialectSubscription implements EventSink {
  * malformed message is answered with an error frame only when the connection
  * was rested (Connection.rested), as in tRPC's session.
  */
-export class JsonSession implements ProtocolSession, RevocableSession {
+export class JsonSession implements ProtocolSession {
   private context: Promise<Context> | null;
   /** The messages still to handle, chained in arrival order. */
   private queue: Promise<void> = Promise.resolve();
@@ -107,7 +107,6 @@ export class JsonSession implements ProtocolSession, RevocableSession {
     private readonly resource: DialectTarget | null = null,
   ) {
     this.context = context;
-    conn.subscriptions = this;
     // Failures are the connection's to report (it closes with 4001 / 4008).
     context?.catch(() => undefined);
     if (resource && context) this.enqueue({ type: 'subscribe', target: resource, lastEventId: undefined });

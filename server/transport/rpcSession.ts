@@ -10,7 +10,7 @@ import type { ErrorReporter } from '../observability/errorReporter';
 import type { AppRouter } from '../routers';
 import type { Context } from '../trpc/context';
 import { bounded, errorBounds } from '../trpc/errorBounds';
-import type { Connection, ProtocolSession, RevocableSession } from './connection';
+import type { Connection, ProtocolSession } from './connection';
 import type { CallId, JsonRpcMarker, WireFormat } from './wireFormat';
 
 type ConnectionParams = TRPCRequestInfo['connectionParams'];
@@ -115,7 +115,7 @@ class SubscriptionCall implements EventSink {
  * A class, not a closure per call site: an idle server holds one per client,
  * and methods on the prototype cost nothing per connection.
  */
-export class RpcSession implements ProtocolSession, RevocableSession {
+export class RpcSession implements ProtocolSession {
   private ctx: Context | undefined;
   private ctxPromise: Promise<Context> | null = null;
   /** Subscription calls by request id, starting or live; created with the first one. */
@@ -130,7 +130,6 @@ export class RpcSession implements ProtocolSession, RevocableSession {
     private readonly opts: RpcOptions,
   ) {
     if (!expectsConnectionParams) this.ctxPromise = this.authenticate(() => null);
-    conn.subscriptions = this;
   }
 
   receive(data: Buffer, isBinary: boolean) {
