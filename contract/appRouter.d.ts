@@ -1142,9 +1142,10 @@ interface ProtocolSession {
 	receive(data: Buffer, isBinary: boolean): void;
 	/** The connection ended, for whatever reason: stop everything, send nothing. Called once. */
 	end(): void;
-}
-interface RevocableSession {
-	/** Ends the subscriptions to `topic`, each with an error response carrying `error`; returns how many ended. */
+	/**
+	 * admin.revokeAccess: ends the subscriptions to `topic`, each with an error
+	 * response carrying `error`; returns how many ended.
+	 */
 	revokeTopic(topic: string, error: ApiError): number;
 }
 interface ConnectionOptions {
@@ -1188,8 +1189,6 @@ declare class Connection implements BucketState {
 	 */
 	private endCode;
 	private session;
-	/** The session holding the subscriptions (set by it once the dialect is known). */
-	subscriptions: RevocableSession | null;
 	/** Set while the connection is (or just was) over its budget. */
 	private throttle;
 	private authTimer;
