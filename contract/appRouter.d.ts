@@ -421,6 +421,8 @@ declare class TopicFanout {
 	readonly topic: string;
 	private readonly batchWindowMs;
 	private readonly onBatch?;
+	/** The window of `chat_token` events (never longer than the batch window): a streamed reply flows, not in lumps. */
+	private readonly tokenWindowMs;
 	private readonly receivers;
 	/** Resolves once every event published from now on reaches this fan-out. */
 	readonly ready: Promise<void>;
@@ -432,6 +434,10 @@ declare class TopicFanout {
 	/** Events of batches that flushed during a delivery, in order: they go out next, as one batch. */
 	private queued;
 	private timer;
+	/** When the pending timer fires (performance.now() ms). */
+	private timerDueAt;
+	/** When the last batch went out (performance.now() ms): a topic quiet for a window sends its next event at once. */
+	private lastFlushAt;
 	private readonly live;
 	private lastSeenId;
 	/** The life of the topic's history its last read saw (see HistoryRead.epoch); null before any. */
@@ -439,7 +445,9 @@ declare class TopicFanout {
 	/** Live events held while a catch-up reads the history; null when none runs. */
 	private heldDuringCatchUp;
 	private disposed;
-	constructor(engine: EventEngine, topic: string, batchWindowMs: number, onBatch?: ((size: number) => void) | undefined);
+	constructor(engine: EventEngine, topic: string, batchWindowMs: number, onBatch?: ((size: number) => void) | undefined, 
+	/** The window of `chat_token` events (never longer than the batch window): a streamed reply flows, not in lumps. */
+	tokenWindowMs?: number);
 	/** Takes the topic's batches from now on. */
 	add(receiver: BatchReceiver): void;
 	/** Stops giving `receiver` batches; false when it was not a receiver. */
@@ -578,6 +586,8 @@ declare class TopicSubscription<E extends RealtimeEvent> implements AsyncIterabl
 interface BusOptions {
 	engine: EventEngine;
 	batchWindowMs: number;
+	/** The window of `chat_token` events (default: the batch window). */
+	tokenWindowMs?: number;
 	/** The retention of a topic (notifications keep their own). */
 	retentionOf: (topic: string) => Retention;
 	/** Events one subscriber may have waiting before it counts as a slow consumer. */
@@ -1493,6 +1503,8 @@ declare const limitDefaults: {
 	readonly PING_INTERVAL_MS: 30000;
 	readonly PEER_TIMEOUT_MS: 60000;
 	readonly BATCH_WINDOW_MS: 100;
+	/** The batch window of `chat_token` events (at most BATCH_WINDOW_MS): a streamed reply arrives in small steps, not 100 ms lumps. */
+	readonly CHAT_TOKEN_WINDOW_MS: 50;
 	readonly SLOW_CONSUMER_BYTES: number;
 	readonly HISTORY_SIZE: 1000;
 	readonly HISTORY_TTL_SECONDS: 86400;
@@ -1516,6 +1528,13 @@ declare const limitDefaults: {
 	readonly MAX_TOKEN_LIFETIME_SECONDS: 86400;
 	/** A Redis that answers no command (a ping) within this is degraded: health 503, publishes fail at once. */
 	readonly REDIS_TIMEOUT_MS: 1000;
+	/**
+	 * Replicas that must have a published event before the publish is acknowledged (Redis WAIT), where the
+	 * topic's primary has replicas: what lets an acknowledged event survive a failover. 0: do not wait.
+	 */
+	readonly REDIS_WAIT_REPLICAS: 1;
+	/** The longest a publish waits for those replicas; past it the publish fails (`engine_unavailable`) and may be retried with its idempotencyKey. */
+	readonly REDIS_WAIT_TIMEOUT_MS: 500;
 	/** Time a client has to send a whole HTTP request head (the upgrade included). */
 	readonly HEADERS_TIMEOUT_MS: 10000;
 	/** How long a publish's `idempotencyKey` is remembered: a retry within it returns the first call's ids. */
@@ -1530,6 +1549,7 @@ declare const envSchema: z.ZodObject<{
 	HOST: z.ZodDefault<z.ZodString>;
 	JWT_SECRET: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<string[], string>>>;
 	REDIS_URL: z.ZodOptional<z.ZodURL>;
+	REDIS_CLUSTER_NODES: z.ZodOptional<z.ZodPipe<z.ZodString, z.ZodTransform<string[], string>>>;
 	REDIS_KEY_PREFIX: z.ZodDefault<z.ZodString>;
 	LOG_LEVEL: z.ZodDefault<z.ZodEnum<{
 		error: "error";
@@ -1548,6 +1568,7 @@ declare const envSchema: z.ZodObject<{
 	PING_INTERVAL_MS: z.ZodDefault<z.ZodCoercedNumber<unknown>>;
 	PEER_TIMEOUT_MS: z.ZodDefault<z.ZodCoercedNumber<unknown>>;
 	BATCH_WINDOW_MS: z.ZodDefault<z.ZodCoercedNumber<unknown>>;
+	CHAT_TOKEN_WINDOW_MS: z.ZodDefault<z.ZodCoercedNumber<unknown>>;
 	SLOW_CONSUMER_BYTES: z.ZodDefault<z.ZodCoercedNumber<unknown>>;
 	HISTORY_SIZE: z.ZodDefault<z.ZodCoercedNumber<unknown>>;
 	HISTORY_TTL_SECONDS: z.ZodDefault<z.ZodCoercedNumber<unknown>>;
@@ -1562,6 +1583,8 @@ declare const envSchema: z.ZodObject<{
 	MAX_CONNECTIONS: z.ZodDefault<z.ZodCoercedNumber<unknown>>;
 	MAX_TOKEN_LIFETIME_SECONDS: z.ZodDefault<z.ZodCoercedNumber<unknown>>;
 	REDIS_TIMEOUT_MS: z.ZodDefault<z.ZodCoercedNumber<unknown>>;
+	REDIS_WAIT_REPLICAS: z.ZodDefault<z.ZodCoercedNumber<unknown>>;
+	REDIS_WAIT_TIMEOUT_MS: z.ZodDefault<z.ZodCoercedNumber<unknown>>;
 	HEADERS_TIMEOUT_MS: z.ZodDefault<z.ZodCoercedNumber<unknown>>;
 	IDEMPOTENCY_TTL_SECONDS: z.ZodDefault<z.ZodCoercedNumber<unknown>>;
 	PRESENCE_TTL_SECONDS: z.ZodDefault<z.ZodCoercedNumber<unknown>>;
@@ -1596,6 +1619,8 @@ interface RealtimeConfig {
 	/** Origins a browser may open a WebSocket from; null: any. */
 	allowedOrigins: string[] | null;
 	redisUrl?: string;
+	/** Seed nodes (`host:port`) of a Redis Cluster: the Redis engine and stores then run on it (sharded pub/sub). */
+	redisClusterNodes?: string[];
 	/** Prefix of every Redis key and channel. */
 	redisKeyPrefix: string;
 	logLevel: EnvConfig["LOG_LEVEL"];

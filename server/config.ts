@@ -41,6 +41,10 @@ const envSchema = z.object({
   HOST: z.string().min(1).default(serverDefaults.host),
   JWT_SECRET: list.refine((keys) => keys.length > 0 && keys.every((key) => key.length >= 32), SECRET_RULE).optional(),
   REDIS_URL: z.url().optional(),
+  /** Seed nodes of a Redis Cluster (`host:port,…`); takes the place of REDIS_URL. */
+  REDIS_CLUSTER_NODES: list
+    .refine((nodes) => nodes.length > 0 && nodes.every((node) => /^[^\s:]+:\d{1,5}$/.test(node)), 'host:port, comma-separated')
+    .optional(),
   REDIS_KEY_PREFIX: z.string().min(1).max(64).default(serverDefaults.redisKeyPrefix),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(serverDefaults.logLevel),
   MAX_CONNECTIONS_PER_USER: positiveInt('MAX_CONNECTIONS_PER_USER'),
@@ -51,6 +55,7 @@ const envSchema = z.object({
   PING_INTERVAL_MS: positiveInt('PING_INTERVAL_MS'),
   PEER_TIMEOUT_MS: positiveInt('PEER_TIMEOUT_MS'),
   BATCH_WINDOW_MS: z.coerce.number().int().nonnegative().default(limitDefaults.BATCH_WINDOW_MS),
+  CHAT_TOKEN_WINDOW_MS: z.coerce.number().int().nonnegative().default(limitDefaults.CHAT_TOKEN_WINDOW_MS),
   SLOW_CONSUMER_BYTES: positiveInt('SLOW_CONSUMER_BYTES'),
   HISTORY_SIZE: positiveInt('HISTORY_SIZE'),
   HISTORY_TTL_SECONDS: positiveInt('HISTORY_TTL_SECONDS'),
@@ -65,6 +70,8 @@ const envSchema = z.object({
   MAX_CONNECTIONS: boundOrOff('MAX_CONNECTIONS'),
   MAX_TOKEN_LIFETIME_SECONDS: positiveInt('MAX_TOKEN_LIFETIME_SECONDS'),
   REDIS_TIMEOUT_MS: positiveInt('REDIS_TIMEOUT_MS'),
+  REDIS_WAIT_REPLICAS: boundOrOff('REDIS_WAIT_REPLICAS'),
+  REDIS_WAIT_TIMEOUT_MS: positiveInt('REDIS_WAIT_TIMEOUT_MS'),
   HEADERS_TIMEOUT_MS: positiveInt('HEADERS_TIMEOUT_MS'),
   IDEMPOTENCY_TTL_SECONDS: positiveInt('IDEMPOTENCY_TTL_SECONDS'),
   PRESENCE_TTL_SECONDS: positiveInt('PRESENCE_TTL_SECONDS'),
@@ -101,6 +108,8 @@ export interface RealtimeConfig {
   /** Origins a browser may open a WebSocket from; null: any. */
   allowedOrigins: string[] | null;
   redisUrl?: string;
+  /** Seed nodes (`host:port`) of a Redis Cluster: the Redis engine and stores then run on it (sharded pub/sub). */
+  redisClusterNodes?: string[];
   /** Prefix of every Redis key and channel. */
   redisKeyPrefix: string;
   logLevel: EnvConfig['LOG_LEVEL'];
@@ -131,6 +140,9 @@ export class ConfigError extends Error {
 /** Fills the defaults in; the one place a partial config becomes a full one. */
 export function resolveConfig(input: RealtimeConfigInput): RealtimeConfig {
   if (!jwtKeys(input.jwtSecret).every((key) => key.length >= 32)) throw new ConfigError(`JWT_SECRET: ${SECRET_RULE}`);
+  if (input.redisUrl && input.redisClusterNodes?.length) {
+    throw new ConfigError('REDIS_URL and REDIS_CLUSTER_NODES: set one of them (one Redis, or the seed nodes of a Redis Cluster)');
+  }
   const { limits, jwtSecret, ...rest } = input;
   return { ...serverDefaults, ...withoutUndefined(rest), jwtSecret, limits: { ...limitDefaults, ...withoutUndefined(limits ?? {}) } };
 }
@@ -172,6 +184,7 @@ export function configFromEnv(
       trustProxy: e.TRUST_PROXY ?? serverDefaults.trustProxy,
       allowedOrigins: e.ALLOWED_ORIGINS ?? serverDefaults.allowedOrigins,
       redisUrl: e.REDIS_URL,
+      redisClusterNodes: e.REDIS_CLUSTER_NODES,
       redisKeyPrefix: e.REDIS_KEY_PREFIX,
       logLevel: e.LOG_LEVEL,
       serveDashboard: e.SERVE_DASHBOARD === undefined ? !production : flag(e.SERVE_DASHBOARD),

@@ -20,7 +20,7 @@ import { createLogger, type Logger } from './observability/logger';
 import { createMetrics } from './observability/metrics';
 import { createPresenceService } from './presence/presenceService';
 import { createPublishers } from './publish/publishers';
-import { connectRedis } from './redis/connect';
+import { connectRedis, type RedisTarget } from './redis/connect';
 import { createStores } from './stores';
 import { ConnectionRegistry } from './transport/connectionRegistry';
 import type { DashboardOptions } from './transport/dashboardStatic';
@@ -75,8 +75,17 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
   const jwtKey = tokenKeys(config.jwtSecret, limits.MAX_TOKEN_LIFETIME_SECONDS);
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics();
-  const redis = config.redisUrl
-    ? connectRedis(config.redisUrl, config.redisKeyPrefix, logger, { timeoutMs: limits.REDIS_TIMEOUT_MS })
+  const redisTarget: RedisTarget | undefined = config.redisClusterNodes?.length
+    ? { clusterNodes: config.redisClusterNodes }
+    : config.redisUrl
+      ? { url: config.redisUrl }
+      : undefined;
+  const redis = redisTarget
+    ? connectRedis(redisTarget, config.redisKeyPrefix, logger, {
+        timeoutMs: limits.REDIS_TIMEOUT_MS,
+        waitReplicas: limits.REDIS_WAIT_REPLICAS,
+        waitTimeoutMs: limits.REDIS_WAIT_TIMEOUT_MS,
+      })
     : undefined;
   const engine =
     options.engine ??
@@ -94,6 +103,7 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
   const bus = new EventBus({
     engine,
     batchWindowMs: limits.BATCH_WINDOW_MS,
+    tokenWindowMs: limits.CHAT_TOKEN_WINDOW_MS,
     retentionOf: (topic) => (topicKind(topic) === 'notification' ? notificationRetention : topicRetention),
     // A subscriber further behind than a whole history cannot be helped by
     // waiting: it is closed (4013) and resumes from its last id.

@@ -93,7 +93,7 @@ async function main() {
 
   const lines = [
     '',
-    `Cidadão.AI realtime is listening on ${address.bound} (${config.redisUrl ? 'redis' : 'in-memory'} engine)`,
+    `Cidadão.AI realtime is listening on ${address.bound} (${config.redisClusterNodes?.length ? 'redis cluster' : config.redisUrl ? 'redis' : 'in-memory'} engine)`,
     `  WebSocket  ${address.wsUrl}`,
     `  HTTP tRPC  ${address.httpUrl}${paths.trpc}/<procedure>`,
     `  Health     ${address.httpUrl}${paths.health}`,

@@ -12,6 +12,8 @@ export const limitDefaults = {
   PING_INTERVAL_MS: 30_000,
   PEER_TIMEOUT_MS: 60_000,
   BATCH_WINDOW_MS: 100,
+  /** The batch window of `chat_token` events (at most BATCH_WINDOW_MS): a streamed reply arrives in small steps, not 100 ms lumps. */
+  CHAT_TOKEN_WINDOW_MS: 50,
   SLOW_CONSUMER_BYTES: 4 * 1024 * 1024,
   HISTORY_SIZE: 1_000,
   HISTORY_TTL_SECONDS: 86_400,
@@ -35,6 +37,13 @@ export const limitDefaults = {
   MAX_TOKEN_LIFETIME_SECONDS: 86_400,
   /** A Redis that answers no command (a ping) within this is degraded: health 503, publishes fail at once. */
   REDIS_TIMEOUT_MS: 1_000,
+  /**
+   * Replicas that must have a published event before the publish is acknowledged (Redis WAIT), where the
+   * topic's primary has replicas: what lets an acknowledged event survive a failover. 0: do not wait.
+   */
+  REDIS_WAIT_REPLICAS: 1,
+  /** The longest a publish waits for those replicas; past it the publish fails (`engine_unavailable`) and may be retried with its idempotencyKey. */
+  REDIS_WAIT_TIMEOUT_MS: 500,
   /** Time a client has to send a whole HTTP request head (the upgrade included). */
   HEADERS_TIMEOUT_MS: 10_000,
   /** How long a publish's `idempotencyKey` is remembered: a retry within it returns the first call's ids. */
@@ -44,7 +53,12 @@ export const limitDefaults = {
 } as const;
 
 /** The limits where 0 turns the bound off. */
-export const limitsOffAtZero = ['MAX_PENDING_PER_IP', 'CONNECTION_ATTEMPTS_PER_IP_PER_MINUTE', 'MAX_CONNECTIONS'] as const;
+export const limitsOffAtZero = [
+  'MAX_PENDING_PER_IP',
+  'CONNECTION_ATTEMPTS_PER_IP_PER_MINUTE',
+  'MAX_CONNECTIONS',
+  'REDIS_WAIT_REPLICAS',
+] as const;
 
 export type LimitName = keyof typeof limitDefaults;
 

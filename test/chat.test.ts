@@ -81,6 +81,25 @@ describe('chat.send and the streamed reply', () => {
     expect(events.indexOf(tokens.at(-1)!)).toBe(events.length - 2);
   });
 
+  test('a streamed reply flows on the chat_token window: every token arrives while normal events would wait a ten-minute batch window', async () => {
+    const agent: ChatAgent = {
+      async *reply() {
+        for (const word of ['one ', 'two ', 'three ', 'four']) {
+          yield word;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      },
+    };
+    await using srv = await startServer({ chatAgent: agent, limits: { BATCH_WINDOW_MS: 600_000, CHAT_TOKEN_WINDOW_MS: 20 } });
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice' }) });
+    const chat = watchSession(client, 's-tokens');
+    await chat.started;
+    await client.chat.send.mutate({ sessionId: 's-tokens', content: 'count' });
+    const items = await chat.until((all) => all.some((i) => isToken(i.data) && i.data.data.done), 'the last token');
+    const tokens = items.map((i) => i.data).filter(isToken);
+    expect(tokens.map((t) => t.data.delta).join('')).toBe('one two three four');
+  });
+
   test('chat.typing publishes typing events to the session and answers { ok: true }', async () => {
     await using srv = await startServer();
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice' }) });

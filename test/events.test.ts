@@ -224,8 +224,9 @@ describe('batching: a critical event flushes the pending batch, in order', () =>
   const limits = { BATCH_WINDOW_MS: 600_000 };
 
   /**
-   * Publishes normal events, proves they are being held (a round trip on the
-   * same socket comes back before them), then publishes the critical one.
+   * Publishes normal events: the first goes at once (the topic was quiet),
+   * the others are held (a round trip on the same socket comes back before
+   * them); then publishes the critical one, which brings them all.
    */
   async function holdThenFlush<T extends { id: string }>(
     sub: Collector<T>,
@@ -235,9 +236,12 @@ describe('batching: a critical event flushes the pending batch, in order', () =>
   ) {
     await sub.started;
     const ids: string[] = [];
-    for (const publish of normal) ids.push((await publish()).id);
+    for (const publish of normal) {
+      ids.push((await publish()).id);
+      if (ids.length === 1) expect((await sub.take(1)).map((item) => item.id)).toEqual(ids);
+    }
     await roundTrip();
-    expect(sub.items).toEqual([]);
+    expect(sub.items.map((item) => item.id)).toEqual(ids.slice(0, 1));
     ids.push((await critical()).id);
     const items = await sub.take(ids.length);
     expect(items.map((i) => i.id)).toEqual(ids);

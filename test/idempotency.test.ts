@@ -253,7 +253,7 @@ describeWithRedis('a lost reply (Redis stored the event, the node never heard)',
     const items = await watchInvestigation(srv, 'inv-lost');
     const direct = new Redis(REDIS_URL);
     try {
-      const stream = `${prefix}s:investigation:inv-lost`;
+      const stream = `${prefix}{t:investigation:inv-lost}:s`;
       // The claimed publish script names the topic's idempotency record.
       proxy.loseNextReplyTo('}:idem:');
       const refused = await rejectionOf(() => api.investigation.notifyUpdate.mutate(status('inv-lost', 'running', 'lost-1')));

@@ -1,4 +1,5 @@
 import { expect, test } from 'vitest';
+import { topicKeys } from '../server/redis/topicKeys';
 import { startNodes } from './support/cluster';
 import { collect, type InvestigationItem, type NotificationItem } from './support/collect';
 import { describeWithRedis } from './support/redis';
@@ -89,7 +90,7 @@ describeWithRedis('several nodes sharing one Redis', () => {
   test('a node listens to a topic channel only while it has local subscribers of it', async () => {
     await using cluster = await startNodes(2);
     const [a, b] = cluster.nodes as [TestServer, TestServer];
-    const channel = `${cluster.prefix}c:investigation:inv-ch`;
+    const channel = topicKeys(cluster.prefix, 'investigation:inv-ch').channel;
     const listeners = async () => {
       const reply = (await cluster.redis.pubsub('NUMSUB', channel)) as [string, number];
       return Number(reply[1]);

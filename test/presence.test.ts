@@ -267,7 +267,7 @@ describeWithRedis('presence across nodes sharing one Redis', () => {
     const prefix = uniquePrefix();
     const logger = createLogger('silent');
     const services = [0, 1].map(() => {
-      const redis = connectRedis(REDIS_URL, prefix, logger);
+      const redis = connectRedis({ url: REDIS_URL }, prefix, logger);
       const control = createRedisControlChannel(redis, logger);
       return { redis, control, presence: createPresenceService({ control, logger, redis, ttlMs: 30_000 }) };
     });

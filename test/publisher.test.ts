@@ -240,7 +240,7 @@ describeWithRedis('the TypeScript publisher and a lost reply (Redis stored the e
     const publisher = await publisherFor(srv, { fetch: wire.fetch, retries: 10, retryDelayMs: 50 });
     const direct = new Redis(REDIS_URL);
     try {
-      const stream = `${prefix}s:investigation:inv-lost`;
+      const stream = `${prefix}{t:investigation:inv-lost}:s`;
       proxy.loseNextReplyTo('}:idem:');
       const published = await publisher.notifyInvestigationUpdate(running('inv-lost'));
       expect(proxy.cuts).toBe(1);

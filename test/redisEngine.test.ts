@@ -15,7 +15,7 @@ const logger = createLogger('silent');
 
 /** An engine on its own connections, closed with them. */
 async function redisEngine(url = REDIS_URL, prefix = uniquePrefix(), timeoutMs?: number) {
-  const clients = connectRedis(url, prefix, logger, { timeoutMs });
+  const clients = connectRedis({ url }, prefix, logger, { timeoutMs });
   await clients.ready();
   const engine = createRedisEngine(clients, logger);
   const close = async () => {
@@ -53,7 +53,7 @@ describeWithRedis('redis engine: histories lost, feeds cut, a Redis that hangs',
     const before = await engine.readAfter(topic, old[1]!.id);
     expect(before.found).toBe(true);
 
-    await engine.clients.command.del(`${prefix}s:${topic}`, `${prefix}m:${topic}`);
+    await engine.clients.command.del(`${prefix}{t:${topic}}:s`, `${prefix}{t:${topic}}:m`);
     expect(await engine.readAfter(topic, old[2]!.id)).toEqual({
       found: false,
       events: [],
@@ -260,13 +260,13 @@ describeWithRedis('redis engine: idempotency records and erasure', () => {
     const keys = async () => (await engine.clients.command.keys(`${prefix}*`)).sort();
     expect(await keys()).toEqual(
       [
-        `${prefix}s:${topic}`,
-        `${prefix}m:${topic}`,
+        `${prefix}{t:${topic}}:s`,
+        `${prefix}{t:${topic}}:m`,
         `${prefix}{t:${topic}}:idem`,
         `${prefix}{t:${topic}}:idem:k1`,
         `${prefix}{t:${topic}}:idem:k2`,
-        `${prefix}s:${other}`,
-        `${prefix}m:${other}`,
+        `${prefix}{t:${other}}:s`,
+        `${prefix}{t:${other}}:m`,
         `${prefix}{t:${other}}:idem`,
         `${prefix}{t:${other}}:idem:k1`,
       ].sort(),
@@ -277,7 +277,7 @@ describeWithRedis('redis engine: idempotency records and erasure', () => {
 
     expect(await engine.erase(topic)).toBe(2);
     expect(await keys()).toEqual(
-      [`${prefix}s:${other}`, `${prefix}m:${other}`, `${prefix}{t:${other}}:idem`, `${prefix}{t:${other}}:idem:k1`].sort(),
+      [`${prefix}{t:${other}}:s`, `${prefix}{t:${other}}:m`, `${prefix}{t:${other}}:idem`, `${prefix}{t:${other}}:idem:k1`].sort(),
     );
   });
 });
@@ -336,6 +336,7 @@ describe('redis engine: the reconnect, step by step', () => {
     const clients = {
       command: { status: 'ready' },
       subscriber,
+      cluster: false,
       prefix: 'p:',
       timeoutMs: 1_000,
       unresponsive: () => false,
@@ -347,19 +348,19 @@ describe('redis engine: the reconnect, step by step', () => {
     subscriber.confirm();
     await feed.ready;
     const payload = JSON.stringify(draft(0));
-    subscriber.emit('message', 'p:c:investigation:steps', `1-0 ${payload}`);
+    subscriber.emit('message', 'p:{t:investigation:steps}:c', `1-0 ${payload}`);
     expect(log).toEqual(['1-0']);
 
     // Cut, reconnected: ioredis resubscribed by itself, and a message comes before our SUBSCRIBE is answered.
     subscriber.emit('close');
     subscriber.emit('ready');
-    subscriber.emit('message', 'p:c:investigation:steps', `5-0 ${payload}`);
+    subscriber.emit('message', 'p:{t:investigation:steps}:c', `5-0 ${payload}`);
     expect(log).toEqual(['1-0']);
     subscriber.confirm();
     await new Promise((resolve) => setImmediate(resolve));
     expect(log).toEqual(['1-0', 'reconnected', '5-0']);
 
-    subscriber.emit('message', 'p:c:investigation:steps', `6-0 ${payload}`);
+    subscriber.emit('message', 'p:{t:investigation:steps}:c', `6-0 ${payload}`);
     expect(log).toEqual(['1-0', 'reconnected', '5-0', '6-0']);
 
     // Cut twice: only the confirmation of the latest reconnect releases anything.
@@ -368,7 +369,7 @@ describe('redis engine: the reconnect, step by step', () => {
     const stale = subscriber.pending.splice(0);
     subscriber.emit('close');
     subscriber.emit('ready');
-    subscriber.emit('message', 'p:c:investigation:steps', `7-0 ${payload}`);
+    subscriber.emit('message', 'p:{t:investigation:steps}:c', `7-0 ${payload}`);
     for (const { resolve } of stale) resolve(1);
     await new Promise((resolve) => setImmediate(resolve));
     expect(log).toEqual(['1-0', 'reconnected', '5-0', '6-0']);

@@ -7,6 +7,8 @@ import { type SubscriptionOptions, TopicSubscription } from './topicSubscription
 export interface BusOptions {
   engine: EventEngine;
   batchWindowMs: number;
+  /** The window of `chat_token` events (default: the batch window). */
+  tokenWindowMs?: number;
   /** The retention of a topic (notifications keep their own). */
   retentionOf: (topic: string) => Retention;
   /** Events one subscriber may have waiting before it counts as a slow consumer. */
@@ -129,7 +131,7 @@ export class EventBus {
   open<E extends RealtimeEvent>(topic: string, opts: SubscriptionOptions): TopicSubscription<E> {
     let fanout = this.fanouts.get(topic);
     if (!fanout) {
-      fanout = new TopicFanout(this.opts.engine, topic, this.opts.batchWindowMs, this.opts.onBatch);
+      fanout = new TopicFanout(this.opts.engine, topic, this.opts.batchWindowMs, this.opts.onBatch, this.opts.tokenWindowMs);
       this.fanouts.set(topic, fanout);
     }
     const { startAfter } = opts;

@@ -1,8 +1,9 @@
 import type { EventDraft, RealtimeEvent } from '../../shared/events';
 import type { Logger } from '../observability/logger';
-import { atMost } from '../redis/atMost';
+import { type ChannelFeed, channelFeed } from '../redis/channelFeed';
 import type { RedisClients } from '../redis/connect';
 import { eraseScript, publishScript, readScript } from '../redis/scripts';
+import { topicKeys } from '../redis/topicKeys';
 import type {
   ClaimedPublish,
   EngineHealth,
@@ -19,7 +20,6 @@ type StreamEntry = [id: string, fields: string[]];
 type ClaimReply = [status: 0 | 1 | 2, id: string];
 type ReadReply = [found: number, head: string, origin: string, trimmed: string, epoch: string, entries: StreamEntry[]];
 
-/** An event as stored: the id is the stream id, the timestamp its milliseconds (Redis's clock, one for all nodes). */
 /**
  * An event from its stream entry or channel message. The payload is plain
  * JSON, so the one Date the contract allows inside `data` (the source's
@@ -35,19 +35,17 @@ function decode(id: string, payload: string): RealtimeEvent {
 
 /**
  * The engine for several nodes: histories in Redis Streams, fan-out between
- * nodes over pub/sub (see redis/scripts.ts for the key layout). A node
- * subscribes to a topic's channel only while it has local subscribers of it.
- */
-/**
+ * nodes over pub/sub, sharded on a Redis Cluster (see redis/scripts.ts for the
+ * key layout). A node subscribes to a topic's channel only while it has local
+ * subscribers of it.
+ *
  * `onLag` (optional) hears, for every event that arrives over pub/sub, how
  * long ago (ms) Redis stamped its id: the delay between nodes.
  */
 export function createRedisEngine(clients: RedisClients, logger: Logger, onLag?: (ms: number) => void): EventEngine {
-  const { prefix, subscriber, command } = clients;
+  const { prefix, command } = clients;
 
-  const keys = (topic: string) => ({ stream: `${prefix}s:${topic}`, meta: `${prefix}m:${topic}`, channel: `${prefix}c:${topic}` });
-  /** A topic's idempotency records and their index, in the topic's slot (its hash tag). */
-  const claimKeys = (topic: string) => `${prefix}{t:${topic}}:idem`;
+  const keys = (topic: string) => topicKeys(prefix, topic);
   /** Records of whole idempotent calls (`remember`), which span topics. */
   const callKey = (key: string) => `${prefix}idem-call:${key}`;
   /** Local listeners by channel; a channel is subscribed while its set is non-empty. */
@@ -55,15 +53,6 @@ export function createRedisEngine(clients: RedisClients, logger: Logger, onLag?:
   /** The confirmation of each channel's SUBSCRIBE. */
   const subscribed = new Map<string, Promise<void>>();
   const reconnectListeners = new Set<() => void>();
-  let connectedOnce = subscriber.status === 'ready';
-  /**
-   * Messages of a live feed that was cut, while the bus has not been told yet:
-   * null while the feed is whole. ioredis resubscribes before our own SUBSCRIBE
-   * confirms it, and a message in between must not overtake the catch-up.
-   */
-  let heldSinceCut: [channel: string, message: string][] | null = null;
-  /** Counts the cuts, so a confirmation of an older reconnect releases nothing. */
-  let cuts = 0;
 
   const dispatch = (channel: string, message: string) => {
     const set = listeners.get(channel);
@@ -79,55 +68,19 @@ export function createRedisEngine(clients: RedisClients, logger: Logger, onLag?:
     onLag?.(Date.now() - event.timestamp.getTime());
     for (const listener of set) listener(event);
   };
-  const onMessage = (channel: string, message: string) => {
-    if (heldSinceCut) heldSinceCut.push([channel, message]);
-    else dispatch(channel, message);
-  };
-  subscriber.on('message', onMessage);
-
-  const onClose = () => {
-    if (!connectedOnce) return;
-    cuts += 1;
-    heldSinceCut ??= [];
-  };
-  subscriber.on('close', onClose);
-
-  // ioredis resubscribes by itself after a reconnect; we confirm it with our
-  // own SUBSCRIBE of every channel, and only then tell the bus to catch up,
-  // then hand on what came live meanwhile.
-  const onReady = () => {
-    if (!connectedOnce) {
-      connectedOnce = true;
-      return;
-    }
-    const cut = cuts;
-    const channels = [...listeners.keys()];
-    const resume = () => {
-      // Cut again before the confirmation: the next reconnect does this.
-      if (cut !== cuts) return;
+  // Plain pub/sub on one Redis, sharded pub/sub on a cluster; either way the
+  // feed tells when it was cut and confirmed whole again, then the bus catches
+  // up from the streams before what came live meanwhile is handed on.
+  const feed: ChannelFeed = channelFeed(clients, logger, {
+    channels: () => [...listeners.keys()],
+    onMessage: dispatch,
+    onWhole: () => {
       for (const listener of reconnectListeners) listener();
-      const held = heldSinceCut ?? [];
-      heldSinceCut = null;
-      for (const [channel, message] of held) dispatch(channel, message);
-    };
-    const confirmed = channels.length > 0 ? subscriber.subscribe(...channels) : Promise.resolve(0);
-    confirmed.then(
-      () => {
-        logger.info({ event: 'redis_resubscribed', channels: channels.length });
-        resume();
-      },
-      (err: unknown) => {
-        // Not confirmed, yet the connection is up: the catch-up from the
-        // streams still runs, and live messages are not held for ever.
-        logger.warn({ event: 'redis_resubscribe_failed', err });
-        resume();
-      },
-    );
-  };
-  subscriber.on('ready', onReady);
+    },
+  });
 
   function subscribeChannel(channel: string): Promise<void> {
-    const done = subscriber.subscribe(channel).then(() => undefined);
+    const done = feed.subscribe([channel]);
     subscribed.set(channel, done);
     done.catch(() => {
       // Reported to whoever awaits `ready`; a later subscriber retries.
@@ -136,28 +89,37 @@ export function createRedisEngine(clients: RedisClients, logger: Logger, onLag?:
     return done;
   }
 
+  /** A write script, acknowledged once a replica has it where the topic's primary has replicas. */
+  const publishArgs = (channel: string, retention: Retention, payload: string) => [
+    channel,
+    feed.publishCommand,
+    retention.maxEvents,
+    retention.ttlMs,
+    payload,
+    newEpoch(),
+  ];
+
   return {
     kind: 'redis',
 
     async publish(topic: string, draft: EventDraft, retention: Retention): Promise<RealtimeEvent> {
       const k = keys(topic);
       const payload = JSON.stringify({ type: draft.type, data: draft.data });
-      const id = (await publishScript.run(
-        command,
+      const id = (await clients.replication.runDurably(
+        publishScript,
         [k.stream, k.meta],
-        [k.channel, retention.maxEvents, retention.ttlMs, payload, newEpoch()],
+        publishArgs(k.channel, retention, payload),
       )) as string;
       return decode(id, payload);
     },
 
     async publishClaimed(topic: string, draft: EventDraft, retention: Retention, claim: IdempotencyClaim): Promise<ClaimedPublish> {
       const k = keys(topic);
-      const claims = claimKeys(topic);
       const payload = JSON.stringify({ type: draft.type, data: draft.data });
-      const [status, id] = (await publishScript.run(
-        command,
-        [k.stream, k.meta, `${claims}:${claim.key}`, claims],
-        [k.channel, retention.maxEvents, retention.ttlMs, payload, newEpoch(), claim.fingerprint, claim.ttlMs],
+      const [status, id] = (await clients.replication.runDurably(
+        publishScript,
+        [k.stream, k.meta, `${k.claims}:${claim.key}`, k.claims],
+        [...publishArgs(k.channel, retention, payload), claim.fingerprint, claim.ttlMs],
       )) as ClaimReply;
       if (status === 0) return { status: 'published', event: decode(id, payload) };
       if (status === 1) return { status: 'duplicate', id };
@@ -174,7 +136,7 @@ export function createRedisEngine(clients: RedisClients, logger: Logger, onLag?:
 
     async erase(topic: string): Promise<number> {
       const k = keys(topic);
-      return (await eraseScript.run(command, [k.stream, k.meta, claimKeys(topic)], [])) as number;
+      return (await eraseScript.run(command, [k.stream, k.meta, k.claims], [])) as number;
     },
 
     async readAfter(topic: string, afterId: string): Promise<HistoryRead> {
@@ -216,7 +178,7 @@ export function createRedisEngine(clients: RedisClients, logger: Logger, onLag?:
           if (current.size > 0) return;
           listeners.delete(channel);
           subscribed.delete(channel);
-          subscriber.unsubscribe(channel).catch(() => undefined);
+          feed.unsubscribe(channel);
         },
       };
     },
@@ -231,7 +193,7 @@ export function createRedisEngine(clients: RedisClients, logger: Logger, onLag?:
     },
 
     health(): EngineHealth {
-      if (command.status !== 'ready' || subscriber.status !== 'ready')
+      if (command.status !== 'ready' || clients.subscriber.status !== 'ready')
         return { kind: 'redis', status: 'degraded', reason: 'redis_unreachable' };
       if (clients.unresponsive()) return { kind: 'redis', status: 'degraded', reason: 'redis_unresponsive' };
       return { kind: 'redis', status: 'ok' };
@@ -242,17 +204,11 @@ export function createRedisEngine(clients: RedisClients, logger: Logger, onLag?:
     },
 
     async close() {
-      subscriber.off('message', onMessage);
-      subscriber.off('close', onClose);
-      subscriber.off('ready', onReady);
       const channels = [...listeners.keys()];
       listeners.clear();
       subscribed.clear();
       reconnectListeners.clear();
-      heldSinceCut = null;
-      if (channels.length > 0 && subscriber.status === 'ready' && !clients.unresponsive()) {
-        await atMost(subscriber.unsubscribe(...channels), clients.timeoutMs);
-      }
+      await feed.close(channels);
     },
   };
 }

@@ -20,8 +20,9 @@ const CATCH_UP_RETRY_MS = 250;
 /**
  * One per topic with local subscribers on this node: a single engine
  * subscription and a single batch timer, whatever the number of subscribers.
- * Events wait at most the batch window; a critical event flushes what is
- * pending at once, itself included, so priority never reorders the topic.
+ * Events wait at most the batch window (a quiet topic's first event not at
+ * all, `chat_token` events a shorter window); a critical event flushes what
+ * is pending at once, itself included, so priority never reorders the topic.
  *
  * It remembers the last id it saw, so when the engine's live feed was cut
  * (Redis went away and came back) it reads what was published meanwhile from
@@ -40,6 +41,10 @@ export class TopicFanout {
   /** Events of batches that flushed during a delivery, in order: they go out next, as one batch. */
   private queued: RealtimeEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
+  /** When the pending timer fires (performance.now() ms). */
+  private timerDueAt = 0;
+  /** When the last batch went out (performance.now() ms): a topic quiet for a window sends its next event at once. */
+  private lastFlushAt = -Infinity;
   private readonly live: LiveFeed;
   private lastSeenId: string | null = null;
   /** The life of the topic's history its last read saw (see HistoryRead.epoch); null before any. */
@@ -53,6 +58,8 @@ export class TopicFanout {
     readonly topic: string,
     private readonly batchWindowMs: number,
     private readonly onBatch?: (size: number) => void,
+    /** The window of `chat_token` events (never longer than the batch window): a streamed reply flows, not in lumps. */
+    private readonly tokenWindowMs = batchWindowMs,
   ) {
     this.live = engine.subscribe(topic, (event) => this.onLive(event));
     this.ready = this.live.ready.then(async () => {
@@ -92,13 +99,29 @@ export class TopicFanout {
     if (this.lastSeenId !== null && event.type !== 'resync_required' && compareEventIds(event.id, this.lastSeenId) <= 0) return;
     this.lastSeenId = event.id;
     this.pending.push(event);
-    if (this.batchWindowMs === 0 || isCriticalEvent(event)) {
+    const window = event.type === 'chat_token' ? Math.min(this.tokenWindowMs, this.batchWindowMs) : this.batchWindowMs;
+    if (window === 0 || isCriticalEvent(event)) {
       this.flush();
-    } else if (!this.timer) {
-      // The window bounds the wait until the batch is written to every
-      // subscriber, so the time the last delivery took comes off it.
-      this.timer = setTimeout(() => this.flush(), Math.max(0, this.batchWindowMs - this.lastDeliveryMs));
+      return;
     }
+    // The window is a bound, not a delay: a batch goes out a window after the
+    // last one, so the first event of a quiet topic goes at once and what
+    // follows within the window waits for company. It bounds the wait until
+    // the batch is written to every subscriber, so the time the last delivery
+    // took comes off it.
+    const now = performance.now();
+    const dueAt = Math.max(now, this.lastFlushAt + window - this.lastDeliveryMs);
+    if (dueAt <= now) {
+      this.flush();
+      return;
+    }
+    if (this.timer) {
+      if (this.timerDueAt <= dueAt) return;
+      // A token behind a slower batch: the batch goes at the token's pace.
+      clearTimeout(this.timer);
+    }
+    this.timerDueAt = dueAt;
+    this.timer = setTimeout(() => this.flush(), dueAt - now);
   }
 
   /**
@@ -162,6 +185,7 @@ export class TopicFanout {
     if (this.pending.length > 0) {
       const batch = this.pending;
       this.pending = [];
+      this.lastFlushAt = performance.now();
       if (this.delivery) for (const event of batch) this.queued.push(event);
       else this.deliver(batch);
     }

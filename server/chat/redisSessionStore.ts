@@ -1,22 +1,36 @@
 /**
- * Chat sessions in Redis, shared by every node. Keys (P = the deployment's
- * prefix; ttl = the history ttl of the session topics):
+ * Chat sessions in Redis, shared by every node, on one Redis or a Redis
+ * Cluster. Keys (P = the deployment's prefix; ttl = the history ttl of the
+ * session topics; the part in braces is the hash tag, which decides the slot):
  *
- *   P chat:owner:<sessionId>        string: the owner's user id; PX 2 × ttl, renewed on every use (and
+ *   P{chat:s:<sessionId>}:owner     string: the owner's user id; PX 2 × ttl, renewed on every use (and
  *                                   periodically while the owner is subscribed)
- *   P chat:watched:<sessionId>      set: the investigations the session watches; expires with the owner key
- *   P chat:sessions-of:<userId>     sorted set: the user's sessions, scored by their expiry (ms, Redis clock),
- *                                   so the per-user bound counts live sessions only
- *   P chat:watchers:<investigationId>  sorted set: the sessions watching it, scored by last use + ttl (a
+ *   P{chat:s:<sessionId>}:watched   set: the investigations the session watches; expires with the owner key
+ *   P{u:<userId>}:chat-sessions     sorted set: the user's sessions, scored by their expiry (ms), so the
+ *                                   per-user bound counts live sessions only
+ *   P{chat:i:<investigationId>}:watchers  sorted set: the sessions watching it, scored by last use + ttl (a
  *                                   session stops getting copies one ttl before its owner key expires, so
  *                                   the last copy leaves the history first); members past their score are
  *                                   dropped on read, and the key expires with its last session
  *
- * Claiming is one Lua script (read owner, check the bound, SET), so two nodes
- * cannot both claim a session. Times come from Redis's clock (TIME), never a
- * node's. The scripts build the keys of other users and investigations from
- * the prefix they are given: one Redis (or a primary with replicas), not a
- * Redis Cluster.
+ * A session's two keys share a slot, so checking and claiming it is one
+ * script: two nodes cannot both claim a session. A user's set and each
+ * investigation's set live in slots of their own, and on a Redis Cluster a
+ * script may touch one slot only; so a step spanning them is several scripts,
+ * each atomic in its slot:
+ *
+ *   - a claim reserves a place in the user's set first (the bound is checked
+ *     there, atomically), then claims in the session's slot, and gives the
+ *     place back if another user got the session in between: the bound is
+ *     never exceeded (a place is held a moment too long at worst);
+ *   - a use renews the session in its slot, then (in parallel) its entry in
+ *     its owner's set and in each watched investigation's set;
+ *   - erasing a user lists their set, erases each session they still own in
+ *     its slot, then takes the sessions out of the investigations' sets and
+ *     the user's set.
+ *
+ * Times come from Redis's clock (TIME), never a node's; each sorted set is
+ * scored and pruned by the clock of the Redis that holds it.
  */
 
 import { ApiError, apiError } from '../errors';
@@ -31,59 +45,80 @@ import {
   type SessionAccess,
 } from './sessionStore';
 
-/** KEYS: owner, watched, sessions-of(user). ARGV: sessionId, userId, allowForeign (1|0), ttlMs, maxSessions, prefix. */
-const useScript = luaCommand(
+/**
+ * KEYS: owner, watched (the session's slot). ARGV: userId, allowForeign (1|0), ownedForMs, claim (1|0).
+ * An owned session is checked and renewed: { 'owner' | 'reader', owner, ...watched }, or
+ * { 'session_owned_by_other', owner }. An unowned one is claimed when `claim` is 1 ({ 'claimed' }),
+ * otherwise left alone ({ 'unclaimed' }).
+ */
+const sessionScript = luaCommand(
   'rtChatSessionUse',
-  `${luaNowMs}${luaExtendTtl}
-local owner_key, watched_key, mine_key = KEYS[1], KEYS[2], KEYS[3]
-local sid, uid, foreign = ARGV[1], ARGV[2], ARGV[3] == '1'
-local ttl, max, prefix = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6]
-local owned_for = ttl * 2
-local now = now_ms()
+  `
+local owner_key, watched_key = KEYS[1], KEYS[2]
+local uid, foreign, owned_for, claim = ARGV[1], ARGV[2] == '1', tonumber(ARGV[3]), ARGV[4] == '1'
 local owner = redis.call('GET', owner_key)
-if owner then
-  if owner ~= uid and not foreign then return 'session_owned_by_other' end
-  redis.call('PEXPIRE', owner_key, owned_for)
-  redis.call('PEXPIRE', watched_key, owned_for)
-  local owned = prefix .. 'chat:sessions-of:' .. owner
-  redis.call('ZADD', owned, now + owned_for, sid)
-  extend(owned, owned_for)
-  for _, investigation in ipairs(redis.call('SMEMBERS', watched_key)) do
-    local watchers = prefix .. 'chat:watchers:' .. investigation
-    redis.call('ZADD', watchers, now + ttl, sid)
-    extend(watchers, ttl)
-  end
-  if owner == uid then return 'owner' end
-  return 'reader'
+if not owner then
+  if not claim then return {'unclaimed'} end
+  redis.call('SET', owner_key, uid, 'PX', owned_for)
+  redis.call('DEL', watched_key)
+  return {'claimed'}
 end
-redis.call('ZREMRANGEBYSCORE', mine_key, '-inf', now)
-if redis.call('ZCARD', mine_key) >= max then return 'too_many_sessions' end
-redis.call('SET', owner_key, uid, 'PX', owned_for)
-redis.call('DEL', watched_key)
-redis.call('ZADD', mine_key, now + owned_for, sid)
-extend(mine_key, owned_for)
-return 'owner'
+if owner ~= uid and not foreign then return {'session_owned_by_other', owner} end
+redis.call('PEXPIRE', owner_key, owned_for)
+redis.call('PEXPIRE', watched_key, owned_for)
+local out = {'reader', owner}
+if owner == uid then out[1] = 'owner' end
+for _, investigation in ipairs(redis.call('SMEMBERS', watched_key)) do out[#out + 1] = investigation end
+return out
 `,
 );
 
-/** KEYS: owner, watched. ARGV: sessionId, investigationId, maxWatched, prefix, ttlMs. */
+/**
+ * KEYS: the user's sessions (the user's slot). ARGV: sessionId, maxSessions, ownedForMs.
+ * Drops the expired sessions, then counts the session unless the user is at the bound
+ * (a session already counted is renewed). 1 when counted, 0 at the bound.
+ */
+const reserveScript = luaCommand(
+  'rtChatSessionReserve',
+  `${luaNowMs}${luaExtendTtl}
+local key, sid, max, owned_for = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = now_ms()
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+if not redis.call('ZSCORE', key, sid) and redis.call('ZCARD', key) >= max then return 0 end
+redis.call('ZADD', key, now + owned_for, sid)
+extend(key, owned_for)
+return 1
+`,
+);
+
+/** KEYS: a sorted set (a user's sessions, an investigation's watchers). ARGV: sessionId, forMs. Scores it now + forMs. */
+const scoreScript = luaCommand(
+  'rtChatSessionScore',
+  `${luaNowMs}${luaExtendTtl}
+local ms = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now_ms() + ms, ARGV[1])
+extend(KEYS[1], ms)
+return 1
+`,
+);
+
+/**
+ * KEYS: owner, watched (the session's slot). ARGV: investigationId, maxWatched. Adds the
+ * investigation to a claimed session: 'unclaimed', 'too_many_watched', 'ok' when it
+ * was already watched, or the ms the owner key has left (its watchers entry is the caller's).
+ */
 const watchScript = luaCommand(
   'rtChatSessionWatch',
-  `${luaNowMs}${luaExtendTtl}
+  `
 local owner_key, watched_key = KEYS[1], KEYS[2]
-local sid, investigation, max, prefix = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local investigation, max = ARGV[1], tonumber(ARGV[2])
 local left = redis.call('PTTL', owner_key)
 if left < 0 then return 'unclaimed' end
 if redis.call('SISMEMBER', watched_key, investigation) == 1 then return 'ok' end
 if redis.call('SCARD', watched_key) >= max then return 'too_many_watched' end
 redis.call('SADD', watched_key, investigation)
 redis.call('PEXPIRE', watched_key, left)
--- Watching ends one ttl before ownership (see the keys above).
-local watching = math.min(tonumber(ARGV[5]), left)
-local watchers = prefix .. 'chat:watchers:' .. investigation
-redis.call('ZADD', watchers, now_ms() + watching, sid)
-extend(watchers, watching)
-return 'ok'
+return left
 `,
 );
 
@@ -99,51 +134,51 @@ return redis.call('ZRANGE', KEYS[1], 0, -1)
 );
 
 /**
- * KEYS: sessions-of(user). ARGV: userId, prefix. Deletes every session the
- * user owns (owner and watched keys, its entries in the investigations'
- * watchers), then the user's set; returns the ids deleted.
+ * KEYS: owner, watched (the session's slot). ARGV: userId. Deletes the session if
+ * the user owns it: { 'erased', ...watched }; otherwise {}.
  */
-const eraseUserScript = luaCommand(
-  'rtChatSessionEraseUser',
+const eraseSessionScript = luaCommand(
+  'rtChatSessionErase',
   `
-local mine_key, uid, prefix = KEYS[1], ARGV[1], ARGV[2]
-local erased = {}
-for _, sid in ipairs(redis.call('ZRANGE', mine_key, 0, -1)) do
-  local owner_key = prefix .. 'chat:owner:' .. sid
-  if redis.call('GET', owner_key) == uid then
-    local watched_key = prefix .. 'chat:watched:' .. sid
-    for _, investigation in ipairs(redis.call('SMEMBERS', watched_key)) do
-      redis.call('ZREM', prefix .. 'chat:watchers:' .. investigation, sid)
-    end
-    redis.call('DEL', owner_key, watched_key)
-    erased[#erased + 1] = sid
-  end
-end
-redis.call('DEL', mine_key)
-return erased
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {} end
+local out = {'erased'}
+for _, investigation in ipairs(redis.call('SMEMBERS', KEYS[2])) do out[#out + 1] = investigation end
+redis.call('DEL', KEYS[1], KEYS[2])
+return out
 `,
 );
 
+/** The keys of a session (one slot), of a user's sessions, and of an investigation's watchers. */
+export function chatSessionKeys(prefix: string) {
+  return {
+    owner: (sessionId: string) => `${prefix}{chat:s:${sessionId}}:owner`,
+    watched: (sessionId: string) => `${prefix}{chat:s:${sessionId}}:watched`,
+    sessionsOf: (userId: string) => `${prefix}{u:${userId}}:chat-sessions`,
+    watchers: (investigationId: string) => `${prefix}{chat:i:${investigationId}}:watchers`,
+  };
+}
+
 export class RedisChatSessionStore implements ChatSessionStore {
-  private readonly prefix: string;
+  private readonly keys: ReturnType<typeof chatSessionKeys>;
   readonly renewEveryMs: number;
 
   constructor(
     private readonly redis: RedisClients,
     private readonly opts: ChatSessionStoreOptions & { logger: Logger },
   ) {
-    this.prefix = redis.prefix;
+    this.keys = chatSessionKeys(redis.prefix);
     this.renewEveryMs = renewalInterval(opts.historyTtlMs);
   }
 
-  private key(kind: 'owner' | 'watched' | 'sessions-of' | 'watchers', id: string) {
-    return `${this.prefix}chat:${kind}:${id}`;
+  /** How long a session stays its owner's after its last use. */
+  private get ownedForMs() {
+    return 2 * this.opts.historyTtlMs;
   }
 
   /** A Redis failure becomes `store_unavailable` (SERVICE_UNAVAILABLE), never an internal error. */
-  private async call<T>(what: string, run: () => Promise<unknown>): Promise<T> {
+  private async call<T>(what: string, run: () => Promise<T>): Promise<T> {
     try {
-      return (await run()) as T;
+      return await run();
     } catch (err) {
       if (err instanceof ApiError) throw err;
       this.opts.logger.warn({ event: 'chat_store_unavailable', op: what, message: (err as Error).message });
@@ -151,40 +186,108 @@ export class RedisChatSessionStore implements ChatSessionStore {
     }
   }
 
-  async use(sessionId: string, userId: string, allowForeign = false): Promise<SessionAccess> {
-    const result = await this.call<SessionAccess | 'session_owned_by_other' | 'too_many_sessions'>('use', () =>
-      useScript.run(
-        this.redis.command,
-        [this.key('owner', sessionId), this.key('watched', sessionId), this.key('sessions-of', userId)],
-        [sessionId, userId, allowForeign ? 1 : 0, this.opts.historyTtlMs, this.opts.maxSessionsPerUser, this.prefix],
-      ),
-    );
-    if (result === 'session_owned_by_other' || result === 'too_many_sessions') throw apiError(result);
-    return result;
+  private async sessionStep(sessionId: string, userId: string, allowForeign: boolean, claim: boolean) {
+    const [outcome, owner, ...watched] = (await sessionScript.run(
+      this.redis.command,
+      [this.keys.owner(sessionId), this.keys.watched(sessionId)],
+      [userId, allowForeign ? 1 : 0, this.ownedForMs, claim ? 1 : 0],
+    )) as [string, string?, ...string[]];
+    return { outcome, owner, watched };
+  }
+
+  private score(key: string, sessionId: string, forMs: number) {
+    return scoreScript.run(this.redis.command, [key], [sessionId, forMs]);
+  }
+
+  /** A renewed session's entries in its owner's set and its investigations' sets: other slots, in parallel. */
+  private async renewEntries(sessionId: string, owner: string, watched: readonly string[]) {
+    await Promise.all([
+      this.score(this.keys.sessionsOf(owner), sessionId, this.ownedForMs),
+      ...watched.map((investigation) => this.score(this.keys.watchers(investigation), sessionId, this.opts.historyTtlMs)),
+    ]);
+  }
+
+  /**
+   * Reserves a place in the user's set (where the bound is checked), then claims.
+   * A place is given back only when the session turned out to be another user's:
+   * if the claim fails on a Redis error it may still have run, and a place held
+   * until it expires is safer than a bound exceeded.
+   */
+  private async claim(sessionId: string, userId: string, allowForeign: boolean) {
+    const mine = this.keys.sessionsOf(userId);
+    const reserved = await reserveScript.run(this.redis.command, [mine], [sessionId, this.opts.maxSessionsPerUser, this.ownedForMs]);
+    if (reserved !== 1) throw apiError('too_many_sessions');
+    const step = await this.sessionStep(sessionId, userId, allowForeign, true);
+    if (step.outcome !== 'claimed' && step.owner !== userId) await this.redis.command.zrem(mine, sessionId);
+    return step;
+  }
+
+  use(sessionId: string, userId: string, allowForeign = false): Promise<SessionAccess> {
+    return this.call('use', async () => {
+      let step = await this.sessionStep(sessionId, userId, allowForeign, false);
+      if (step.outcome === 'unclaimed') step = await this.claim(sessionId, userId, allowForeign);
+      if (step.outcome === 'claimed') return 'owner';
+      if (step.outcome === 'session_owned_by_other') throw apiError('session_owned_by_other');
+      await this.renewEntries(sessionId, step.owner!, step.watched);
+      return step.outcome as SessionAccess;
+    });
   }
 
   async watch(sessionId: string, investigationId: string): Promise<void> {
-    const result = await this.call<string>('watch', () =>
-      watchScript.run(
+    const result = await this.call('watch', async () => {
+      const left = await watchScript.run(
         this.redis.command,
-        [this.key('owner', sessionId), this.key('watched', sessionId)],
-        [sessionId, investigationId, this.opts.maxWatchedPerSession, this.prefix, this.opts.historyTtlMs],
-      ),
-    );
+        [this.keys.owner(sessionId), this.keys.watched(sessionId)],
+        [investigationId, this.opts.maxWatchedPerSession],
+      );
+      if (typeof left !== 'number') return left as string;
+      // Watching ends one ttl before ownership (see the keys above).
+      await this.score(this.keys.watchers(investigationId), sessionId, Math.min(this.opts.historyTtlMs, left));
+      return 'ok';
+    });
     if (result === 'too_many_watched') throw apiError(result);
     if (result === 'unclaimed') throw new Error(`watch on an unclaimed session ${sessionId}`);
   }
 
   watchersOf(investigationId: string): Promise<string[]> {
-    return this.call('watchersOf', () => watchersScript.run(this.redis.command, [this.key('watchers', investigationId)], []));
+    return this.call(
+      'watchersOf',
+      async () => (await watchersScript.run(this.redis.command, [this.keys.watchers(investigationId)], [])) as string[],
+    );
   }
 
   watchedBy(sessionId: string): Promise<string[]> {
-    return this.call('watchedBy', () => this.redis.command.smembers(this.key('watched', sessionId)));
+    return this.call('watchedBy', () => this.redis.command.smembers(this.keys.watched(sessionId)));
   }
 
+  /**
+   * Each session is erased in its own slot, only if the user still owns it;
+   * the user's set goes last (member by member, so a session claimed meanwhile
+   * keeps its place), and a failure part way leaves it for a retry to find.
+   */
   eraseUser(userId: string): Promise<string[]> {
-    return this.call('eraseUser', () => eraseUserScript.run(this.redis.command, [this.key('sessions-of', userId)], [userId, this.prefix]));
+    return this.call('eraseUser', async () => {
+      const mine = this.keys.sessionsOf(userId);
+      const listed = await this.redis.command.zrange(mine, '0', '-1');
+      const results = await Promise.all(
+        listed.map(async (sessionId) => {
+          const [erased, ...watched] = (await eraseSessionScript.run(
+            this.redis.command,
+            [this.keys.owner(sessionId), this.keys.watched(sessionId)],
+            [userId],
+          )) as string[];
+          return { sessionId, erased: erased === 'erased', watched };
+        }),
+      );
+      const erased = results.filter((r) => r.erased);
+      await Promise.all(
+        erased.flatMap(({ sessionId, watched }) =>
+          watched.map((investigation) => this.redis.command.zrem(this.keys.watchers(investigation), sessionId)),
+        ),
+      );
+      if (listed.length > 0) await this.redis.command.zrem(mine, ...listed);
+      return erased.map((r) => r.sessionId);
+    });
   }
 
   /** Nothing is held in this process. */

@@ -6,18 +6,22 @@
  *                     scored by the expiry of its lease (ms, Redis clock); the key
  *                     expires with its newest lease
  *
- * `acquire` is one Lua script: drop the expired leases, count, add if under the
- * limit. Each node renews the leases of its own live connections every
- * `refreshMs` in one pipelined call, and removes a lease on close. A node that
- * dies stops renewing, so its connections stop counting `leaseMs` later.
+ * `acquire` is one Lua script on the user's key: drop the expired leases,
+ * count, add if under the limit. Each node renews the leases of its own live
+ * connections every `refreshMs`, one script call per hash slot (on a Redis
+ * Cluster a script may only touch keys of one slot; users' keys spread over
+ * them), the calls in parallel; and removes a lease on close. A node that dies
+ * stops renewing, so its connections stop counting `leaseMs` later.
  *
  * While Redis is unreachable the node admits against its own connections only
  * (never more than the limit on this node), and its next renewal, once Redis is
  * back, writes every live connection of the node again.
  */
+
 import type { Logger } from '../observability/logger';
 import type { RedisClients } from '../redis/connect';
 import { luaCommand, luaExtendTtl, luaNowMs } from '../redis/luaCommand';
+import { groupBySlot } from '../redis/slotOf';
 import type { UserConnectionCounter } from './connectionCounter';
 
 /** KEYS: the user's set. ARGV: connectionId, max, leaseMs. Returns 1 when counted. */
@@ -34,7 +38,7 @@ return 1
 `,
 );
 
-/** KEYS: one user set per connection. ARGV: leaseMs, then the connection ids in the order of KEYS. */
+/** KEYS: one user set per connection, all in one slot. ARGV: leaseMs, then the connection ids in the order of KEYS. */
 const renewScript = luaCommand(
   'rtConnRenew',
   `${luaNowMs}${luaExtendTtl}
@@ -48,7 +52,7 @@ return #KEYS
 `,
 );
 
-/** Leases renewed per script call of a renewal (all calls of one renewal go in one pipeline). */
+/** Leases renewed per script call of a renewal. */
 const RENEW_CHUNK = 500;
 
 export interface RedisConnectionCounterOptions {
@@ -132,23 +136,28 @@ export class RedisConnectionCounter implements UserConnectionCounter {
     });
   }
 
-  /** One pipeline renewing every live connection's lease. */
+  /** Renews every live connection's lease: one call per slot (and chunk), in parallel. */
   private async renew(): Promise<void> {
     if (this.live.size === 0) return;
     const entries = [...this.live];
-    const pipeline = renewScript.pipelineOf(this.redis.command);
-    for (let i = 0; i < entries.length; i += RENEW_CHUNK) {
-      const chunk = entries.slice(i, i + RENEW_CHUNK);
-      renewScript.queue(
-        pipeline,
-        chunk.map(([, userId]) => this.key(userId)),
-        [this.leaseMs, ...chunk.map(([connectionId]) => connectionId)],
-      );
-    }
+    // At most RENEW_CHUNK leases a call, each call within one slot.
+    const calls = groupBySlot(entries, ([, userId]) => this.key(userId), this.redis.cluster).flatMap((group) =>
+      Array.from({ length: Math.ceil(group.length / RENEW_CHUNK) }, (_, i) => group.slice(i * RENEW_CHUNK, (i + 1) * RENEW_CHUNK)),
+    );
     try {
-      const results = (await this.track(pipeline.exec())) ?? [];
-      const failed = results.find(([err]) => err);
-      if (failed) throw failed[0];
+      const results = await this.track(
+        Promise.allSettled(
+          calls.map((call) =>
+            renewScript.run(
+              this.redis.command,
+              call.map(([, userId]) => this.key(userId)),
+              [this.leaseMs, ...call.map(([connectionId]) => connectionId)],
+            ),
+          ),
+        ),
+      );
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
     } catch (err) {
       this.opts.logger.warn({ event: 'connection_lease_renewal_failed', connections: entries.length, message: (err as Error).message });
     } finally {

@@ -1,6 +1,7 @@
 import { topics } from '../../shared/topics';
 import type { RedisClients } from '../redis/connect';
 import { luaCommand, luaExtendTtl, luaNowMs } from '../redis/luaCommand';
+import { topicTag } from '../redis/topicKeys';
 
 /** One user's watching of an investigation: its live subscriptions and since when (ms since the epoch). */
 export interface PresenceEntry {
@@ -101,7 +102,7 @@ return out
 
 /** The key of an investigation's presence: hash-tagged by its topic, like the topic's other keys will be. */
 export function presenceKey(prefix: string, investigationId: string): string {
-  return `${prefix}{t:${topics.investigation(investigationId)}}:presence`;
+  return `${topicTag(prefix, topics.investigation(investigationId))}:presence`;
 }
 
 /**

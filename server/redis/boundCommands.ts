@@ -1,5 +1,6 @@
-import type { Redis } from 'ioredis';
+import type { Command } from 'ioredis';
 import type { RedisProbe } from './redisProbe';
+import type { RedisClient } from './replication';
 
 /** A command Redis did not answer within the timeout. */
 export class RedisTimeoutError extends Error {
@@ -26,9 +27,10 @@ export class RedisTimeoutError extends Error {
  * them too. ioredis has no hook for this; its monitor mode wraps
  * `sendCommand` the same way.
  */
-export function boundCommands(client: Redis, probe: RedisProbe, timeoutMs: number): void {
-  const send = client.sendCommand.bind(client);
-  client.sendCommand = (command, stream) => {
+export function boundCommands(client: RedisClient, probe: RedisProbe, timeoutMs: number): void {
+  const send = client.sendCommand.bind(client) as (command: Command, ...rest: unknown[]) => unknown;
+  // A cluster passes the node to send to as a third argument.
+  (client as { sendCommand: (command: Command, ...rest: unknown[]) => unknown }).sendCommand = (command, ...rest) => {
     // Only on a ready connection: a new one's handshake must go through (it is how Redis proves it answers again).
     if (probe.unresponsive && client.status === 'ready' && command.name !== 'ping') {
       command.reject(new Error(`Redis answered no ping within ${timeoutMs} ms (unresponsive)`));
@@ -42,7 +44,7 @@ export function boundCommands(client: Redis, probe: RedisProbe, timeoutMs: numbe
       timeoutMs,
     );
     const settled = () => clearTimeout(timer);
-    const result = send(command, stream);
+    const result = send(command, ...rest);
     command.promise.then(settled, settled);
     return result;
   };

@@ -1,4 +1,5 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import type { RedisClient } from './replication';
 
 type Arg = string | number;
 
@@ -8,11 +9,11 @@ type Arg = string | number;
  * time), also inside a pipeline. Defined lazily on each client it is used with.
  */
 export interface LuaCommand {
-  run(client: Redis, keys: readonly string[], args: readonly Arg[]): Promise<unknown>;
+  run(client: RedisClient, keys: readonly string[], args: readonly Arg[]): Promise<unknown>;
   /** Queues the script on a pipeline made by `pipelineOf`. */
   queue(pipeline: ChainableCommander, keys: readonly string[], args: readonly Arg[]): void;
   /** A pipeline of `client` on which this script can be queued. */
-  pipelineOf(client: Redis): ChainableCommander;
+  pipelineOf(client: RedisClient): ChainableCommander;
 }
 
 /** Redis's own clock in milliseconds, so every node scores and expires with one clock. */
@@ -31,7 +32,7 @@ end
 `;
 
 export function luaCommand(name: string, lua: string): LuaCommand {
-  const ensure = (client: Redis) => {
+  const ensure = (client: RedisClient) => {
     if (!(name in (client.scriptsSet as Record<string, unknown>))) client.defineCommand(name, { lua });
   };
   // Without numberOfKeys, ioredis takes the key count as the first argument.

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger';
 import { RedisTimeoutError } from './boundCommands';
+import type { RedisClient } from './replication';
 
 /** How often a node pings Redis to know whether it still answers. */
 const PROBE_INTERVAL_MS = 1_000;
@@ -22,7 +22,7 @@ export interface RedisProbe {
  * answered its ready check) responsive again. A hung Redis gets one ping per
  * timeout.
  */
-export function probeRedis(client: Redis, logger: Logger): RedisProbe {
+export function probeRedis(client: RedisClient, logger: Logger): RedisProbe {
   let unresponsive = false;
   let inFlight = false;
 

@@ -3,21 +3,25 @@
  * event's id, its place in the stream, its trimming and its fan-out to every
  * node happen in one step (Centrifugo's design: XADD + PUBLISH in one script).
  *
- * Keys of a topic T (under the deployment's prefix P):
- *   P s:T   the stream: one entry per event, field `e` = JSON {type, data}
- *   P m:T   a hash: origin (first id ever), head (newest id), trimmed (newest
- *           trimmed id), ttl (ms) -- Redis does not record trimmed ids itself --
- *           and epoch: set when the hash is created, so a history that was
- *           lost (a Redis restarted empty, a forgotten topic) starts a new one
- * Channel P c:T carries `<id> <json>` for every event, to the nodes with
- * subscribers of T. Both keys expire after twice the ttl (at least ttl + 1 min)
- * without a publish: then the topic is forgotten and every old id resyncs.
+ * Keys of a topic T (under the deployment's prefix P) share T's hash tag, so
+ * on a Redis Cluster they live in one slot and every script below runs there
+ * (server/redis/topicKeys.ts builds them):
+ *   P{t:T}:s  the stream: one entry per event, field `e` = JSON {type, data}
+ *   P{t:T}:m  a hash: origin (first id ever), head (newest id), trimmed (newest
+ *             trimmed id), ttl (ms) -- Redis does not record trimmed ids itself --
+ *             and epoch: set when the hash is created, so a history that was
+ *             lost (a Redis restarted empty, a forgotten topic) starts a new one
+ * Channel P{t:T}:c carries `<id> <json>` for every event, to the nodes with
+ * subscribers of T: PUBLISH on one Redis, SPUBLISH (sharded pub/sub, in the
+ * topic's slot) on a cluster. Both keys expire after twice the ttl (at least
+ * ttl + 1 min) without a publish: then the topic is forgotten and every old id
+ * resyncs.
  *
- * Idempotency records of T carry T's hash tag, so they live in its slot:
- *   P {t:T}:idem:K  `<fingerprint> <id>` of the publish claimed under K (a
- *                   hash of publisher, procedure and idempotencyKey), PX its ttl
- *   P {t:T}:idem    a sorted set of those keys by expiry (Redis's clock), so an
- *                   erasure finds them without a SCAN; pruned on every claim
+ * Idempotency records of T, in the same slot:
+ *   P{t:T}:idem:K  `<fingerprint> <id>` of the publish claimed under K (a
+ *                  hash of publisher, procedure and idempotencyKey), PX its ttl
+ *   P{t:T}:idem    a sorted set of those keys by expiry (Redis's clock), so an
+ *                  erasure finds them without a SCAN; pruned on every claim
  */
 
 import { luaCommand, luaExtendTtl, luaNowMs } from './luaCommand';
@@ -56,9 +60,10 @@ end
 
 /**
  * KEYS: stream, meta, and for a claimed publish its record and the topic's
- * record index. ARGV: channel, maxEvents, ttlMs, payload, epoch (kept only by
- * the publish that creates the meta: the epoch of a new history), and for a
- * claimed publish its fingerprint and the record's ttl (ms).
+ * record index. ARGV: channel, the command that publishes to it (PUBLISH or
+ * SPUBLISH), maxEvents, ttlMs, payload, epoch (kept only by the publish that
+ * creates the meta: the epoch of a new history), and for a claimed publish
+ * its fingerprint and the record's ttl (ms).
  * Returns the new id; a claimed publish returns { 0, id } when it stored the
  * event, { 1, id } with the recorded id when the record was there with the
  * same fingerprint (nothing stored, nothing published), { 2, '' } when its
@@ -73,14 +78,14 @@ if claim then
   local seen = redis.call('GET', claim)
   if seen then
     local sep = string.find(seen, ' ', 1, true)
-    if string.sub(seen, 1, sep - 1) == ARGV[6] then return { 1, string.sub(seen, sep + 1) } end
+    if string.sub(seen, 1, sep - 1) == ARGV[7] then return { 1, string.sub(seen, sep + 1) } end
     return { 2, '' }
   end
 end
-local max_events, ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
-local id = redis.call('XADD', stream, '*', 'e', ARGV[4])
+local max_events, ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+local id = redis.call('XADD', stream, '*', 'e', ARGV[5])
 if redis.call('HSETNX', meta, 'origin', id) == 1 then
-  redis.call('HSET', meta, 'epoch', ARGV[5])
+  redis.call('HSET', meta, 'epoch', ARGV[6])
 end
 redis.call('HSET', meta, 'head', id, 'ttl', ttl)
 local len = redis.call('XLEN', stream)
@@ -93,11 +98,11 @@ trim_expired(stream, meta, ttl)
 local forget_after = math.max(ttl * 2, ttl + 60000)
 redis.call('PEXPIRE', stream, forget_after)
 redis.call('PEXPIRE', meta, forget_after)
-redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[4])
+redis.call(ARGV[2], ARGV[1], id .. ' ' .. ARGV[5])
 if not claim then return id end
-local claim_ttl = tonumber(ARGV[7])
+local claim_ttl = tonumber(ARGV[8])
 local now = now_ms()
-redis.call('SET', claim, ARGV[6] .. ' ' .. id, 'PX', claim_ttl)
+redis.call('SET', claim, ARGV[7] .. ' ' .. id, 'PX', claim_ttl)
 redis.call('ZREMRANGEBYSCORE', claims, '-inf', now)
 redis.call('ZADD', claims, now + claim_ttl, claim)
 extend(claims, claim_ttl)

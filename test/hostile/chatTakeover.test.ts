@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { expect, test } from 'vitest';
+import { chatSessionKeys } from '../../server/chat/redisSessionStore';
 import { type ChatItem, type Collector, collect } from '../support/collect';
 import { refusalOf, rejectionOf } from '../support/errors';
 import { type NodeProcess, startTestNode } from '../support/nodeProcess';
@@ -134,11 +135,11 @@ describeWithRedis('a chat session cannot be taken over (takeover attempts)', () 
     const control = 's-control-of-alice';
     await alice.chat.typing.mutate({ sessionId: control, isTyping: false });
     await waitFor(
-      () => cluster.redis.exists(`${cluster.prefix}chat:owner:${control}`),
+      () => cluster.redis.exists(chatSessionKeys(cluster.prefix).owner(control)),
       (n) => n === 0,
       'the unrenewed session to be forgotten',
     );
-    expect(await cluster.redis.get(`${cluster.prefix}chat:owner:${sessionId}`)).toBe('alice');
+    expect(await cluster.redis.get(chatSessionKeys(cluster.prefix).owner(sessionId))).toBe('alice');
 
     await attemptTakeover(cluster, sessionId);
     await expectOwnerUnaffected(cluster, alice, chat, sessionId, 20);
@@ -155,12 +156,12 @@ describeWithRedis('a chat session cannot be taken over (takeover attempts)', () 
     await chat.until((items) => items.some((i) => isProgress(i, 10)), 'the first copy');
 
     await emptyPrefix(cluster.redis, cluster.prefix);
-    expect(await cluster.redis.exists(`${cluster.prefix}chat:owner:${sessionId}`)).toBe(0);
+    expect(await cluster.redis.exists(chatSessionKeys(cluster.prefix).owner(sessionId))).toBe(0);
 
     await attemptTakeover(cluster, sessionId);
     // The watch was lost with the data: the owner's page asks again (the dashboard does after each reconnect).
     await alice.chat.watchInvestigation.mutate({ sessionId, investigationId: SECRET });
-    expect(await cluster.redis.get(`${cluster.prefix}chat:owner:${sessionId}`)).toBe('alice');
+    expect(await cluster.redis.get(chatSessionKeys(cluster.prefix).owner(sessionId))).toBe('alice');
     await expectOwnerUnaffected(cluster, alice, chat, sessionId, 20);
   });
 });

@@ -79,7 +79,7 @@ describeWithRedis('a Redis without persistence restarted empty', () => {
       ['second on B', await subscriber(b, 'watcher-b2')],
     ];
     const serviceToken = await a.token({ sub: 'backend', roles: ['service'] });
-    const topicKeys = [`${prefix}s:${topics.investigation(INVESTIGATION)}`, `${prefix}m:${topics.investigation(INVESTIGATION)}`];
+    const topicKeys = [`${prefix}{t:${topics.investigation(INVESTIGATION)}}:s`, `${prefix}{t:${topics.investigation(INVESTIGATION)}}:m`];
 
     /** One publish, in turn through each node, in-process and over HTTP: its id, or null when refused. */
     let seq = 0;

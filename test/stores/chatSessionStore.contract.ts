@@ -75,6 +75,54 @@ export function describeChatSessionStoreContract(name: string, nodesOf: NodesFac
       await b.use(s3, 'bob');
     });
 
+    test('one user claiming many new sessions at once on two nodes never exceeds the bound', async () => {
+      const shared = nodes({ maxSessionsPerUser: 5 });
+      const [a, b] = [await shared.node(), await shared.node()];
+      const alice = id('alice');
+
+      const outcomes = await Promise.all(Array.from({ length: 30 }, (_, i) => outcomeOf((i % 2 === 0 ? a : b).use(id('s'), alice))));
+      expect(outcomes.filter((o) => o === 'owner')).toHaveLength(5);
+      expect(outcomes.filter((o) => o !== 'owner').every((o) => o === 'too_many_sessions')).toBe(true);
+    });
+
+    test('a session lost to another user takes no place in the loser’s bound', async () => {
+      const shared = nodes({ maxSessionsPerUser: 1 });
+      const [a, b] = [await shared.node(), await shared.node()];
+      const [alice, bob] = [id('alice'), id('bob')];
+      const contested = id('s');
+
+      await Promise.allSettled([a.use(contested, alice), b.use(contested, bob)]);
+      const [winner, loser] = (await outcomeOf(a.use(contested, alice))) === 'owner' ? [alice, bob] : [bob, alice];
+      await expect(b.use(contested, loser)).rejects.toMatchObject({ reason: 'session_owned_by_other' });
+      expect(await b.use(id('own'), loser)).toBe('owner');
+      await expect(a.use(id('more'), winner)).rejects.toMatchObject({ reason: 'too_many_sessions' });
+    });
+
+    test('eraseUser forgets the user’s sessions with their watches on every node, frees the bound, and leaves others alone', async () => {
+      const shared = nodes({ maxSessionsPerUser: 2 });
+      const [a, b] = [await shared.node(), await shared.node()];
+      const [alice, bob] = [id('alice'), id('bob')];
+      const [s1, s2, s3] = [id('s1'), id('s2'), id('s3')];
+      const [i1, i2] = [id('inv'), id('inv')];
+      await a.use(s1, alice);
+      await b.use(s2, alice);
+      await a.use(s3, bob);
+      await a.watch(s1, i1);
+      await b.watch(s2, i2);
+      await a.watch(s3, i1);
+
+      expect((await b.eraseUser(alice)).sort()).toEqual([s1, s2].sort());
+      expect(await a.watchersOf(i1)).toEqual([s3]);
+      expect(await a.watchersOf(i2)).toEqual([]);
+      expect(await b.watchedBy(s1)).toEqual([]);
+      expect(await a.watchedBy(s3)).toEqual([i1]);
+      expect(await a.eraseUser(alice)).toEqual([]);
+      // Her sessions are anyone's now, and her bound is free again.
+      expect(await a.use(s1, bob)).toBe('owner');
+      expect(await b.use(id('new'), alice)).toBe('owner');
+      expect(await a.use(id('new'), alice)).toBe('owner');
+    });
+
     test('a session watches at most maxWatchedPerSession investigations; watching one again is free', async () => {
       const shared = nodes({ maxWatchedPerSession: 2 });
       const [a, b] = [await shared.node(), await shared.node()];

@@ -54,10 +54,10 @@ describeWithRedis('createStores with Redis', () => {
       const keys = (await redis.command.keys('*')).sort();
       expect(keys).toEqual(
         [
-          'tenant-a:chat:owner:s-1',
-          'tenant-a:chat:watched:s-1',
-          'tenant-a:chat:sessions-of:alice',
-          'tenant-a:chat:watchers:inv-1',
+          'tenant-a:{chat:s:s-1}:owner',
+          'tenant-a:{chat:s:s-1}:watched',
+          'tenant-a:{u:alice}:chat-sessions',
+          'tenant-a:{chat:i:inv-1}:watchers',
           'tenant-a:users:known',
           'tenant-a:cursor:notification-cursor:alice',
           'tenant-a:conn:alice',

@@ -1,13 +1,21 @@
 import { createLogger } from '../../server/observability/logger';
-import { connectRedis, type RedisClients } from '../../server/redis/connect';
+import { connectRedis, type RedisClients, type RedisTarget } from '../../server/redis/connect';
 import { REDIS_URL, uniquePrefix } from './redis';
 
 export const silentLogger = createLogger('silent');
 
+/** Where the stores' Redis is: a URL (one Redis), or a target (one Redis, or a Redis Cluster's seed nodes). */
+export type StoreRedis = string | RedisTarget;
+
 /** Redis clients that are connected (commands fail fast before that). */
-export async function readyRedis(prefix: string, url = REDIS_URL): Promise<RedisClients> {
-  const clients = connectRedis(url, prefix, silentLogger);
-  await clients.ready();
+export async function readyRedis(prefix: string, where: StoreRedis = REDIS_URL): Promise<RedisClients> {
+  const clients = connectRedis(typeof where === 'string' ? { url: where } : where, prefix, silentLogger);
+  try {
+    await clients.ready();
+  } catch (err) {
+    await clients.close();
+    throw err;
+  }
   return clients;
 }
 
@@ -43,13 +51,16 @@ export function memoryNodes<S extends Closable, O>(make: (opts: O) => S): NodesF
   };
 }
 
-export function redisNodes<S extends Closable, O>(make: (redis: RedisClients, opts: O) => S, url = REDIS_URL): NodesFactory<S, O> {
+export function redisNodes<S extends Closable, O>(
+  make: (redis: RedisClients, opts: O) => S,
+  where: StoreRedis = REDIS_URL,
+): NodesFactory<S, O> {
   return (opts) => {
     const prefix = uniquePrefix();
     const open: { store: S; redis: RedisClients }[] = [];
     return {
       async node() {
-        const redis = await readyRedis(prefix, url);
+        const redis = await readyRedis(prefix, where);
         const store = make(redis, opts);
         open.push({ store, redis });
         return store;
