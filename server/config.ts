@@ -45,7 +45,13 @@ const envSchema = z.object({
   REDIS_CLUSTER_NODES: list
     .refine((nodes) => nodes.length > 0 && nodes.every((node) => /^[^\s:]+:\d{1,5}$/.test(node)), 'host:port, comma-separated')
     .optional(),
-  REDIS_KEY_PREFIX: z.string().min(1).max(64).default(serverDefaults.redisKeyPrefix),
+  // No braces: a hash tag in the prefix would put every key in one slot of a Redis Cluster.
+  REDIS_KEY_PREFIX: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[^{}]*$/, 'no { or }')
+    .default(serverDefaults.redisKeyPrefix),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(serverDefaults.logLevel),
   MAX_CONNECTIONS_PER_USER: positiveInt('MAX_CONNECTIONS_PER_USER'),
   MAX_SUBSCRIPTIONS_PER_CONNECTION: positiveInt('MAX_SUBSCRIPTIONS_PER_CONNECTION'),

@@ -28,6 +28,21 @@ describe('npm start (server/main.ts)', () => {
     expect(proc.stdout()).not.toContain('listening');
   });
 
+  test('Redis settings that cannot work stop the start: cluster nodes not host:port, a prefix with a hash tag, REDIS_URL and REDIS_CLUSTER_NODES both', async () => {
+    await using bad = startMain({
+      PORT: '0',
+      REDIS_CLUSTER_NODES: '127.0.0.1,localhost:x',
+      REDIS_KEY_PREFIX: 'rt{a}:',
+      REDIS_WAIT_REPLICAS: '-1',
+    });
+    expect((await bad.exited).code).toBe(1);
+    for (const name of ['REDIS_CLUSTER_NODES', 'REDIS_KEY_PREFIX', 'REDIS_WAIT_REPLICAS']) expect(bad.stderr()).toContain(name);
+    await using both = startMain({ PORT: '0', REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: '127.0.0.1:7000' });
+    expect((await both.exited).code).toBe(1);
+    expect(both.stderr()).toContain('REDIS_URL and REDIS_CLUSTER_NODES');
+    expect(both.stdout()).not.toContain('listening');
+  });
+
   test('production without JWT_SECRET refuses to start, naming the variable', async () => {
     await using proc = startMain({ PORT: '0', NODE_ENV: 'production' });
     expect((await proc.exited).code).toBe(1);
