@@ -1,7 +1,9 @@
 import { type AnyRouter, transformTRPCResponse } from '@trpc/server';
 import type { TRPCResponseMessage } from '@trpc/server/rpc';
+import superjson from 'superjson';
 import type { RawData } from 'ws';
 import type { RealtimeEvent } from '../../shared/events';
+import { stringifySuperjson } from './superjsonFast';
 
 /** A request id of tRPC's protocol, and the `jsonrpc` marker echoed when the client sent it. */
 export type CallId = number | string;
@@ -34,6 +36,8 @@ export interface WireFormat {
 export function createJsonWireFormat(router: AnyRouter): WireFormat {
   const config = router._def._config;
   const tails = new WeakMap<RealtimeEvent, Buffer>();
+  // The router's transformer is superjson: its output, written without its generic walk.
+  const fast = config.transformer.output.serialize === superjson.serialize;
   return {
     encode: (message) => JSON.stringify(transformTRPCResponse(config, message)),
     prefix: (id, jsonrpc) => `{"id":${JSON.stringify(id)}${jsonrpc === undefined ? '' : ',"jsonrpc":"2.0"'}`,
@@ -41,7 +45,8 @@ export function createJsonWireFormat(router: AnyRouter): WireFormat {
       let tail = tails.get(event);
       if (tail === undefined) {
         // The same object tRPC builds for a `tracked(id, event)` value.
-        const data = JSON.stringify(config.transformer.output.serialize({ id: event.id, data: event }));
+        const tracked = { id: event.id, data: event };
+        const data = fast ? stringifySuperjson(tracked) : JSON.stringify(config.transformer.output.serialize(tracked));
         tail = Buffer.from(`,"result":{"type":"data","data":${data},"id":${JSON.stringify(event.id)}}}`, 'utf8');
         tails.set(event, tail);
       }

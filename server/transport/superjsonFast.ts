@@ -1,0 +1,61 @@
+import superjson from 'superjson';
+
+/**
+ * `JSON.stringify(superjson.serialize(value))`, byte for byte, without
+ * superjson's generic walk where the value is plain JSON plus Dates (every
+ * event the contract allows): one pass notes where the Dates are, and
+ * JSON.stringify writes them as superjson does (`toISOString`). Anything else
+ * superjson gives a meaning to (undefined, NaN, -0, Map, Set, BigInt, class
+ * instances, keys its paths would escape) goes through superjson itself.
+ *
+ * An event is encoded once for all its subscribers, but with one subscriber
+ * per topic (chat, many quiet topics) that once is per delivered message.
+ */
+export function stringifySuperjson(value: unknown): string {
+  const dates: string[] = [];
+  if (!collectDates(value, '', dates)) return JSON.stringify(superjson.serialize(value));
+  const json = JSON.stringify(value);
+  if (dates.length === 0) return `{"json":${json}}`;
+  let values = '';
+  for (const path of dates) values += `${values === '' ? '' : ','}${JSON.stringify(path)}:["Date"]`;
+  return `{"json":${json},"meta":{"values":{${values}},"v":1}}`;
+}
+
+/** Adds the paths of the Dates in `value` (superjson's dotted paths); false where superjson must do it. */
+function collectDates(value: unknown, path: string, dates: string[]): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value) && !Object.is(value, -0);
+    case 'object': {
+      if (value === null) return true;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          if (!(i in value) || !collectDates(value[i], childPath(path, String(i)), dates)) return false;
+        }
+        return true;
+      }
+      if (value instanceof Date) {
+        if (Number.isNaN(value.getTime()) || path === '') return false;
+        dates.push(path);
+        return true;
+      }
+      const proto = Object.getPrototypeOf(value);
+      if (proto !== Object.prototype && proto !== null) return false;
+      // A toJSON of its own would make JSON.stringify write something else.
+      if ('toJSON' in value) return false;
+      for (const key in value) {
+        // superjson escapes these in its paths.
+        if (key.includes('.') || key.includes('\\')) return false;
+        if (!collectDates((value as Record<string, unknown>)[key], childPath(path, key), dates)) return false;
+      }
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+const childPath = (path: string, key: string) => (path === '' ? key : `${path}.${key}`);

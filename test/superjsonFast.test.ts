@@ -1,0 +1,36 @@
+import superjson from 'superjson';
+import { expect, test } from 'vitest';
+import { stringifySuperjson } from '../server/transport/superjsonFast';
+
+/** What tRPC's adapter writes for a tracked event: superjson's serialization, as JSON text. */
+const reference = (value: unknown) => JSON.stringify(superjson.serialize(value));
+
+const event = (data: Record<string, unknown>) => ({
+  id: '1700000000000-3',
+  data: { id: '1700000000000-3', type: 'investigation_update', data, timestamp: new Date(1_700_000_000_000) },
+});
+
+test.each([
+  [
+    'an update with a source timestamp',
+    event({ investigationId: 'i', updateType: 'progress', data: { progress: 4 }, timestamp: new Date(5) }),
+  ],
+  ['nested arrays and objects, Dates inside them', event({ result: [1, [2, { at: new Date(7) }], { deep: { er: [new Date(8)] } }] })],
+  ['text that JSON escapes', event({ text: 'aspas " \\ barra\n\u2028 ção 😀' })],
+  ['null, booleans, large and small numbers', event({ a: null, b: true, c: false, d: 1e21, e: 5e-7, f: -3 })],
+  ['an empty object and array', event({ o: {}, a: [] })],
+  ['keys that superjson escapes in its paths', event({ 'a.b': new Date(1), 'c\\d': 1 })],
+  ['undefined values', event({ gone: undefined, list: [undefined] })],
+  ['numbers JSON cannot carry', event({ nan: Number.NaN, inf: Number.POSITIVE_INFINITY, negZero: -0 })],
+  [
+    'a Map, a Set, a BigInt, a RegExp, a class instance',
+    event({ m: new Map([[1, 2]]), s: new Set([1]), b: 10n, r: /x/g, u: new URL('https://x') }),
+  ],
+  ['an invalid Date', event({ when: new Date(Number.NaN) })],
+  ['a sparse array', event({ holes: [1, , 3] })],
+  ['an object with its own toJSON', event({ odd: { toJSON: () => 'other' } })],
+  ['no Date at all', { id: '1-0', data: { plain: [1, 'two'] } }],
+  ['a top-level Date', new Date(3)],
+])('%s: the same bytes as superjson', (_, value) => {
+  expect(stringifySuperjson(value)).toBe(reference(value));
+});
