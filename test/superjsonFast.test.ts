@@ -27,7 +27,8 @@ test.each([
     event({ m: new Map([[1, 2]]), s: new Set([1]), b: 10n, r: /x/g, u: new URL('https://x') }),
   ],
   ['an invalid Date', event({ when: new Date(Number.NaN) })],
-  ['a sparse array', event({ holes: [1, , 3] })],
+  // An array with a hole, made on purpose.
+  ['a sparse array', event({ holes: Object.assign(new Array(3), { 0: 1, 2: 3 }) })],
   ['an object with its own toJSON', event({ odd: { toJSON: () => 'other' } })],
   ['no Date at all', { id: '1-0', data: { plain: [1, 'two'] } }],
   ['a top-level Date', new Date(3)],
