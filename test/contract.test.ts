@@ -29,7 +29,8 @@ describe('the generated contract (npm run contract)', () => {
     for (const [path, text] of fresh) {
       expect(await readFile(join(contractDir, path), 'utf8'), `contract/${path} is stale: run \`npm run contract\``).toBe(text);
     }
-  });
+    // The .d.ts bundle compiles the whole server: about 20 s on two busy cores.
+  }, 120_000);
 
   test('JSON Schema: every event and every input, dates as ISO-8601 strings', async () => {
     const update = await readJson('json-schema/events/investigation_update.json');

@@ -84,10 +84,15 @@ interface Pending {
  * go in one pipeline that ends with a single WAIT (group commit): WAIT covers
  * every write its connection sent before it. The writes run in call order, so
  * a topic's ids still increase in publish order.
+ *
+ * On a cluster the writes go in such pipelines even with no replica to wait
+ * for: a command sent to a node that no longer serves its slot comes back
+ * MOVED and ioredis sends it again on its own, so two publishes fired at once
+ * could swap; a pipeline redirected as a whole keeps its order.
  */
 export function replication(client: RedisClient, wait: ReplicaWait, logger: Logger): Replication {
-  const counter = wait.replicas > 0 ? replicaCounter(client, logger) : null;
   const isCluster = 'slots' in client && Array.isArray(client.slots);
+  const counter = wait.replicas > 0 ? replicaCounter(client, logger) : null;
   /** The primary a key's slot is on (one group on a single Redis). */
   const primaryOf = (key: string): string => (isCluster ? ((client as Cluster).slots[slotOf(key)]?.[0] ?? '') : '');
   const batches = new Map<string, Pending[]>();
@@ -126,8 +131,8 @@ export function replication(client: RedisClient, wait: ReplicaWait, logger: Logg
 
   return {
     runDurably(script, keys, args) {
-      // Nothing to wait for (no replica now): no batching either.
-      if (!counter || counter.of(keys[0] ?? '') === 0) return script.run(client, keys, args);
+      // One Redis with nothing to wait for (no replica now): one command, in order on its connection.
+      if (!isCluster && (!counter || counter.of(keys[0] ?? '') === 0)) return script.run(client, keys, args);
       return new Promise((resolve, reject) => {
         const primary = primaryOf(keys[0] ?? '');
         let batch = batches.get(primary);
