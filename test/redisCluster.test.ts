@@ -1,9 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { createRedisEngine } from '../server/bus/redisEngine';
-import { createLogger } from '../server/observability/logger';
-import { connectRedis, type RedisConnectOptions } from '../server/redis/connect';
+import type { RedisConnectOptions } from '../server/redis/connect';
 import { RedisNotReplicatedError } from '../server/redis/replication';
 import { topicKeys } from '../server/redis/topicKeys';
 import type { EventDraft } from '../shared/events';
@@ -12,10 +10,10 @@ import { describeEngineContract } from './engine.contract';
 import { collect, type InvestigationItem } from './support/collect';
 import { uniquePrefix } from './support/redis';
 import { describeWithRedisCluster, startRedisCluster } from './support/redisCluster';
+import { redisEngineOn } from './support/redisEngine';
 import { startServer, type TestServer } from './support/server';
 import { waitFor } from './support/wait';
 
-const logger = createLogger('silent');
 let cluster: Awaited<ReturnType<typeof startRedisCluster>> | undefined;
 
 /** One real cluster (3 masters, 3 replicas) for the file; the chaos test kills one of its masters last. */
@@ -32,16 +30,8 @@ afterAll(async () => {
 });
 
 /** An engine on its own cluster connections, closed with them. */
-async function clusterEngine(prefix = uniquePrefix(), opts: RedisConnectOptions = {}) {
-  const clients = connectRedis({ clusterNodes: running().spec.split(',') }, prefix, logger, opts);
-  await clients.ready();
-  const engine = createRedisEngine(clients, logger);
-  const close = async () => {
-    await engine.close();
-    await clients.close();
-  };
-  return { ...engine, clients, close, [Symbol.asyncDispose]: close };
-}
+const clusterEngine = (prefix = uniquePrefix(), opts: RedisConnectOptions = {}) =>
+  redisEngineOn({ clusterNodes: running().spec.split(',') }, prefix, opts);
 
 // Six Redis processes share this machine's cores with the other suites: 2 000 publishes fired at once may
 // take longer than the default bound of one command there.

@@ -4,26 +4,18 @@ import { describe, expect, test } from 'vitest';
 import { EventBus } from '../server/bus/eventBus';
 import { createRedisEngine } from '../server/bus/redisEngine';
 import { createLogger } from '../server/observability/logger';
-import { connectRedis, type RedisClients } from '../server/redis/connect';
+import type { RedisClients } from '../server/redis/connect';
 import { ORIGIN_EVENT_ID } from '../shared/eventId';
 import type { EventDraft, RealtimeEvent } from '../shared/events';
 import { describeEngineContract } from './engine.contract';
 import { describeWithRedis, REDIS_URL, startOwnRedis, uniquePrefix } from './support/redis';
+import { redisEngineOn } from './support/redisEngine';
 import { WAIT_MS, waitFor } from './support/wait';
 
 const logger = createLogger('silent');
 
 /** An engine on its own connections, closed with them. */
-async function redisEngine(url = REDIS_URL, prefix = uniquePrefix(), timeoutMs?: number) {
-  const clients = connectRedis({ url }, prefix, logger, { timeoutMs });
-  await clients.ready();
-  const engine = createRedisEngine(clients, logger);
-  const close = async () => {
-    await engine.close();
-    await clients.close();
-  };
-  return { ...engine, clients, close, [Symbol.asyncDispose]: close };
-}
+const redisEngine = (url = REDIS_URL, prefix = uniquePrefix(), timeoutMs?: number) => redisEngineOn({ url }, prefix, { timeoutMs });
 
 describeEngineContract('redis', () => redisEngine(), describeWithRedis);
 

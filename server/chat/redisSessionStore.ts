@@ -35,6 +35,7 @@
 
 import { ApiError, apiError } from '../errors';
 import type { Logger } from '../observability/logger';
+import { admitScript } from '../redis/admitScript';
 import type { RedisClients } from '../redis/connect';
 import { luaCommand, luaExtendTtl, luaNowMs } from '../redis/luaCommand';
 import {
@@ -70,24 +71,6 @@ local out = {'reader', owner}
 if owner == uid then out[1] = 'owner' end
 for _, investigation in ipairs(redis.call('SMEMBERS', watched_key)) do out[#out + 1] = investigation end
 return out
-`,
-);
-
-/**
- * KEYS: the user's sessions (the user's slot). ARGV: sessionId, maxSessions, ownedForMs.
- * Drops the expired sessions, then counts the session unless the user is at the bound
- * (a session already counted is renewed). 1 when counted, 0 at the bound.
- */
-const reserveScript = luaCommand(
-  'rtChatSessionReserve',
-  `${luaNowMs}${luaExtendTtl}
-local key, sid, max, owned_for = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local now = now_ms()
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-if not redis.call('ZSCORE', key, sid) and redis.call('ZCARD', key) >= max then return 0 end
-redis.call('ZADD', key, now + owned_for, sid)
-extend(key, owned_for)
-return 1
 `,
 );
 
@@ -215,7 +198,7 @@ export class RedisChatSessionStore implements ChatSessionStore {
    */
   private async claim(sessionId: string, userId: string, allowForeign: boolean) {
     const mine = this.keys.sessionsOf(userId);
-    const reserved = await reserveScript.run(this.redis.command, [mine], [sessionId, this.opts.maxSessionsPerUser, this.ownedForMs]);
+    const reserved = await admitScript.run(this.redis.command, [mine], [sessionId, this.opts.maxSessionsPerUser, this.ownedForMs]);
     if (reserved !== 1) throw apiError('too_many_sessions');
     const step = await this.sessionStep(sessionId, userId, allowForeign, true);
     if (step.outcome !== 'claimed' && step.owner !== userId) await this.redis.command.zrem(mine, sessionId);

@@ -19,24 +19,11 @@
  */
 
 import type { Logger } from '../observability/logger';
+import { admitScript } from '../redis/admitScript';
 import type { RedisClients } from '../redis/connect';
 import { luaCommand, luaExtendTtl, luaNowMs } from '../redis/luaCommand';
 import { groupBySlot } from '../redis/slotOf';
 import type { UserConnectionCounter } from './connectionCounter';
-
-/** KEYS: the user's set. ARGV: connectionId, max, leaseMs. Returns 1 when counted. */
-const acquireScript = luaCommand(
-  'rtConnAcquire',
-  `${luaNowMs}${luaExtendTtl}
-local key, id, max, lease = KEYS[1], ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
-local now = now_ms()
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-if not redis.call('ZSCORE', key, id) and redis.call('ZCARD', key) >= max then return 0 end
-redis.call('ZADD', key, now + lease, id)
-extend(key, lease)
-return 1
-`,
-);
 
 /** KEYS: one user set per connection, all in one slot. ARGV: leaseMs, then the connection ids in the order of KEYS. */
 const renewScript = luaCommand(
@@ -110,9 +97,8 @@ export class RedisConnectionCounter implements UserConnectionCounter {
     let admitted: boolean;
     try {
       admitted =
-        (await this.track(
-          acquireScript.run(this.redis.command, [this.key(userId)], [connectionId, this.opts.maxPerUser, this.leaseMs]),
-        )) === 1;
+        (await this.track(admitScript.run(this.redis.command, [this.key(userId)], [connectionId, this.opts.maxPerUser, this.leaseMs]))) ===
+        1;
     } catch (err) {
       // Insurance: without Redis, this node's own connections are all it can count.
       admitted = this.live.has(connectionId) || (this.usersLive.get(userId) ?? 0) < this.opts.maxPerUser;
