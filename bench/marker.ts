@@ -1,6 +1,6 @@
 /**
  * Every published event carries `bench:<seq>:<sentAt>` in its text (the
- * broadcast notification of hold-10k carries `bnote:` instead, so one
+ * broadcast notification, stream 1, carries `bnote:` instead, so one
  * connection can follow two streams). The load generator finds it with a byte
  * search instead of parsing the frame, the same cheap work for every peer.
  */

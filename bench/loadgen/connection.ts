@@ -24,6 +24,8 @@ export class Connection implements DialectConn {
     readonly token: string,
     readonly topic: string,
     readonly subs: readonly SubSpec[],
+    /** Source address of the socket (default: the system's choice, 127.0.0.1). */
+    private readonly localAddress?: string,
   ) {}
 
   /**
@@ -48,6 +50,7 @@ export class Connection implements DialectConn {
         perMessageDeflate: client.perMessageDeflate ?? false,
         skipUTF8Validation: true,
         handshakeTimeout: timeoutMs,
+        ...(this.localAddress ? { localAddress: this.localAddress } : {}),
       });
       this.ws = ws;
       ws.on('open', () => dialect.onOpen(this));

@@ -20,8 +20,14 @@ export interface ConnectPlan {
   /** hot: every connection on `name`; own: connection i on `${prefix}${i}`. */
   topic: { mode: 'hot'; name: string } | { mode: 'own'; prefix: string };
   kind: 'investigation' | 'chat';
-  /** Also subscribe to the user's notifications (hold-10k). */
+  /** Also subscribe to the user's notifications (stream 1; no scenario does since hold-max replaced hold-10k). */
   withNotifications?: boolean;
+  /**
+   * Bind connection i's socket to source address 127.0.0.(2 + i mod n): more
+   * connections than one address pair has ephemeral ports (hold-max). Linux
+   * routes all of 127/8 to loopback.
+   */
+  sourceAddresses?: number;
   /** Connections in flight at once, in this worker. */
   concurrency: number;
   /** For each connection, from the first byte to subscribed. */

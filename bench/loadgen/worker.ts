@@ -60,7 +60,8 @@ async function prepare(plan: ConnectPlan) {
   for (let k = 0; k < plan.count; k++) {
     const index = plan.from + k;
     const topic = plan.topic.mode === 'hot' ? plan.topic.name : `${plan.topic.prefix}${index}`;
-    conns.push(new Connection(index, await signToken(plan.secret, userIdOf(index)), topic, subsOf(plan, index, topic)));
+    const localAddress = plan.sourceAddresses ? `127.0.0.${2 + (index % plan.sourceAddresses)}` : undefined;
+    conns.push(new Connection(index, await signToken(plan.secret, userIdOf(index)), topic, subsOf(plan, index, topic), localAddress));
   }
   prepared = { plan, conns };
   dialect = dialectFor(plan.client);

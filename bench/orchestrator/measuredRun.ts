@@ -44,6 +44,8 @@ export interface RunOutcome {
    * session would measure it, not itself.
    */
   stuck: boolean;
+  /** Each topic's last seq published (empty if the server did not answer the stop): a next flow run's `seqBase`. */
+  lastSeqByTopic: Record<string, number>;
 }
 
 const MB = 1024 * 1024;
@@ -127,5 +129,5 @@ export async function measuredRun(s: Session, spec: RunSpec): Promise<RunOutcome
     );
   if (run && run.errors > 0) warnings.push(`${run.errors} publishes failed; first: ${run.firstError ?? '?'}`);
   if (window.delivered === 0) warnings.push('nothing delivered in the measured window');
-  return { figures, warnings, stuck: run === null || (drain !== null && drain.behind > 0) };
+  return { figures, warnings, stuck: run === null || (drain !== null && drain.behind > 0), lastSeqByTopic: run?.lastSeqByTopic ?? {} };
 }

@@ -11,7 +11,7 @@ export interface ServerHandle {
   /** The process's CPU time so far (µs), read from /proc. */
   cpuUs(): number;
   rss(): number;
-  peakRss: PeakRss;
+  peakRss: Pick<PeakRss, 'read' | 'reset' | 'stop'>;
   stop(): Promise<void>;
 }
 

@@ -18,7 +18,8 @@ export const FIGURES = {
   rssPerConnKB: { label: 'server RSS / connection (KB)', digits: 1 },
   heapPerConnKB: { label: 'server heap+external / connection (KB)', digits: 1 },
   rssMB: { label: 'server RSS (MB)', digits: 0 },
-  held: { label: 'held (1 = every connection got both events)', digits: 0 },
+  heldConnections: { label: 'connections that got the event', digits: 0 },
+  held: { label: 'held (1 = every connection got the event, none closed)', digits: 0 },
 } as const;
 
 export type FigureName = keyof typeof FIGURES;

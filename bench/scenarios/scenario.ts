@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { BenchConfig } from '../config';
 import type { GroupPlan } from '../orchestrator/loadgen';
 import { measuredRun, type RunSpec } from '../orchestrator/measuredRun';
-import { connectOrThrow, type Session, withSession } from '../orchestrator/session';
+import { connectOrThrow, type Session, type SessionOptions, withSession } from '../orchestrator/session';
 import type { PeerSpec } from '../peers';
 import type { Figures, Measurement } from '../report/figures';
 
@@ -29,6 +29,14 @@ export interface Outcome {
   failed?: string;
 }
 
+/** Starts a session of a peer, runs `fn` in it, stops everything (withSession: one server process and fresh workers). */
+export type SessionOpener<S extends Session> = <T>(peer: PeerSpec, opts: SessionOptions, fn: (s: S) => Promise<T>) => Promise<T>;
+
+export interface RepeatOptions {
+  /** Load-generator processes (default: the run's --workers). */
+  workers?: number;
+}
+
 /**
  * Runs `measure` once per repeat and peer, each in a fresh session, peers
  * interleaved within a repeat (so a noisy moment on the shared machine does
@@ -41,34 +49,46 @@ export async function eachRepeatAndPeer(
   peers: PeerSpec[],
   configs: string[],
   measure: (s: Session) => Promise<Outcome[]>,
+  options: RepeatOptions = {},
 ): Promise<void> {
   for (let repeat = 1; repeat <= ctx.config.repeats; repeat++) {
-    for (const peer of peers) {
-      const tag = `[${scenario}] ${peer.name} #${repeat}`;
-      try {
-        const outcomes = await withSession(peer, { secret: ctx.secret, workers: ctx.config.workers }, measure);
-        for (const o of outcomes) {
-          const m: Measurement = {
-            scenario,
-            config: o.config,
-            peer: peer.name,
-            repeat,
-            figures: o.figures,
-            warnings: o.warnings,
-            load1: Math.round(os.loadavg()[0]! * 100) / 100,
-          };
-          if (o.failed) m.failed = o.failed;
-          ctx.record(m);
-          ctx.log(`${tag} ${o.config}: ${o.failed ? `NOT MEASURED: ${o.failed}` : describe(o.figures)}`);
-          for (const w of o.warnings) ctx.log(`  !!! ${tag} ${o.config}: ${w}`);
-        }
-      } catch (err) {
-        const reason = err instanceof Error ? err.message : String(err);
-        ctx.log(`  !!! ${tag} FAILED: ${reason}`);
-        for (const config of configs)
-          ctx.record({ scenario, config, peer: peer.name, repeat, figures: {}, warnings: [reason], failed: reason });
-      }
+    for (const peer of peers) await measureOnce(ctx, scenario, { peer, repeat, configs }, measure, withSession, options);
+  }
+}
+
+/** One session of one peer: its outcomes recorded and logged, or every config recorded as failed with the reason. */
+export async function measureOnce<S extends Session>(
+  ctx: ScenarioContext,
+  scenario: string,
+  at: { peer: PeerSpec; repeat: number; configs: string[] },
+  measure: (s: S) => Promise<Outcome[]>,
+  open: SessionOpener<S>,
+  options: RepeatOptions = {},
+): Promise<void> {
+  const { peer, repeat, configs } = at;
+  const tag = `[${scenario}] ${peer.name} #${repeat}`;
+  try {
+    const outcomes = await open(peer, { secret: ctx.secret, workers: options.workers ?? ctx.config.workers }, measure);
+    for (const o of outcomes) {
+      const m: Measurement = {
+        scenario,
+        config: o.config,
+        peer: peer.name,
+        repeat,
+        figures: o.figures,
+        warnings: o.warnings,
+        load1: Math.round(os.loadavg()[0]! * 100) / 100,
+      };
+      if (o.failed) m.failed = o.failed;
+      ctx.record(m);
+      ctx.log(`${tag} ${o.config}: ${o.failed ? `NOT MEASURED: ${o.failed}` : describe(o.figures)}`);
+      for (const w of o.warnings) ctx.log(`  !!! ${tag} ${o.config}: ${w}`);
     }
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    ctx.log(`  !!! ${tag} FAILED: ${reason}`);
+    for (const config of configs)
+      ctx.record({ scenario, config, peer: peer.name, repeat, figures: {}, warnings: [reason], failed: reason });
   }
 }
 
@@ -86,6 +106,7 @@ function describe(f: Figures): string {
     parts.push(`${n(f.connPerSec)} conn/s, cpu ${n(f.cpuUsPerConn)} µs/conn (loadgen ${n(f.loadgenCpuUsPerConn)})`);
   if (f.rssPerConnKB !== undefined) parts.push(`${n(f.rssPerConnKB, 1)} KB rss/conn, ${n(f.heapPerConnKB, 1)} KB heap+ext/conn`);
   if (f.rssMB !== undefined) parts.push(`rss ${n(f.rssMB)} MB`);
+  if (f.heldConnections !== undefined) parts.push(`${n(f.heldConnections)} connections got the event`);
   if (f.held !== undefined) parts.push(f.held ? 'HELD' : 'NOT HELD');
   return parts.join(', ');
 }
@@ -93,7 +114,7 @@ function describe(f: Figures): string {
 export const hotTopic = 'hot';
 export const topicsOf = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}${i}`);
 
-type ClientPlan = Pick<GroupPlan, 'total' | 'topic' | 'kind'> & Partial<Pick<GroupPlan, 'from' | 'withNotifications'>>;
+type ClientPlan = Pick<GroupPlan, 'total' | 'topic' | 'kind'> & Partial<Pick<GroupPlan, 'from' | 'withNotifications' | 'sourceAddresses'>>;
 
 /** Connects and subscribes clients with the run's concurrency and timeouts; throws if any failed. */
 export function connectClients(ctx: ScenarioContext, s: Session, plan: ClientPlan) {

@@ -6,7 +6,9 @@
  * tokens this process publishes for that session.
  *
  * Environment (a variant's `env` in peers.ts): BENCH_JWT_SECRET; BENCH_LIMITS
- * (JSON, overrides of limits); WS_PERMESSAGE_DEFLATE=1.
+ * (JSON, overrides of limits); WS_PERMESSAGE_DEFLATE=1; BENCH_REDIS_URL and
+ * BENCH_REDIS_PREFIX (the Redis engine, redis-two-nodes: every node of one
+ * deployment gets the same URL and key prefix).
  */
 import { type ChatAgent, createRealtimeServer } from '../../server/index';
 import { marker } from '../marker';
@@ -44,6 +46,9 @@ const server = createRealtimeServer({
   limits,
   perMessageDeflate,
   chatAgent,
+  ...(process.env.BENCH_REDIS_URL
+    ? { redisUrl: process.env.BENCH_REDIS_URL, redisKeyPrefix: process.env.BENCH_REDIS_PREFIX ?? 'bench:' }
+    : {}),
 });
 
 function publish(kind: EventKind, topic: string, seq: number, sentAt: number) {

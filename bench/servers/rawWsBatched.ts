@@ -11,10 +11,10 @@ export interface Subscriber {
 
 /**
  * The `raw-batched` peer's delivery (see rawWs.ts): our batching rule without
- * the rest of our server. Per topic, a batch opens with its first event and is
- * written when the window has passed (less the time the topic's last batch
- * took to write, as ours: the window bounds the wait until every subscriber
- * has it), or at once when a critical event
+ * the rest of our server. Per topic, a batch is written a window after the
+ * topic's last one (less the time that one took to write, as ours: the window
+ * bounds the wait until every subscriber has it), so the first event of a
+ * quiet topic goes at once; or at once when a critical event
  * (`isCriticalEvent`, as ours) arrives, the batch before it included, so
  * priority never reorders a topic. A batch goes to each subscriber as its
  * events' frames (the raw frames the load generator already reads), written
@@ -25,6 +25,8 @@ export class TopicBatches {
   private readonly pending = new Map<string, { frames: Buffer[]; timer: NodeJS.Timeout | null }>();
   /** How long writing each topic's last batch to every subscriber took (ms). */
   private readonly lastWriteMs = new Map<string, number>();
+  /** When each topic's last batch went out (performance.now() ms). */
+  private readonly lastFlushAt = new Map<string, number>();
 
   constructor(
     private readonly windowMs: number,
@@ -39,8 +41,16 @@ export class TopicBatches {
       this.pending.set(topic, batch);
     }
     batch.frames.push(frame);
-    if (this.windowMs === 0 || isCriticalEvent(event)) this.flush(topic);
-    else batch.timer ??= setTimeout(() => this.flush(topic), Math.max(0, this.windowMs - (this.lastWriteMs.get(topic) ?? 0)));
+    if (this.windowMs === 0 || isCriticalEvent(event)) {
+      this.flush(topic);
+      return;
+    }
+    if (batch.timer) return;
+    // As ours: a batch goes out a window after the topic's last one, so a quiet topic's first event goes at once.
+    const now = performance.now();
+    const dueAt = (this.lastFlushAt.get(topic) ?? Number.NEGATIVE_INFINITY) + this.windowMs - (this.lastWriteMs.get(topic) ?? 0);
+    if (dueAt <= now) this.flush(topic);
+    else batch.timer = setTimeout(() => this.flush(topic), dueAt - now);
   }
 
   private flush(topic: string) {
@@ -49,6 +59,7 @@ export class TopicBatches {
     this.pending.delete(topic);
     if (batch.timer) clearTimeout(batch.timer);
     const startedAt = performance.now();
+    this.lastFlushAt.set(topic, startedAt);
     for (const { ws, socket } of this.subscribersOf(topic) ?? []) {
       socket.cork();
       for (const frame of batch.frames) ws.send(frame, { binary: false });
