@@ -1126,6 +1126,8 @@ declare function createMetrics(): {
 	 * replay's events were published long ago on purpose.
 	 */
 	sent(events: readonly RealtimeEvent[], live: boolean, nowMs: number): void;
+	/** One event published through this node (on the publish path: the labelled counter is looked up once per type). */
+	countPublished(type: RealtimeEvent["type"]): void;
 	/** The engine whose state `realtime_engine_up` reports. */
 	watchEngine(state: () => {
 		kind: string;

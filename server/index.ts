@@ -108,7 +108,7 @@ export function createRealtimeServer(options: RealtimeServerOptions) {
     // A subscriber further behind than a whole history cannot be helped by
     // waiting: it is closed (4013) and resumes from its last id.
     maxQueuedEvents: Math.max(limits.HISTORY_SIZE, limitDefaults.HISTORY_SIZE) * 2,
-    onPublished: (event) => metrics.published.inc({ type: event.type }),
+    onPublished: (event) => metrics.countPublished(event.type),
     onBatch: (size) => metrics.batchSize.observe(size),
   });
   const registry = new ConnectionRegistry();

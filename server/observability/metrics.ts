@@ -62,6 +62,8 @@ export function createMetrics() {
   );
   registry.registerMetric(batchSize.asMetric());
 
+  /** Labelled children of `published`, one per event type (the contract's types: bounded). */
+  const publishedByType = new Map<string, { inc(): void }>();
   const metrics = {
     registry,
     connections: new Gauge({
@@ -174,6 +176,16 @@ export function createMetrics() {
       }
       countRepeated();
       repeated = { events, live, nowMs, times: 1 };
+    },
+
+    /** One event published through this node (on the publish path: the labelled counter is looked up once per type). */
+    countPublished(type: RealtimeEvent['type']) {
+      let counter = publishedByType.get(type);
+      if (!counter) {
+        counter = metrics.published.labels({ type });
+        publishedByType.set(type, counter);
+      }
+      counter.inc();
     },
 
     /** The engine whose state `realtime_engine_up` reports. */
