@@ -8,7 +8,9 @@ export const chatStream: Scenario = {
     const { clients, tokensPerSecondPerClient } = ctx.config.chatStream;
     const prefix = 'chat-';
     const label = `N=${clients} ${tokensPerSecondPerClient}/s each`;
-    await eachRepeatAndPeer(ctx, this.name, ctx.peers, [label], async (s) => {
+    // Not the JSON dialect: a chat reply starts with chat.send, which the generator speaks in tRPC only.
+    const peers = ctx.peers.filter((peer) => peer.client.protocol !== 'json');
+    await eachRepeatAndPeer(ctx, this.name, peers, [label], async (s) => {
       await connectClients(ctx, s, { total: clients, topic: { mode: 'own', prefix }, kind: 'chat' });
       const run = await steadyRun(ctx, s, { kind: 'chat', topics: topicsOf(prefix, clients), rate: clients * tokensPerSecondPerClient });
       return [{ config: label, figures: run.figures, warnings: run.warnings }];
