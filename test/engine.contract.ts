@@ -13,6 +13,9 @@ import type { EventDraft, RealtimeEvent } from '../shared/events';
  * Topic names are unique per test, so an engine backed by a shared store
  * (Redis) needs no cleanup between tests or runs.
  */
+/** What reading a topic with no history at all from its beginning returns: found, nothing in it. */
+const NOTHING_KEPT = { found: true, events: [], headId: null, originId: null, trimmedThrough: null, epoch: null };
+
 export function describeEngineContract(
   name: string,
   makeEngine: () => Promise<EventEngine>,
@@ -114,14 +117,7 @@ export function describeEngineContract(
       test('a topic never written: 0-0 is found and empty, any other id is not found', async () => {
         const e = await engine();
         const t = topic();
-        expect(await e.readAfter(t, ORIGIN_EVENT_ID)).toEqual({
-          found: true,
-          events: [],
-          headId: null,
-          originId: null,
-          trimmedThrough: null,
-          epoch: null,
-        });
+        expect(await e.readAfter(t, ORIGIN_EVENT_ID)).toEqual(NOTHING_KEPT);
         expect(await e.readAfter(t, '1700000000000-0')).toMatchObject({
           found: false,
           events: [],
@@ -404,14 +400,7 @@ export function describeEngineContract(
         const { epoch } = await e.readAfter(t, ORIGIN_EVENT_ID);
 
         expect(await e.erase(t)).toBe(5);
-        expect(await e.readAfter(t, ORIGIN_EVENT_ID)).toEqual({
-          found: true,
-          events: [],
-          headId: null,
-          originId: null,
-          trimmedThrough: null,
-          epoch: null,
-        });
+        expect(await e.readAfter(t, ORIGIN_EVENT_ID)).toEqual(NOTHING_KEPT);
         expect((await e.readAfter(t, events[2]!.id)).found).toBe(false);
         expect(await e.head(t)).toBeNull();
         // Other topics are untouched.

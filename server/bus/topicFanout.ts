@@ -104,6 +104,8 @@ export class TopicFanout {
       this.flush();
       return;
     }
+    // A batch already waits for its window, which a normal event cannot shorten.
+    if (this.timer && window === this.batchWindowMs) return;
     // The window is a bound, not a delay: a batch goes out a window after the
     // last one, so the first event of a quiet topic goes at once and what
     // follows within the window waits for company. It bounds the wait until

@@ -91,13 +91,7 @@ export class TestEventSource {
     if (!abort || this.readyState === this.CLOSED) return;
     abort.abort();
     this.abort = null;
-    this.readyState = this.CONNECTING;
-    this.dispatch({ type: 'error', data: '', lastEventId: this.lastEventId });
-    if (this.readyState === this.CLOSED) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.connect();
-    }, this.reconnectMs);
+    this.reestablish(abort, true);
   }
 
   private dispatch(event: SseEvent) {
@@ -144,8 +138,9 @@ export class TestEventSource {
     this.dispatch({ type: 'error', data: '', lastEventId: this.lastEventId, status, body });
   }
 
-  private reestablish(abort: AbortController) {
-    if (abort.signal.aborted || this.readyState === this.CLOSED) return;
+  /** Reconnects after `reconnectMs`, unless the request was aborted by us (`dropped`: on purpose, to reconnect) or the source closed. */
+  private reestablish(abort: AbortController, dropped = false) {
+    if ((abort.signal.aborted && !dropped) || this.readyState === this.CLOSED) return;
     this.readyState = this.CONNECTING;
     this.dispatch({ type: 'error', data: '', lastEventId: this.lastEventId });
     if (this.readyState === this.CLOSED) return;
