@@ -211,7 +211,8 @@ export function describeChatSessionStoreContract(name: string, nodesOf: NodesFac
     });
 
     test('renewed while its owner is subscribed, an idle session outlives its ttl with its watches; then it expires', async () => {
-      const shared = nodes({ historyTtlMs: 300 });
+      // Renewals every ttl/3: a ttl long enough that a loaded machine's late timer does not miss one.
+      const shared = nodes({ historyTtlMs: 1_200 });
       const [a, b] = [await shared.node(), await shared.node()];
       const [guarded, control] = [id('guarded'), id('control')];
       const investigation = id('inv');
