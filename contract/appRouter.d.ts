@@ -456,6 +456,15 @@ declare class TopicFanout {
 	private onLive;
 	private accept;
 	/**
+	 * A streamed reply's tokens come in bursts, each a few bytes: every one
+	 * written alone costs a frame and a write, and a node that falls behind
+	 * would see each reply's tokens spaced wider than the window and write every
+	 * one alone, falling further behind. So a token always waits for company,
+	 * up to the (short) token window from the first one pending, and a batch
+	 * waiting for a longer window goes at the token's pace.
+	 */
+	private awaitToken;
+	/**
 	 * Reads what was published since the last event seen and passes it on.
 	 * When the history no longer reaches that far (trimmed meanwhile, or lost:
 	 * a Redis restarted empty), subscribers get `resync_required` with the id

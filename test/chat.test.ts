@@ -6,6 +6,7 @@ import type { EventOfType } from '../shared/events';
 import { sessionIdSchema } from '../shared/ids';
 import { type ChatItem, type Collector, collect } from './support/collect';
 import { refusalOf, rejectionOf } from './support/errors';
+import { metricValue } from './support/hostile';
 import { startServer, TEST_SECRET, type TestServer } from './support/server';
 import { waitFor } from './support/wait';
 
@@ -98,6 +99,35 @@ describe('chat.send and the streamed reply', () => {
     const items = await chat.until((all) => all.some((i) => isToken(i.data) && i.data.data.done), 'the last token');
     const tokens = items.map((i) => i.data).filter(isToken);
     expect(tokens.map((t) => t.data.delta).join('')).toBe('one two three four');
+  });
+
+  test('a reply’s tokens wait for company: after a quiet spell none goes out alone, the burst is one batch with the final message', async () => {
+    let startReply = () => {};
+    const gate = new Promise<void>((resolve) => (startReply = resolve));
+    const agent: ChatAgent = {
+      async *reply() {
+        await gate;
+        yield* ['one ', 'two ', 'three ', 'four'];
+      },
+    };
+    // A window long enough that the agent's burst (microseconds) always fits in it.
+    await using srv = await startServer({ chatAgent: agent, limits: { BATCH_WINDOW_MS: 600_000, CHAT_TOKEN_WINDOW_MS: 400 } });
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice' }) });
+    const chat = watchSession(client, 's-burst');
+    await chat.started;
+    await client.chat.send.mutate({ sessionId: 's-burst', content: 'count' });
+    await chat.take(1);
+    // The session stays quiet for longer than the token window: a normal event would now go at once.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    startReply();
+    const items = await chat.until((all) => all.some((i) => isReply(i.data)), 'the reply');
+    const events = items.map((i) => i.data);
+    expect(events.filter(isToken).map((t) => t.data.delta)).toEqual(['one ', 'two ', 'three ', 'four', '']);
+    expect(events.find(isReply)?.data.content).toBe('one two three four');
+    // The user's message went at once; then one batch: four tokens, the closing token and the assistant's message.
+    const batches = await metricValue(srv.address.httpUrl, 'realtime_batch_size_events_count');
+    const inBatches = await metricValue(srv.address.httpUrl, 'realtime_batch_size_events_sum');
+    expect({ batches, events: inBatches }).toEqual({ batches: 2, events: 7 });
   });
 
   test('chat.typing publishes typing events to the session and answers { ok: true }', async () => {

@@ -9,9 +9,16 @@ import { fileURLToPath } from 'node:url';
 const alive = new Set<ChildProcess>();
 const benchDir = fileURLToPath(new URL('..', import.meta.url));
 
+/**
+ * BENCH_CPU_PROF=<dir>: every server process writes a V8 CPU profile there
+ * when it exits (`--cpu-prof`), to see where a scenario's server time goes.
+ */
+const profileDir = process.env.BENCH_CPU_PROF;
+
 export function forkChild(entry: string, env: Record<string, string> = {}): ChildProcess {
+  const profile = profileDir && entry.includes('servers/') ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const child = fork(entry.startsWith('/') ? entry : `${benchDir}${entry}`, [], {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
+    execArgv: ['--import', 'tsx', '--expose-gc', ...profile],
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });

@@ -21,7 +21,7 @@ const CATCH_UP_RETRY_MS = 250;
  * One per topic with local subscribers on this node: a single engine
  * subscription and a single batch timer, whatever the number of subscribers.
  * Events wait at most the batch window (a quiet topic's first event not at
- * all, `chat_token` events a shorter window); a critical event flushes what
+ * all; `chat_token` events their shorter window, always); a critical event flushes what
  * is pending at once, itself included, so priority never reorders the topic.
  *
  * It remembers the last id it saw, so when the engine's live feed was cut
@@ -99,13 +99,18 @@ export class TopicFanout {
     if (this.lastSeenId !== null && event.type !== 'resync_required' && compareEventIds(event.id, this.lastSeenId) <= 0) return;
     this.lastSeenId = event.id;
     this.pending.push(event);
-    const window = event.type === 'chat_token' ? Math.min(this.tokenWindowMs, this.batchWindowMs) : this.batchWindowMs;
+    const isToken = event.type === 'chat_token';
+    const window = isToken ? Math.min(this.tokenWindowMs, this.batchWindowMs) : this.batchWindowMs;
     if (window === 0 || isCriticalEvent(event)) {
       this.flush();
       return;
     }
     // A batch already waits for its window, which a normal event cannot shorten.
     if (this.timer && window === this.batchWindowMs) return;
+    if (isToken) {
+      this.awaitToken(window);
+      return;
+    }
     // The window is a bound, not a delay: a batch goes out a window after the
     // last one, so the first event of a quiet topic goes at once and what
     // follows within the window waits for company. It bounds the wait until
@@ -117,13 +122,27 @@ export class TopicFanout {
       this.flush();
       return;
     }
+    this.timerDueAt = dueAt;
+    this.timer = setTimeout(() => this.flush(), dueAt - now);
+  }
+
+  /**
+   * A streamed reply's tokens come in bursts, each a few bytes: every one
+   * written alone costs a frame and a write, and a node that falls behind
+   * would see each reply's tokens spaced wider than the window and write every
+   * one alone, falling further behind. So a token always waits for company,
+   * up to the (short) token window from the first one pending, and a batch
+   * waiting for a longer window goes at the token's pace.
+   */
+  private awaitToken(window: number) {
+    const now = performance.now();
+    const dueAt = now + window;
     if (this.timer) {
       if (this.timerDueAt <= dueAt) return;
-      // A token behind a slower batch: the batch goes at the token's pace.
       clearTimeout(this.timer);
     }
     this.timerDueAt = dueAt;
-    this.timer = setTimeout(() => this.flush(), dueAt - now);
+    this.timer = setTimeout(() => this.flush(), window);
   }
 
   /**

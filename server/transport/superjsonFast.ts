@@ -1,4 +1,5 @@
 import superjson from 'superjson';
+import type { RealtimeEvent } from '../../shared/events';
 
 /**
  * `JSON.stringify(superjson.serialize(value))`, byte for byte, without
@@ -19,6 +20,41 @@ export function stringifySuperjson(value: unknown): string {
   let values = '';
   for (const path of dates) values += `${values === '' ? '' : ','}${JSON.stringify(path)}:["Date"]`;
   return `{"json":${json},"meta":{"values":{${values}},"v":1}}`;
+}
+
+/**
+ * `stringifySuperjson({ id: event.id, data: event })` — what tRPC writes for
+ * `tracked(event.id, event)` — with the event's keys in the contract's order
+ * (`type`, `data`, `id`, `timestamp`): the order the memory engine builds, so
+ * the bytes are superjson's; an event read back from Redis (`id` first) gets
+ * the same JSON in this order. Its shape is known, so only `data` is walked,
+ * and the timestamp's ISO text is reused while events share a millisecond.
+ * With one subscriber per topic this runs once per delivered message.
+ */
+export function stringifyTrackedEvent(event: RealtimeEvent): string {
+  const dates: string[] = [];
+  const iso = event.timestamp instanceof Date ? isoOf(event.timestamp) : null;
+  if (iso === null || !collectDates(event.data, 'data.data', dates)) return stringifySuperjson({ id: event.id, data: event });
+  dates.push('data.timestamp');
+  let values = '';
+  for (const path of dates) values += `${values === '' ? '' : ','}${JSON.stringify(path)}:["Date"]`;
+  const id = JSON.stringify(event.id);
+  const head = `{"json":{"id":${id},"data":{"type":${JSON.stringify(event.type)},"data":${JSON.stringify(event.data)}`;
+  return `${head},"id":${id},"timestamp":"${iso}"}},"meta":{"values":{${values}},"v":1}}`;
+}
+
+let lastIsoMs = Number.NaN;
+let lastIso = '';
+
+/** `date.toISOString()`, or null for an invalid Date; the last one is kept, since events come many to a millisecond. */
+function isoOf(date: Date): string | null {
+  const ms = date.getTime();
+  if (ms !== lastIsoMs) {
+    if (Number.isNaN(ms)) return null;
+    lastIso = date.toISOString();
+    lastIsoMs = ms;
+  }
+  return lastIso;
 }
 
 /** Adds the paths of the Dates in `value` (superjson's dotted paths); false where superjson must do it. */

@@ -3,7 +3,7 @@ import type { TRPCResponseMessage } from '@trpc/server/rpc';
 import superjson from 'superjson';
 import type { RawData } from 'ws';
 import type { RealtimeEvent } from '../../shared/events';
-import { stringifySuperjson } from './superjsonFast';
+import { stringifyTrackedEvent } from './superjsonFast';
 
 /** A request id of tRPC's protocol, and the `jsonrpc` marker echoed when the client sent it. */
 export type CallId = number | string;
@@ -45,8 +45,9 @@ export function createJsonWireFormat(router: AnyRouter): WireFormat {
       let tail = tails.get(event);
       if (tail === undefined) {
         // The same object tRPC builds for a `tracked(id, event)` value.
-        const tracked = { id: event.id, data: event };
-        const data = fast ? stringifySuperjson(tracked) : JSON.stringify(config.transformer.output.serialize(tracked));
+        const data = fast
+          ? stringifyTrackedEvent(event)
+          : JSON.stringify(config.transformer.output.serialize({ id: event.id, data: event }));
         tail = Buffer.from(`,"result":{"type":"data","data":${data},"id":${JSON.stringify(event.id)}}}`, 'utf8');
         tails.set(event, tail);
       }
