@@ -375,6 +375,15 @@ interface EventEngine {
 	 */
 	publishClaimed(topic: string, draft: EventDraft, retention: Retention, claim: IdempotencyClaim): Promise<ClaimedPublish>;
 	/**
+	 * Numbers the event as `publish` does (its id increases within the topic
+	 * and becomes the head) and fans it out to every node's live subscribers,
+	 * without storing it: no history read returns it, and a resume from its id
+	 * replays what was stored after it. For what only matters while it is live:
+	 * a chat reply's tokens, whose whole text is stored as the reply's
+	 * `chat_message`. Replicas are not waited for (nothing is kept to lose).
+	 */
+	publishLive(topic: string, draft: EventDraft, retention: Retention): Promise<RealtimeEvent>;
+	/**
 	 * A small record under `key` for `ttlMs`, kept only if none is there (the
 	 * result of a whole idempotent call, across topics); `recall` reads it.
 	 */
@@ -613,6 +622,11 @@ declare class EventBus {
 	constructor(opts: BusOptions);
 	/** Fails with `engine_unavailable` when the engine cannot take the event: never a silent drop. */
 	publish(topic: string, draft: EventDraft): Promise<RealtimeEvent>;
+	/**
+	 * A live-only event (`EventEngine.publishLive`): numbered and delivered like
+	 * any other, never replayed. Fails with `engine_unavailable` like `publish`.
+	 */
+	publishLive(topic: string, draft: EventDraft): Promise<RealtimeEvent>;
 	/**
 	 * `publish` under an idempotency claim (see `EventEngine.publishClaimed`):
 	 * the id stored for the claim, and whether it was stored before (a

@@ -45,12 +45,16 @@ export const chatMessageDataSchema = z.object({
   userId: userIdSchema,
 });
 
-export const chatTokenDataSchema = z.object({
-  sessionId: sessionIdSchema,
-  messageId: z.string(),
-  delta: z.string(),
-  done: z.boolean(),
-});
+export const chatTokenDataSchema = z
+  .object({
+    sessionId: sessionIdSchema,
+    messageId: z.string(),
+    delta: z.string(),
+    done: z.boolean(),
+  })
+  .describe(
+    'A chunk of a streamed assistant reply. Live only: numbered and delivered, never stored or replayed; the whole reply follows as a chat_message.',
+  );
 
 export const typingDataSchema = z.object({
   sessionId: sessionIdSchema,

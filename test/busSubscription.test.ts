@@ -156,6 +156,7 @@ function scriptedEngine(head: string) {
     kind: 'redis',
     publish: () => Promise.reject(new Error('not in this test')),
     publishClaimed: () => Promise.reject(new Error('not in this test')),
+    publishLive: () => Promise.reject(new Error('not in this test')),
     remember: () => Promise.reject(new Error('not in this test')),
     recall: () => Promise.reject(new Error('not in this test')),
     erase: () => Promise.reject(new Error('not in this test')),

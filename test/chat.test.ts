@@ -130,6 +130,63 @@ describe('chat.send and the streamed reply', () => {
     expect({ batches, events: inBatches }).toEqual({ batches: 2, events: 7 });
   });
 
+  test('a reply’s tokens are live only: a long reply leaves the conversation in the history, stored as two messages', async () => {
+    const words = Array.from({ length: 30 }, (_, i) => `w${i} `);
+    const agent: ChatAgent = {
+      async *reply() {
+        yield* words;
+      },
+    };
+    // Room for four events: thirty stored tokens would have pushed the question out.
+    await using srv = await startServer({ chatAgent: agent, limits: { HISTORY_SIZE: 4 } });
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice' }) });
+    const chat = watchSession(client, 's-long');
+    await chat.started;
+    const { tokens, reply } = await ask(client, chat, 's-long', 'a long answer, please');
+    expect(tokens.map((t) => t.data.delta).join('')).toBe(words.join(''));
+
+    const replay = collect<ChatItem>((h) => client.chat.onEvent.subscribe({ sessionId: 's-long', lastEventId: '0-0' }, h));
+    const kept = await replay.take(2);
+    expect(kept.map((i) => [i.data.type, (i.data as ChatMessage).data.content])).toEqual([
+      ['chat_message', 'a long answer, please'],
+      ['chat_message', reply.data.content],
+    ]);
+    // A token's id is a place to resume from like any other: nothing stored came after the reply.
+    const fromToken = collect<ChatItem>((h) => client.chat.onEvent.subscribe({ sessionId: 's-long', lastEventId: tokens.at(-1)!.id }, h));
+    expect((await fromToken.take(1)).map((i) => i.data.type)).toEqual(['chat_message']);
+    await client.chat.typing.mutate({ sessionId: 's-long', isTyping: true });
+    expect((await fromToken.take(2)).map((i) => i.data.type)).toEqual(['chat_message', 'typing']);
+  });
+
+  test('a client that resumes mid-reply from a token’s id gets the rest live and ends with the whole reply', async () => {
+    let releaseRest = () => {};
+    const rest = new Promise<void>((resolve) => (releaseRest = resolve));
+    const agent: ChatAgent = {
+      async *reply() {
+        yield* ['one ', 'two '];
+        await rest;
+        yield* ['three ', 'four'];
+      },
+    };
+    await using srv = await startServer({ chatAgent: agent });
+    const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice' }) });
+    const first = watchSession(client, 's-resume');
+    await first.started;
+    await client.chat.send.mutate({ sessionId: 's-resume', content: 'count' });
+    const seen = await first.until((all) => all.filter((i) => isToken(i.data)).length >= 2, 'two tokens');
+    const lastSeen = seen.at(-1)!;
+    first.unsubscribe();
+
+    const resumed = collect<ChatItem>((h) => client.chat.onEvent.subscribe({ sessionId: 's-resume', lastEventId: lastSeen.id }, h));
+    await resumed.started;
+    releaseRest();
+    const items = await resumed.until((all) => all.some((i) => isReply(i.data)), 'the reply');
+    const events = items.map((i) => i.data);
+    expect(events.filter(isToken).map((t) => t.data.delta)).toEqual(['three ', 'four', '']);
+    expect(events.find(isReply)?.data.content).toBe('one two three four');
+    expect(events.at(-1)).toMatchObject({ type: 'chat_message', data: { role: 'assistant' } });
+  });
+
   test('chat.typing publishes typing events to the session and answers { ok: true }', async () => {
     await using srv = await startServer();
     const { client } = srv.wsClient({ token: await srv.token({ sub: 'alice' }) });

@@ -389,6 +389,66 @@ export function describeEngineContract(
       });
     });
 
+    describe('publishLive (a live-only event)', () => {
+      test('is numbered in the topic’s order and delivered live, in order with stored events, but never stored', async () => {
+        const e = await engine();
+        const t = topic();
+        const got: RealtimeEvent[] = [];
+        const feed = e.subscribe(t, (ev) => got.push(ev));
+        await feed.ready;
+        const first = await e.publish(t, draft(1), keep);
+        const live = [await e.publishLive(t, draft(2), keep), await e.publishLive(t, draft(3), keep)];
+        const last = await e.publish(t, draft(4), keep);
+        expect(live[0]).toMatchObject(draft(2));
+        expect(live[0]!.timestamp).toBeInstanceOf(Date);
+        expectIncreasing([first.id, live[0]!.id, live[1]!.id, last.id]);
+        await eventually(
+          async () => got.length,
+          (n) => n >= 4,
+          '4 live events',
+        );
+        expect(got).toEqual([first, ...live, last]);
+        feed.close();
+
+        const all = await e.readAfter(t, ORIGIN_EVENT_ID);
+        expect(all.events).toEqual([first, last]);
+        expect(all.headId).toBe(last.id);
+      });
+
+      test('moves the head: resuming from its id is found and replays what was stored after it', async () => {
+        const e = await engine();
+        const t = topic();
+        const stored = await e.publish(t, draft(1), keep);
+        const live = await e.publishLive(t, draft(2), keep);
+        expect(await e.head(t)).toBe(live.id);
+        expect(await e.readAfter(t, live.id)).toMatchObject({ found: true, events: [], headId: live.id });
+        const later = await e.publish(t, draft(3), keep);
+        expect(await e.readAfter(t, live.id)).toMatchObject({ found: true, events: [later] });
+        expect(await e.readAfter(t, stored.id)).toMatchObject({ found: true, events: [later] });
+      });
+
+      test('takes no room in the history: live events never trim a stored one', async () => {
+        const e = await engine();
+        const t = topic();
+        const small: Retention = { maxEvents: 2, ttlMs: keep.ttlMs };
+        const stored = await publishMany(e, t, 2, small);
+        for (let i = 0; i < 5; i++) await e.publishLive(t, draft(10 + i), small);
+        const read = await e.readAfter(t, ORIGIN_EVENT_ID);
+        expect(read).toMatchObject({ found: true, events: stored, trimmedThrough: null });
+      });
+
+      test('on a topic never written: starts its history (origin, epoch) with nothing kept', async () => {
+        const e = await engine();
+        const t = topic();
+        const live = await e.publishLive(t, draft(1), keep);
+        const read = await e.readAfter(t, ORIGIN_EVENT_ID);
+        expect(read).toMatchObject({ found: true, events: [], headId: live.id, originId: live.id, trimmedThrough: null });
+        expect(read.epoch).not.toBeNull();
+        const stored = await e.publish(t, draft(2), keep);
+        expect(await e.readAfter(t, ORIGIN_EVENT_ID)).toMatchObject({ events: [stored], originId: live.id, epoch: read.epoch });
+      });
+    });
+
     describe('erase', () => {
       test('removes the history, its metadata and its claims; returns how many events it removed', async () => {
         const e = await engine();

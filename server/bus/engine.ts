@@ -96,6 +96,15 @@ export interface EventEngine {
    */
   publishClaimed(topic: string, draft: EventDraft, retention: Retention, claim: IdempotencyClaim): Promise<ClaimedPublish>;
   /**
+   * Numbers the event as `publish` does (its id increases within the topic
+   * and becomes the head) and fans it out to every node's live subscribers,
+   * without storing it: no history read returns it, and a resume from its id
+   * replays what was stored after it. For what only matters while it is live:
+   * a chat reply's tokens, whose whole text is stored as the reply's
+   * `chat_message`. Replicas are not waited for (nothing is kept to lose).
+   */
+  publishLive(topic: string, draft: EventDraft, retention: Retention): Promise<RealtimeEvent>;
+  /**
    * A small record under `key` for `ttlMs`, kept only if none is there (the
    * result of a whole idempotent call, across topics); `recall` reads it.
    */

@@ -58,6 +58,21 @@ export class EventBus {
   }
 
   /**
+   * A live-only event (`EventEngine.publishLive`): numbered and delivered like
+   * any other, never replayed. Fails with `engine_unavailable` like `publish`.
+   */
+  async publishLive(topic: string, draft: EventDraft): Promise<RealtimeEvent> {
+    let event: RealtimeEvent;
+    try {
+      event = await this.opts.engine.publishLive(topic, draft, this.opts.retentionOf(topic));
+    } catch (cause) {
+      throw unavailable(cause);
+    }
+    this.opts.onPublished?.(event);
+    return event;
+  }
+
+  /**
    * `publish` under an idempotency claim (see `EventEngine.publishClaimed`):
    * the id stored for the claim, and whether it was stored before (a
    * duplicate is neither fanned out again nor counted as published). Fails

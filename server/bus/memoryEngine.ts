@@ -71,7 +71,8 @@ export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine 
   const sweeper = setInterval(sweep, opts.sweepIntervalMs ?? 60_000);
   sweeper.unref();
 
-  function publish(topic: string, draft: EventDraft, retention: Retention): RealtimeEvent {
+  /** Numbers the event, keeps it unless `live` (a live-only event: see EventEngine.publishLive), and hands it to the listeners. */
+  function publish(topic: string, draft: EventDraft, retention: Retention, live = false): RealtimeEvent {
     let log = logs.get(topic);
     if (!log) {
       log = { events: [], lastMs: 0, lastSeq: 0, originId: '', trimmedThrough: null, ttlMs: retention.ttlMs, epoch: newEpoch() };
@@ -89,9 +90,12 @@ export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine 
     }
     const id = `${log.lastMs}-${log.lastSeq}`;
     if (log.originId === '') log.originId = id;
-    const event = { ...draft, id, timestamp: new Date(at) } as RealtimeEvent;
-    log.events.push(event);
-    if (log.events.length > retention.maxEvents) trimFront(log, log.events.length - retention.maxEvents);
+    // Built field by field (not spread): every event has the one shape, in the contract's key order.
+    const event = { type: draft.type, data: draft.data, id, timestamp: new Date(at) } as RealtimeEvent;
+    if (!live) {
+      log.events.push(event);
+      if (log.events.length > retention.maxEvents) trimFront(log, log.events.length - retention.maxEvents);
+    }
     const set = listeners.get(topic);
     if (set) for (const listener of set) listener(event);
     return event;
@@ -112,6 +116,10 @@ export function createMemoryEngine(opts: MemoryEngineOptions = {}): EventEngine 
       const event = publish(topic, draft, retention);
       claims.set(name, { fingerprint: claim.fingerprint, id: event.id }, { ttl: claim.ttlMs });
       return { status: 'published', event };
+    },
+
+    async publishLive(topic: string, draft: EventDraft, retention: Retention): Promise<RealtimeEvent> {
+      return publish(topic, draft, retention, true);
     },
 
     async remember(key: string, value: string, ttlMs: number) {

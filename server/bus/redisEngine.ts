@@ -2,7 +2,7 @@ import type { EventDraft, RealtimeEvent } from '../../shared/events';
 import type { Logger } from '../observability/logger';
 import { type ChannelFeed, channelFeed } from '../redis/channelFeed';
 import type { RedisClients } from '../redis/connect';
-import { eraseScript, publishScript, readScript } from '../redis/scripts';
+import { eraseScript, publishLiveScript, publishScript, readScript } from '../redis/scripts';
 import { topicKeys } from '../redis/topicKeys';
 import type {
   ClaimedPublish,
@@ -124,6 +124,14 @@ export function createRedisEngine(clients: RedisClients, logger: Logger, onLag?:
       if (status === 0) return { status: 'published', event: decode(id, payload) };
       if (status === 1) return { status: 'duplicate', id };
       return { status: 'conflict' };
+    },
+
+    async publishLive(topic: string, draft: EventDraft, retention: Retention): Promise<RealtimeEvent> {
+      const k = keys(topic);
+      const payload = JSON.stringify({ type: draft.type, data: draft.data });
+      const args = [k.channel, feed.publishCommand, retention.ttlMs, payload, newEpoch()];
+      const id = (await publishLiveScript.run(command, [k.stream, k.meta], args)) as string;
+      return decode(id, payload);
     },
 
     async remember(key: string, value: string, ttlMs: number) {

@@ -32,7 +32,11 @@ const ASSISTANT_USER_ID = 'assistant';
  * chat.createSession / send / typing / watchInvestigation, and who may use a
  * session. A reply runs in the background: its chunks are published as
  * `chat_token` events, then the whole text as a `chat_message` from the
- * assistant.
+ * assistant. Tokens are live-only (numbered, delivered, never stored): a
+ * reply's tokens would otherwise fill the session's history (HISTORY_SIZE
+ * events) and push the conversation out of it, and cost a stored event each.
+ * A client that resumes mid-reply gets the tokens from then on and the whole
+ * reply as its `chat_message`, which is stored.
  */
 export function createChatService(deps: ChatServiceDeps) {
   const { bus, sessions, agent, logger } = deps;
@@ -63,9 +67,9 @@ export function createChatService(deps: ChatServiceDeps) {
       for await (const delta of agent.reply({ sessionId, userId, content, investigations, signal: shutdown.signal })) {
         if (delta.length === 0) continue;
         text += delta;
-        await bus.publish(topic, { type: 'chat_token', data: { sessionId, messageId: replyId, delta, done: false } });
+        await bus.publishLive(topic, { type: 'chat_token', data: { sessionId, messageId: replyId, delta, done: false } });
       }
-      await bus.publish(topic, { type: 'chat_token', data: { sessionId, messageId: replyId, delta: '', done: true } });
+      await bus.publishLive(topic, { type: 'chat_token', data: { sessionId, messageId: replyId, delta: '', done: true } });
       await bus.publish(topic, {
         type: 'chat_message',
         data: { sessionId, messageId: replyId, role: 'assistant', content: text, userId: ASSISTANT_USER_ID },

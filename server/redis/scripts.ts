@@ -111,6 +111,32 @@ return { 0, id }
 );
 
 /**
+ * KEYS: stream, meta. ARGV: channel, the command that publishes to it, ttlMs,
+ * payload, epoch (as for publishScript). A live-only event: the id XADD
+ * would give (the entry is added and deleted at once, so the stream's last
+ * id moves and later ids stay greater), the head moves to it, and it is
+ * published; nothing is retained or trimmed. Returns the id.
+ */
+export const publishLiveScript = luaCommand(
+  'rtPublishLive',
+  `
+local stream, meta = KEYS[1], KEYS[2]
+local ttl = tonumber(ARGV[3])
+local id = redis.call('XADD', stream, '*', 'e', '')
+redis.call('XDEL', stream, id)
+if redis.call('HSETNX', meta, 'origin', id) == 1 then
+  redis.call('HSET', meta, 'epoch', ARGV[5])
+end
+redis.call('HSET', meta, 'head', id, 'ttl', ttl)
+local forget_after = math.max(ttl * 2, ttl + 60000)
+redis.call('PEXPIRE', stream, forget_after)
+redis.call('PEXPIRE', meta, forget_after)
+redis.call(ARGV[2], ARGV[1], id .. ' ' .. ARGV[4])
+return id
+`,
+);
+
+/**
  * KEYS: stream, meta, the topic's record index. Deletes the topic's history,
  * its meta, its idempotency records and their index; returns how many events
  * the stream held.

@@ -35,13 +35,19 @@ export function stringifyTrackedEvent(event: RealtimeEvent): string {
   const dates: string[] = [];
   const iso = event.timestamp instanceof Date ? isoOf(event.timestamp) : null;
   if (iso === null || !collectDates(event.data, 'data.data', dates)) return stringifySuperjson({ id: event.id, data: event });
-  dates.push('data.timestamp');
-  let values = '';
-  for (const path of dates) values += `${values === '' ? '' : ','}${JSON.stringify(path)}:["Date"]`;
+  let meta = TIMESTAMP_ONLY_META;
+  if (dates.length > 0) {
+    let values = '';
+    for (const path of dates) values += `${JSON.stringify(path)}:["Date"],`;
+    meta = `{"values":{${values}"data.timestamp":["Date"]},"v":1}`;
+  }
   const id = JSON.stringify(event.id);
   const head = `{"json":{"id":${id},"data":{"type":${JSON.stringify(event.type)},"data":${JSON.stringify(event.data)}`;
-  return `${head},"id":${id},"timestamp":"${iso}"}},"meta":{"values":{${values}},"v":1}}`;
+  return `${head},"id":${id},"timestamp":"${iso}"}},"meta":${meta}}`;
 }
+
+/** The meta of an event whose only Date is its timestamp (most of them). */
+const TIMESTAMP_ONLY_META = '{"values":{"data.timestamp":["Date"]},"v":1}';
 
 let lastIsoMs = Number.NaN;
 let lastIso = '';
