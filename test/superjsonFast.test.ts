@@ -30,7 +30,7 @@ describe('a tracked event', () => {
     expect(stringifyTrackedEvent(event)).toBe(reference({ id: event.id, data: event }));
   });
 
-  test('read back from Redis (its id first): the same value after superjson, keys in the contract’s order', () => {
+  test('an event whose keys come in another order (id first): the same value after superjson, keys in the contract’s order', () => {
     const data = { at: new Date(9), list: [1, 'two'] };
     const event = {
       id: '1700000000000-4',

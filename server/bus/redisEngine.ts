@@ -30,7 +30,8 @@ function decode(id: string, payload: string): RealtimeEvent {
   const { type, data } = JSON.parse(payload) as EventDraft;
   const sourceTime = (data as { timestamp?: unknown }).timestamp;
   if (typeof sourceTime === 'string') (data as { timestamp?: Date }).timestamp = new Date(sourceTime);
-  return { id, type, data, timestamp: new Date(Number(id.slice(0, id.indexOf('-')))) } as RealtimeEvent;
+  // In the contract's key order, as the memory engine builds events: one shape, and superjson's own bytes on the wire.
+  return { type, data, id, timestamp: new Date(Number(id.slice(0, id.indexOf('-')))) } as RealtimeEvent;
 }
 
 /**

@@ -25,9 +25,8 @@ export function stringifySuperjson(value: unknown): string {
 /**
  * `stringifySuperjson({ id: event.id, data: event })` — what tRPC writes for
  * `tracked(event.id, event)` — with the event's keys in the contract's order
- * (`type`, `data`, `id`, `timestamp`): the order the memory engine builds, so
- * the bytes are superjson's; an event read back from Redis (`id` first) gets
- * the same JSON in this order. Its shape is known, so only `data` is walked,
+ * (`type`, `data`, `id`, `timestamp`), the order both engines build events
+ * in, so the bytes are superjson's. Its shape is known, so only `data` is walked,
  * and the timestamp's ISO text is reused while events share a millisecond.
  * With one subscriber per topic this runs once per delivered message.
  */

@@ -25,22 +25,21 @@ import { type RpcOptions, RpcSession } from './rpcSession';
 import { createUpgradeGuard, type UpgradeRefusal } from './upgradeGuard';
 import { createDialectWireFormat, createJsonWireFormat } from './wireFormat';
 
-/**
- * 96 random bits, unique across nodes (Redis leases are keyed by it), as one
- * flat string: randomUUID's is built of many pieces, each a heap object.
- */
-/**
- * A connection id is 12 random bytes, drawn for 64 ids at a time: each draw is
- * a call into OpenSSL, about 2 % of what accepting a connection cost in the
- * connect-storm benchmark when every connection made its own.
- */
+/** A connection id's random bytes, and how many ids one draw from OpenSSL serves. */
 const ID_BYTES = 12;
+const IDS_PER_DRAW = 64;
 let idPool = Buffer.alloc(0);
 let idNext = 0;
 
+/**
+ * 96 random bits, unique across nodes (Redis leases are keyed by it), as one
+ * flat string: randomUUID's is built of many pieces, each a heap object. The
+ * bytes are drawn for 64 ids at a time: a draw per connection was about 2 %
+ * of what accepting one cost in the connect-storm benchmark.
+ */
 function newConnectionId(): string {
   if (idNext >= idPool.length) {
-    idPool = randomBytes(ID_BYTES * 64);
+    idPool = randomBytes(ID_BYTES * IDS_PER_DRAW);
     idNext = 0;
   }
   idNext += ID_BYTES;
