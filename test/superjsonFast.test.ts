@@ -44,8 +44,25 @@ describe('a tracked event', () => {
   });
 
   test('timestamps of successive milliseconds, and again an earlier one: each its own ISO text', () => {
-    for (const ms of [1_700_000_000_000, 1_700_000_000_000, 1_700_000_000_001, 5, 1_700_000_000_000]) {
+    const times = [
+      1_700_000_000_000, 1_700_000_000_000, 1_700_000_000_001, 1_700_000_000_099, 1_700_000_000_999, 1_700_000_001_000, 1_700_000_000_500,
+    ];
+    // Before 1970, and a year past 9999 (an extended year: `+010000-…`).
+    times.push(5, -1, -999, -1_000, -1_001, 253_402_300_800_123, 253_402_300_800_124, 1_700_000_000_000);
+    for (const ms of times) {
       const event = engineEvent({ n: 1 }, new Date(ms));
+      expect(stringifyTrackedEvent(event)).toBe(reference({ id: event.id, data: event }));
+    }
+  });
+
+  test('a long run of timestamps, near and far apart: each the ISO text superjson writes', () => {
+    // A fixed sequence (a linear congruential generator): steps of a few ms, and jumps across seconds, days and 1970.
+    let seed = 7;
+    let ms = 1_700_000_000_000;
+    for (let i = 0; i < 3_000; i++) {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      ms = seed % 10 === 0 ? (seed % 2 === 0 ? -1 : 1) * seed * 997 : ms + (seed % 1_500);
+      const event = engineEvent({ n: i }, new Date(ms));
       expect(stringifyTrackedEvent(event)).toBe(reference({ id: event.id, data: event }));
     }
   });
