@@ -46,25 +46,23 @@ export class EventBus {
   }
 
   /** Fails with `engine_unavailable` when the engine cannot take the event: never a silent drop. */
-  async publish(topic: string, draft: EventDraft): Promise<RealtimeEvent> {
-    let event: RealtimeEvent;
-    try {
-      event = await this.opts.engine.publish(topic, draft, this.opts.retentionOf(topic));
-    } catch (cause) {
-      throw unavailable(cause);
-    }
-    this.opts.onPublished?.(event);
-    return event;
+  publish(topic: string, draft: EventDraft): Promise<RealtimeEvent> {
+    return this.hand('publish', topic, draft);
   }
 
   /**
    * A live-only event (`EventEngine.publishLive`): numbered and delivered like
    * any other, never replayed. Fails with `engine_unavailable` like `publish`.
    */
-  async publishLive(topic: string, draft: EventDraft): Promise<RealtimeEvent> {
+  publishLive(topic: string, draft: EventDraft): Promise<RealtimeEvent> {
+    return this.hand('publishLive', topic, draft);
+  }
+
+  /** Hands an event to the engine (stored, or live only) and counts it. */
+  private async hand(how: 'publish' | 'publishLive', topic: string, draft: EventDraft): Promise<RealtimeEvent> {
     let event: RealtimeEvent;
     try {
-      event = await this.opts.engine.publishLive(topic, draft, this.opts.retentionOf(topic));
+      event = await this.opts.engine[how](topic, draft, this.opts.retentionOf(topic));
     } catch (cause) {
       throw unavailable(cause);
     }
