@@ -627,6 +627,8 @@ declare class EventBus {
 	 * any other, never replayed. Fails with `engine_unavailable` like `publish`.
 	 */
 	publishLive(topic: string, draft: EventDraft): Promise<RealtimeEvent>;
+	/** Hands an event to the engine (stored, or live only) and counts it. */
+	private hand;
 	/**
 	 * `publish` under an idempotency claim (see `EventEngine.publishClaimed`):
 	 * the id stored for the claim, and whether it was stored before (a
