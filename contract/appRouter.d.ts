@@ -430,8 +430,6 @@ declare class TopicFanout {
 	readonly topic: string;
 	private readonly batchWindowMs;
 	private readonly onBatch?;
-	/** The window of `chat_token` events (never longer than the batch window): a streamed reply flows, not in lumps. */
-	private readonly tokenWindowMs;
 	private readonly receivers;
 	/** Resolves once every event published from now on reaches this fan-out. */
 	readonly ready: Promise<void>;
@@ -447,6 +445,7 @@ declare class TopicFanout {
 	private timerDueAt;
 	/** When the last batch went out (performance.now() ms): a topic quiet for a window sends its next event at once. */
 	private lastFlushAt;
+	private readonly tokenWindowMs;
 	private readonly live;
 	private lastSeenId;
 	/** The life of the topic's history its last read saw (see HistoryRead.epoch); null before any. */

@@ -47,6 +47,14 @@ export function describeEngineContract(
       return events;
     }
 
+    /** A live feed of `t` whose events land in `got`, once it is ready. */
+    async function listening(e: EventEngine, t: string) {
+      const got: RealtimeEvent[] = [];
+      const feed = e.subscribe(t, (ev) => got.push(ev));
+      await feed.ready;
+      return { got, feed };
+    }
+
     function expectIncreasing(ids: readonly string[]) {
       for (let i = 1; i < ids.length; i++) expect(compareEventIds(ids[i - 1]!, ids[i]!), `${ids[i - 1]} before ${ids[i]}`).toBeLessThan(0);
     }
@@ -316,9 +324,7 @@ export function describeEngineContract(
       test('the same claim again returns the first id, stores nothing and delivers nothing', async () => {
         const e = await engine();
         const t = topic();
-        const got: RealtimeEvent[] = [];
-        const feed = e.subscribe(t, (ev) => got.push(ev));
-        await feed.ready;
+        const { got, feed } = await listening(e, t);
         const first = await e.publishClaimed(t, draft(1), keep, claim('k'));
         expect(first.status).toBe('published');
         const event = (first as { event: RealtimeEvent }).event;
@@ -393,9 +399,7 @@ export function describeEngineContract(
       test('is numbered in the topic’s order and delivered live, in order with stored events, but never stored', async () => {
         const e = await engine();
         const t = topic();
-        const got: RealtimeEvent[] = [];
-        const feed = e.subscribe(t, (ev) => got.push(ev));
-        await feed.ready;
+        const { got, feed } = await listening(e, t);
         const first = await e.publish(t, draft(1), keep);
         const live = [await e.publishLive(t, draft(2), keep), await e.publishLive(t, draft(3), keep)];
         const last = await e.publish(t, draft(4), keep);
@@ -485,9 +489,7 @@ export function describeEngineContract(
         const e = await engine();
         const t = topic();
         const seen = new Date('2026-11-28T10:00:00.123Z');
-        const got: RealtimeEvent[] = [];
-        const feed = e.subscribe(t, (ev) => got.push(ev));
-        await feed.ready;
+        const { got, feed } = await listening(e, t);
         const d: EventDraft = {
           type: 'investigation_update',
           data: { investigationId: 'contract', updateType: 'status', status: 'running', timestamp: seen },
@@ -510,9 +512,7 @@ export function describeEngineContract(
         const e = await engine();
         const t = topic();
         const other = topic('other');
-        const got: RealtimeEvent[] = [];
-        const feed = e.subscribe(t, (ev) => got.push(ev));
-        await feed.ready;
+        const { got, feed } = await listening(e, t);
         const before = await e.readAfter(t, ORIGIN_EVENT_ID);
         expect(before.events).toEqual([]);
 

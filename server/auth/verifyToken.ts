@@ -56,12 +56,6 @@ export async function verifyToken(token: string | null | undefined, keys: TokenK
 }
 
 /**
- * Signature and registered claims (jose). A token naming its key (`kid`) is
- * checked against that key only, and refused when no key of JWT_SECRET has
- * that id; a token without `kid` (an issuer that does not set it, a token from
- * before key ids) is tried against each key in turn: at most MAX_JWT_KEYS.
- */
-/**
  * The HMAC key of a secret, imported once: handed the raw bytes, jose imports
  * a CryptoKey for every token it verifies, a fifth of what a connection's
  * authentication costs.
@@ -76,6 +70,12 @@ function verifyKeyOf(bytes: Uint8Array): Promise<CryptoKey> {
   return key;
 }
 
+/**
+ * Signature and registered claims (jose). A token naming its key (`kid`) is
+ * checked against that key only, and refused when no key of JWT_SECRET has
+ * that id; a token without `kid` (an issuer that does not set it, a token from
+ * before key ids) is tried against each key in turn: at most MAX_JWT_KEYS.
+ */
 async function verifySignature(
   token: string,
   { keys, byKid }: TokenKeys,

@@ -90,7 +90,7 @@ export function createRedisEngine(clients: RedisClients, logger: Logger, onLag?:
     return done;
   }
 
-  /** A write script, acknowledged once a replica has it where the topic's primary has replicas. */
+  /** The arguments publishScript takes before a claim's (see redis/scripts.ts). */
   const publishArgs = (channel: string, retention: Retention, payload: string) => [
     channel,
     feed.publishCommand,

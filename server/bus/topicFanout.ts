@@ -45,6 +45,7 @@ export class TopicFanout {
   private timerDueAt = 0;
   /** When the last batch went out (performance.now() ms): a topic quiet for a window sends its next event at once. */
   private lastFlushAt = -Infinity;
+  private readonly tokenWindowMs: number;
   private readonly live: LiveFeed;
   private lastSeenId: string | null = null;
   /** The life of the topic's history its last read saw (see HistoryRead.epoch); null before any. */
@@ -59,8 +60,9 @@ export class TopicFanout {
     private readonly batchWindowMs: number,
     private readonly onBatch?: (size: number) => void,
     /** The window of `chat_token` events (never longer than the batch window): a streamed reply flows, not in lumps. */
-    private readonly tokenWindowMs = batchWindowMs,
+    tokenWindowMs = batchWindowMs,
   ) {
+    this.tokenWindowMs = Math.min(tokenWindowMs, batchWindowMs);
     this.live = engine.subscribe(topic, (event) => this.onLive(event));
     this.ready = this.live.ready.then(async () => {
       // Where a catch-up would start if nothing arrives before the feed is cut:
@@ -100,17 +102,17 @@ export class TopicFanout {
     this.lastSeenId = event.id;
     this.pending.push(event);
     const isToken = event.type === 'chat_token';
-    const window = isToken ? Math.min(this.tokenWindowMs, this.batchWindowMs) : this.batchWindowMs;
+    const window = isToken ? this.tokenWindowMs : this.batchWindowMs;
     if (window === 0 || isCriticalEvent(event)) {
       this.flush();
       return;
     }
-    // A batch already waits for its window, which a normal event cannot shorten.
-    if (this.timer && window === this.batchWindowMs) return;
     if (isToken) {
-      this.awaitToken(window);
+      this.awaitToken();
       return;
     }
+    // A batch already waits for its window, which a normal event cannot shorten.
+    if (this.timer) return;
     // The window is a bound, not a delay: a batch goes out a window after the
     // last one, so the first event of a quiet topic goes at once and what
     // follows within the window waits for company. It bounds the wait until
@@ -134,9 +136,9 @@ export class TopicFanout {
    * up to the (short) token window from the first one pending, and a batch
    * waiting for a longer window goes at the token's pace.
    */
-  private awaitToken(window: number) {
-    const now = performance.now();
-    const dueAt = now + window;
+  private awaitToken() {
+    const window = this.tokenWindowMs;
+    const dueAt = performance.now() + window;
     if (this.timer) {
       if (this.timerDueAt <= dueAt) return;
       clearTimeout(this.timer);
