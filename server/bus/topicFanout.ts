@@ -113,17 +113,19 @@ export class TopicFanout {
     }
     // A batch already waits for its window, which a normal event cannot shorten.
     if (this.timer) return;
-    // The window is a bound, not a delay: a batch goes out a window after the
-    // last one, so the first event of a quiet topic goes at once and what
-    // follows within the window waits for company. It bounds the wait until
-    // the batch is written to every subscriber, so the time the last delivery
-    // took comes off it.
+    // The window is a bound, not a delay: the first event of a topic quiet for
+    // a whole window goes at once, and what follows waits for company until a
+    // window after the last batch. That bounds the wait until the batch is
+    // written to every subscriber, so the time the last delivery took comes
+    // off it; when that was the whole window (a large fan-out under load), the
+    // batch still waits for the next turn of the event loop, so the events of
+    // this turn go together rather than each to every subscriber alone.
     const now = performance.now();
-    const dueAt = Math.max(now, this.lastFlushAt + window - this.lastDeliveryMs);
-    if (dueAt <= now) {
+    if (now - this.lastFlushAt >= window) {
       this.flush();
       return;
     }
+    const dueAt = Math.max(now, this.lastFlushAt + window - this.lastDeliveryMs);
     this.timerDueAt = dueAt;
     this.timer = setTimeout(() => this.flush(), dueAt - now);
   }
