@@ -32,9 +32,6 @@ export interface JsonSessionOptions {
 /** Normal closure: a per-resource connection whose one resource cannot be served. */
 const NORMAL_CLOSURE = 1000;
 
-/** The frames of the batch being written, reused by every write (writes are synchronous). */
-const scratchFrames: Buffer[] = [];
-
 /** The procedure that serves a target, and the data the dialect echoes in `subscribed` / `unsubscribed`. */
 function procedureOf(target: DialectTarget, lastEventId: unknown): { path: string; input: unknown; echo: Record<string, unknown> } {
   const resume = lastEventId === undefined || lastEventId === null ? {} : { lastEventId };
@@ -178,11 +175,7 @@ export class JsonSession implements ProtocolSession {
 
   /** One frame per event, all of them in one write. */
   writeEvents(events: readonly RealtimeEvent[], live: boolean, flushed?: () => void) {
-    const { format } = this.opts;
-    const count = events.length;
-    for (let i = 0; i < count; i++) scratchFrames[i] = format.frame(events[i]!);
-    this.conn.writeFrames('', 0, scratchFrames, events, live, flushed);
-    scratchFrames.length = 0;
+    this.conn.writeFrames('', 0, this.opts.format.frames(events, live), events, live, flushed);
   }
 
   /** Handled after every message before it, so that replies come in the order of the messages. */

@@ -62,9 +62,6 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
   );
 }
 
-/** The tails of the batch being written, reused by every write (writes are synchronous). */
-const scratchTails: Buffer[] = [];
-
 /**
  * A subscription call of the client, from its request to its end; once
  * started, the sink its events are written to (encoded by the session,
@@ -186,11 +183,7 @@ export class RpcSession implements ProtocolSession {
    * all its subscribers.
    */
   writeEvents(call: SubscriptionCall, events: readonly RealtimeEvent[], live: boolean, flushed?: () => void) {
-    const { format } = this.opts;
-    const count = events.length;
-    for (let i = 0; i < count; i++) scratchTails[i] = format.tail(events[i]!);
-    this.conn.writeFrames(call.prefix, call.prefixBytes, scratchTails, events, live, flushed);
-    scratchTails.length = 0;
+    this.conn.writeFrames(call.prefix, call.prefixBytes, this.opts.format.tails(events, live), events, live, flushed);
   }
 
   /** A text PING is answered once the connection is authenticated, never before. */

@@ -21,38 +21,72 @@ export interface WireFormat {
   encode(message: TRPCResponseMessage): string;
   /** `{"id":7` — the start of every data frame of one subscription. */
   prefix(id: CallId, jsonrpc: JsonRpcMarker): string;
-  /** `,"result":{"type":"data","data":…,"id":"…"}}` as UTF-8 — the rest, shared by all subscribers. */
-  tail(event: RealtimeEvent): Buffer;
+  /**
+   * The tail of each event, `,"result":{"type":"data","data":…,"id":"…"}}` as
+   * UTF-8 — the rest, shared by all subscribers (see `batchEncoder`). Read
+   * before the next call: the array may be reused.
+   */
+  tails(events: readonly RealtimeEvent[], live: boolean): readonly Buffer[];
   /** A client's frame, or throws when it is not of this format. */
   decode(data: RawData, isBinary: boolean): unknown;
 }
 
 /**
- * JSON text frames with the router's transformer (superjson), as tRPC's
- * `jsonEncoder`. Tails are memoized per event object: the fan-out hands the
- * same objects to every subscriber, and the memory engine's replay reuses
- * them too; the cache dies with the event.
+ * Encodes events once, whatever the number of their subscribers:
+ *
+ * - a live batch is one array, handed to every subscriber of its topic in
+ *   turn: the last batch's encodings are kept for the next subscriber. No
+ *   cache per event: with one subscriber per topic (chat, many quiet topics)
+ *   it would only cost a weak entry per message for the garbage collector.
+ * - a replay hands over events one at a time, the memory engine the same
+ *   objects to every client that resumes: those are memoized per event object
+ *   (the cache dies with the event), so a reconnect storm encodes each
+ *   retained event once.
+ *
+ * The array returned is read before the next call (writes are synchronous).
  */
+export function batchEncoder(encode: (event: RealtimeEvent) => Buffer) {
+  const replayed = new WeakMap<RealtimeEvent, Buffer>();
+  const scratch: Buffer[] = [];
+  let lastBatch: readonly RealtimeEvent[] | null = null;
+  let lastEncoded: Buffer[] = [];
+  return (events: readonly RealtimeEvent[], live: boolean): readonly Buffer[] => {
+    const count = events.length;
+    if (live) {
+      if (events !== lastBatch) {
+        lastEncoded = new Array<Buffer>(count);
+        for (let i = 0; i < count; i++) lastEncoded[i] = encode(events[i]!);
+        lastBatch = events;
+      }
+      return lastEncoded;
+    }
+    scratch.length = count;
+    for (let i = 0; i < count; i++) {
+      const event = events[i]!;
+      let encoded = replayed.get(event);
+      if (encoded === undefined) {
+        encoded = encode(event);
+        replayed.set(event, encoded);
+      }
+      scratch[i] = encoded;
+    }
+    return scratch;
+  };
+}
+
+/** JSON text frames with the router's transformer (superjson), as tRPC's `jsonEncoder`. */
 export function createJsonWireFormat(router: AnyRouter): WireFormat {
   const config = router._def._config;
-  const tails = new WeakMap<RealtimeEvent, Buffer>();
   // The router's transformer is superjson: its output, written without its generic walk.
   const fast = config.transformer.output.serialize === superjson.serialize;
   return {
     encode: (message) => JSON.stringify(transformTRPCResponse(config, message)),
     prefix: (id, jsonrpc) => `{"id":${JSON.stringify(id)}${jsonrpc === undefined ? '' : ',"jsonrpc":"2.0"'}`,
-    tail(event) {
-      let tail = tails.get(event);
-      if (tail === undefined) {
-        // The same object tRPC builds for a `tracked(id, event)` value.
-        const data = fast
-          ? stringifyTrackedEvent(event)
-          : JSON.stringify(config.transformer.output.serialize({ id: event.id, data: event }));
-        tail = Buffer.from(`,"result":{"type":"data","data":${data},"id":${JSON.stringify(event.id)}}}`, 'utf8');
-        tails.set(event, tail);
-      }
-      return tail;
-    },
+    tails: batchEncoder((event) => {
+      // The same object tRPC builds for a `tracked(id, event)` value.
+      const data = fast ? stringifyTrackedEvent(event) : JSON.stringify(config.transformer.output.serialize({ id: event.id, data: event }));
+      return Buffer.from(`,"result":{"type":"data","data":${data},"id":${JSON.stringify(event.id)}}}`, 'utf8');
+    }),
     decode(data, isBinary) {
       if (isBinary) throw new Error('binary frame: this connection speaks JSON text frames');
       return JSON.parse(String(data));
@@ -63,21 +97,15 @@ export function createJsonWireFormat(router: AnyRouter): WireFormat {
 /**
  * The seed's JSON dialect (jsonSession.ts): one text frame per event,
  * `{"type","data","timestamp","id"}`, with `timestamp` and any Date inside
- * `data` as ISO-8601 strings. Memoized per event object like the tRPC tails,
- * so an event is encoded once per dialect, whatever its subscribers.
+ * `data` as ISO-8601 strings, encoded once per dialect whatever its
+ * subscribers (`batchEncoder`).
  */
 export function createDialectWireFormat() {
-  const frames = new WeakMap<RealtimeEvent, Buffer>();
   return {
-    frame(event: RealtimeEvent): Buffer {
-      let frame = frames.get(event);
-      if (frame === undefined) {
-        // JSON.stringify writes a Date as its toISOString().
-        frame = Buffer.from(JSON.stringify({ type: event.type, data: event.data, timestamp: event.timestamp, id: event.id }), 'utf8');
-        frames.set(event, frame);
-      }
-      return frame;
-    },
+    // JSON.stringify writes a Date as its toISOString().
+    frames: batchEncoder((event) =>
+      Buffer.from(JSON.stringify({ type: event.type, data: event.data, timestamp: event.timestamp, id: event.id }), 'utf8'),
+    ),
   };
 }
 
