@@ -433,6 +433,8 @@ declare class TopicFanout {
 	private readonly receivers;
 	/** Resolves once every event published from now on reaches this fan-out. */
 	readonly ready: Promise<void>;
+	/** `ready` has resolved: a subscriber of a topic already live need not wait for it. */
+	isReady: boolean;
 	private pending;
 	/** A batch being handed to receivers slice by slice, and where it is. */
 	private delivery;
@@ -567,6 +569,8 @@ declare class TopicSubscription<E extends RealtimeEvent> implements AsyncIterabl
 	get topic(): string;
 	/** Resolves once every event published from now on will be delivered (rejects if the engine cannot say so). */
 	get ready(): Promise<void>;
+	/** `ready` has resolved already (the topic had live subscribers on this node). */
+	get isReady(): boolean;
 	/** The fan-out's: a batch of the topic, in order. */
 	receive(batch: readonly RealtimeEvent[]): void;
 	/**

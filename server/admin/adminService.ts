@@ -197,6 +197,8 @@ export function createAdminService(opts: AdminServiceOptions) {
       return at !== null && principal.issuedAt <= at ? apiError('access_revoked', topic) : null;
     },
     checkLocally(principal, topic) {
+      // Asked for every subscription: with no revocation heard, the user's tag (a hash) is not worth computing.
+      if (revokedAccess.cache.size === 0) return null;
       const at = revokedAccess.cache.get(accessKey(principal.userId, topic));
       return at !== undefined && principal.issuedAt <= at ? apiError('access_revoked', topic) : null;
     },

@@ -73,6 +73,8 @@ export class MemoryRevocations implements Revocations {
   }
 
   async accessRevokedAt(userId: string, resource: string): Promise<number | null> {
+    // Asked for every subscription: with nothing revoked, the user's tag (a hash) is not worth computing.
+    if (this.access.cache.size === 0) return null;
     return this.access.cache.get(MemoryRevocations.key(userId, resource)) ?? null;
   }
 

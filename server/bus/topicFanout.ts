@@ -33,6 +33,8 @@ export class TopicFanout {
   private readonly receivers = new Set<BatchReceiver>();
   /** Resolves once every event published from now on reaches this fan-out. */
   readonly ready: Promise<void>;
+  /** `ready` has resolved: a subscriber of a topic already live need not wait for it. */
+  isReady = false;
   private pending: RealtimeEvent[] = [];
   /** A batch being handed to receivers slice by slice, and where it is. */
   private delivery: { batch: readonly RealtimeEvent[]; receivers: BatchReceiver[]; next: number; startedAt: number } | null = null;
@@ -73,6 +75,7 @@ export class TopicFanout {
       } catch {
         // Unknown: a cut before the first live event cannot be repaired.
       }
+      this.isReady = true;
     });
     // A failed start is reported to the subscriber awaiting `ready`; here it must not go unhandled.
     this.ready.catch(() => undefined);

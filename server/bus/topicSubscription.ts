@@ -160,6 +160,11 @@ export class TopicSubscription<E extends RealtimeEvent> implements AsyncIterable
     return this.fanout.ready;
   }
 
+  /** `ready` has resolved already (the topic had live subscribers on this node). */
+  get isReady(): boolean {
+    return this.fanout.isReady;
+  }
+
   /** The fan-out's: a batch of the topic, in order. */
   receive(batch: readonly RealtimeEvent[]) {
     if (this.state !== OPEN) return;

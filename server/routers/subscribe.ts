@@ -22,8 +22,9 @@ export async function subscribe<E extends RealtimeEvent>(ctx: Context, topic: st
   });
   // `started` goes to the client only once nothing published from then on can
   // be missed; an engine that cannot promise that in time is an error.
+  // (A topic already live on this node is ready: no timer to arm and clear.)
   try {
-    await withTimeout(subscription.ready, SUBSCRIBE_TIMEOUT_MS);
+    if (!subscription.isReady) await withTimeout(subscription.ready, SUBSCRIBE_TIMEOUT_MS);
   } catch (cause) {
     subscription.close();
     throw apiError('engine_unavailable', cause instanceof Error ? cause.message : undefined);
