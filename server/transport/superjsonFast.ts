@@ -29,8 +29,9 @@ export function stringifySuperjson(value: unknown): string {
  * in, so the bytes are superjson's. Its shape is known, so only `data` is walked,
  * and the timestamp's ISO text is reused while events share a millisecond.
  * With one subscriber per topic this runs once per delivered message.
+ * `id` is the event's id as JSON, for a caller that quoted it already.
  */
-export function stringifyTrackedEvent(event: RealtimeEvent): string {
+export function stringifyTrackedEvent(event: RealtimeEvent, id: string = JSON.stringify(event.id)): string {
   const dates: string[] = [];
   const iso = event.timestamp instanceof Date ? isoOf(event.timestamp) : null;
   if (iso === null || !collectDates(event.data, 'data.data', dates)) return stringifySuperjson({ id: event.id, data: event });
@@ -40,7 +41,6 @@ export function stringifyTrackedEvent(event: RealtimeEvent): string {
     for (const path of dates) values += `${JSON.stringify(path)}:["Date"],`;
     meta = `{"values":{${values}"data.timestamp":["Date"]},"v":1}`;
   }
-  const id = JSON.stringify(event.id);
   const head = `{"json":{"id":${id},"data":{"type":${JSON.stringify(event.type)},"data":${JSON.stringify(event.data)}`;
   return `${head},"id":${id},"timestamp":"${iso}"}},"meta":${meta}}`;
 }
