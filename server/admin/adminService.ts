@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { CloseCode } from '../../shared/closeCodes';
 import { topicKind, topics } from '../../shared/topics';
 import type { Principal } from '../auth/principal';
-import { REVOCATION_SKEW_SECONDS, type Revocations, userTag } from '../auth/revocations';
+import { createAccessRevocationCache, REVOCATION_SKEW_SECONDS, type Revocations } from '../auth/revocations';
 import type { EventBus } from '../bus/eventBus';
 import type { ChatSessionStore } from '../chat/sessionStore';
 import type { Clock } from '../clock';
@@ -109,12 +109,10 @@ export function createAdminService(opts: AdminServiceOptions) {
   const cache = { max: opts.localCacheSize ?? 10_000, ttlMs: lifetimeMs };
   /** Revoked jtis heard on the control channel: refused without asking the store. */
   const revokedTokens = createBoundedCache<true>(cache);
-  /** `<userTag> <topic>` → revocation time heard on the control channel. */
-  const revokedAccess = createBoundedCache<number>(cache);
+  /** Access revocations heard on the control channel. */
+  const revokedAccess = createAccessRevocationCache(cache);
   /** eraseUser's broadcasts this node is waiting to hear, by message id. */
   const heard = new Map<string, () => void>();
-
-  const accessKey = (userId: string, topic: string) => `${userTag(userId)} ${topic}`;
 
   function connectionsOf(predicate: (principal: Principal) => boolean): Connection[] {
     const found: Connection[] = [];
@@ -149,8 +147,7 @@ export function createAdminService(opts: AdminServiceOptions) {
       const resource = str(message.resource);
       const at = message.at;
       if (userId === null || resource === null || typeof at !== 'number') return;
-      const key = accessKey(userId, resource);
-      revokedAccess.cache.set(key, Math.max(revokedAccess.cache.get(key) ?? 0, at));
+      revokedAccess.revoke(userId, resource, at);
       const error = apiError('access_revoked', resource);
       for (const conn of connectionsOf((p) => p.userId === userId && p.issuedAt <= at)) conn.revokeTopic(resource, error);
     },
@@ -197,10 +194,8 @@ export function createAdminService(opts: AdminServiceOptions) {
       return at !== null && principal.issuedAt <= at ? apiError('access_revoked', topic) : null;
     },
     checkLocally(principal, topic) {
-      // Asked for every subscription: with no revocation heard, the user's tag (a hash) is not worth computing.
-      if (revokedAccess.cache.size === 0) return null;
-      const at = revokedAccess.cache.get(accessKey(principal.userId, topic));
-      return at !== undefined && principal.issuedAt <= at ? apiError('access_revoked', topic) : null;
+      const at = revokedAccess.revokedAt(principal.userId, topic);
+      return at !== null && principal.issuedAt <= at ? apiError('access_revoked', topic) : null;
     },
   };
 
@@ -280,7 +275,7 @@ export function createAdminService(opts: AdminServiceOptions) {
     },
 
     stats() {
-      return { revokedTokensHeard: revokedTokens.cache.size, revokedAccessHeard: revokedAccess.cache.size, waiting: heard.size };
+      return { revokedTokensHeard: revokedTokens.cache.size, revokedAccessHeard: revokedAccess.size, waiting: heard.size };
     },
 
     close() {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createBoundedCache } from '../notifications/boundedCache';
+import { type BoundedCacheOptions, createBoundedCache } from '../notifications/boundedCache';
 
 /**
  * Operator revocations (admin.revokeAccess, admin.revokeToken), kept for
@@ -45,6 +45,34 @@ export function userTag(userId: string): string {
   return createHash('sha256').update(`realtime-revocation:${userId}`).digest().subarray(0, 16).toString('base64url');
 }
 
+/**
+ * Access revocations held by one process, `<userTag> <resource>` → the latest
+ * revocation time (ms), bounded: the memory store's records, and what a node
+ * heard on the control channel (adminService). Looked up for every
+ * subscription, so the user's tag (a hash) is computed only while some
+ * revocation is held.
+ */
+export function createAccessRevocationCache(opts: BoundedCacheOptions) {
+  const { cache, stop } = createBoundedCache<number>(opts);
+  const keyOf = (userId: string, resource: string) => `${userTag(userId)} ${resource}`;
+  return {
+    /** A later revocation replaces an earlier one; an earlier one changes nothing. */
+    revoke(userId: string, resource: string, atMs: number) {
+      const key = keyOf(userId, resource);
+      const current = cache.get(key);
+      cache.set(key, current === undefined ? atMs : Math.max(current, atMs));
+    },
+    revokedAt(userId: string, resource: string): number | null {
+      if (cache.size === 0) return null;
+      return cache.get(keyOf(userId, resource)) ?? null;
+    },
+    get size() {
+      return cache.size;
+    },
+    stop,
+  };
+}
+
 const DEFAULT_MAX_RECORDS = 100_000;
 
 /**
@@ -58,24 +86,16 @@ export class MemoryRevocations implements Revocations {
 
   constructor(opts: RevocationsOptions & { now?: () => number }) {
     const cache = { max: opts.maxRecords ?? DEFAULT_MAX_RECORDS, ttlMs: opts.lifetimeMs, now: opts.now };
-    this.access = createBoundedCache<number>(cache);
+    this.access = createAccessRevocationCache(cache);
     this.tokens = createBoundedCache<true>(cache);
   }
 
-  private static key(userId: string, resource: string) {
-    return `${userTag(userId)} ${resource}`;
-  }
-
   async revokeAccess(userId: string, resource: string, atMs: number): Promise<void> {
-    const key = MemoryRevocations.key(userId, resource);
-    const current = this.access.cache.get(key);
-    this.access.cache.set(key, current === undefined ? atMs : Math.max(current, atMs));
+    this.access.revoke(userId, resource, atMs);
   }
 
   async accessRevokedAt(userId: string, resource: string): Promise<number | null> {
-    // Asked for every subscription: with nothing revoked, the user's tag (a hash) is not worth computing.
-    if (this.access.cache.size === 0) return null;
-    return this.access.cache.get(MemoryRevocations.key(userId, resource)) ?? null;
+    return this.access.revokedAt(userId, resource);
   }
 
   async revokeToken(jti: string): Promise<void> {
@@ -87,7 +107,7 @@ export class MemoryRevocations implements Revocations {
   }
 
   stats() {
-    return { revokedAccess: this.access.cache.size, revokedTokens: this.tokens.cache.size };
+    return { revokedAccess: this.access.size, revokedTokens: this.tokens.cache.size };
   }
 
   async close(): Promise<void> {

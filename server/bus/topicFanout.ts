@@ -4,7 +4,12 @@ import { isCriticalEvent } from '../../shared/priority';
 import type { EventEngine, HistoryRead, LiveFeed } from './engine';
 import { resyncBefore } from './topicSubscription';
 
-/** Anything that takes the batches of a topic. */
+/**
+ * Anything that takes the batches of a topic. A batch is one array handed to
+ * every receiver and never changed afterwards (each flush starts a new one):
+ * the transport encodes a live batch once by its identity (wireFormat.ts,
+ * `batchEncoder`).
+ */
 export interface BatchReceiver {
   receive(batch: readonly RealtimeEvent[]): void;
 }
